@@ -1,0 +1,199 @@
+/* cas-daemon.c: wires config, admission, the HTTP server and its routes.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "cas-daemon"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "cas-admission.h"
+#include "cas-agents.h"
+#include "cas-cli-run.h"
+#include "cas-daemon.h"
+#include "cas-http-server.h"
+#include "cas-json.h"
+
+/* How long /health trusts its last look for the claude binary: PATH
+ * lookups cost a stat per directory, and schedulers poll /health often. */
+#define CLAUDE_LOOKUP_TTL_US (5 * G_USEC_PER_SEC)
+
+struct _CasDaemon
+{
+  GObject parent_instance;
+
+  CasConfig *config;          /* (owned) */
+  char *state_dir;            /* (owned) */
+  char *agents_dir;           /* (owned) */
+  CasAgentSet *agents;        /* (owned) (nullable) */
+  CasAdmission *admission;    /* (owned) */
+  CasHttpServer *http;        /* (owned) */
+
+  char *claude_path;          /* (owned) (nullable) */
+  gint64 claude_checked_us;
+};
+
+G_DEFINE_FINAL_TYPE (CasDaemon, cas_daemon, G_TYPE_OBJECT)
+
+static void
+cas_daemon_finalize (GObject *object)
+{
+  CasDaemon *self = CAS_DAEMON (object);
+
+  g_clear_object (&self->http);
+  g_clear_object (&self->admission);
+  g_clear_pointer (&self->agents, cas_agent_set_unref);
+  g_clear_pointer (&self->config, cas_config_unref);
+  g_free (self->state_dir);
+  g_free (self->agents_dir);
+  g_free (self->claude_path);
+
+  G_OBJECT_CLASS (cas_daemon_parent_class)->finalize (object);
+}
+
+static void
+cas_daemon_class_init (CasDaemonClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = cas_daemon_finalize;
+}
+
+static void
+cas_daemon_init (CasDaemon *self)
+{
+}
+
+static const char *
+find_claude (CasDaemon *self)
+{
+  gint64 now = g_get_monotonic_time ();
+  const char *command = self->config->claude_command;
+
+  if (self->claude_checked_us != 0 && now - self->claude_checked_us < CLAUDE_LOOKUP_TTL_US)
+    return self->claude_path;
+
+  g_free (self->claude_path);
+  if (strchr (command, '/') != NULL)
+    self->claude_path = g_file_test (command, G_FILE_TEST_IS_EXECUTABLE) ? g_strdup (command) : NULL;
+  else
+    self->claude_path = g_find_program_in_path (command);
+  self->claude_checked_us = now;
+  return self->claude_path;
+}
+
+static void
+handle_health (CasHttpServer     *server,
+               SoupServerMessage *msg,
+               const char        *path,
+               GHashTable        *query,
+               gpointer           user_data)
+{
+  CasDaemon *self = user_data;
+  guint active = cas_admission_get_active (self->admission);
+  guint capacity = cas_admission_get_capacity (self->admission);
+  const char *claude = find_claude (self);
+  GString *out = g_string_sized_new (256);
+
+  /* Formatted by hand: /health is the hottest route (see NEWS). */
+  g_string_append_printf (out,
+                          "{\"status\":\"ok\",\"service\":\"claude-agent-service\","
+                          "\"version\":\"%s\",\"busy\":%s,\"active\":%u,\"queued\":%u,"
+                          "\"capacity\":%u,\"claude\":{\"available\":%s,\"path\":",
+                          PACKAGE_VERSION, active >= capacity ? "true" : "false",
+                          active, cas_admission_get_queued (self->admission), capacity,
+                          claude != NULL ? "true" : "false");
+  if (claude != NULL)
+    cas_json_append_string (out, claude);
+  else
+    g_string_append (out, "null");
+  g_string_append (out, "}}");
+
+  cas_http_reply_json (msg, SOUP_STATUS_OK, g_string_free (out, FALSE));
+}
+
+static void
+load_agents (CasDaemon *self)
+{
+  g_autoptr (GError) error = NULL;
+  const char *override = g_getenv ("CAS_AGENTS_DIR");
+
+  self->agents_dir = g_strdup (override != NULL && *override != '\0' ? override : AGENTSDIR);
+  self->agents = cas_agent_set_load_dir (self->agents_dir, &error);
+  if (self->agents == NULL)
+    g_message (_("Our agents are not available (%s): %s"), self->agents_dir, error->message);
+}
+
+CasDaemon *
+cas_daemon_new (CasConfig *config,
+                GError   **error)
+{
+  g_autoptr (CasDaemon) self = g_object_new (CAS_TYPE_DAEMON, NULL);
+  g_autofree char *token = NULL;
+  g_autofree char *token_path = NULL;
+  g_auto (GStrv) envp = g_get_environ ();
+
+  self->config = cas_config_ref (config);
+  self->state_dir = cas_config_ensure_state_dir (error);
+  if (self->state_dir == NULL)
+    return NULL;
+
+  token = cas_config_resolve_api_token (config, self->state_dir,
+                                        (const char * const *) envp, &token_path, error);
+  if (token == NULL)
+    return NULL;
+  if (token_path != NULL)
+    g_message (_("API token: read it from %s (send it as “Authorization: Bearer <token>”)"),
+               token_path);
+
+  load_agents (self);
+  self->admission = cas_admission_new (config->claude_max_concurrency,
+                                       config->claude_max_queue_depth);
+  self->http = cas_http_server_new (config, token);
+  cas_http_server_add_route (self->http, "GET", "/health", CAS_ROUTE_PUBLIC,
+                             handle_health, self);
+  explicit_bzero (token, strlen (token));
+
+  return g_steal_pointer (&self);
+}
+
+gboolean
+cas_daemon_start (CasDaemon *self,
+                  GError   **error)
+{
+  const char *claude;
+
+  if (!cas_http_server_listen (self->http, error))
+    return FALSE;
+
+  g_message (_("Listening on http://%s:%u"), self->config->http_address,
+             cas_http_server_get_port (self->http));
+  claude = find_claude (self);
+  if (claude == NULL)
+    g_message (_("The claude CLI (“%s”) is not on PATH: requests that need it will fail "
+                 "until it is installed (npm install -g @anthropic-ai/claude-code)"),
+               self->config->claude_command);
+  return TRUE;
+}
+
+void
+cas_daemon_export (CasDaemon       *self,
+                   GDBusConnection *connection)
+{
+  /* The control interfaces arrive with the D-Bus control surface. */
+}
+
+void
+cas_daemon_stop (CasDaemon *self)
+{
+  gint64 deadline;
+
+  cas_http_server_shutdown (self->http);
+  cas_cli_run_stop_all ();
+
+  /* Each run escalates to SIGKILL after its grace period; wait for the
+   * reaping, but never hang shutdown on it. */
+  deadline = g_get_monotonic_time () +
+             (self->config->claude_kill_grace_seconds + 2) * G_USEC_PER_SEC;
+  while (cas_cli_run_get_live_count () > 0 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+}

@@ -1,0 +1,598 @@
+/* cas-cli-run.c: spawn claude, feed stdin, read stdout lines, drain
+ * stderr, enforce the timeout, stop the whole process group, reap.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "cas-cli"
+
+#include "config.h"
+
+#include <errno.h>
+#include <glib/gi18n.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "cas-cli-run.h"
+#include "cas-error.h"
+#include "cas-line-splitter.h"
+
+#define READ_CHUNK 65536
+#define MAX_STDERR_BYTES 65536
+#define DEFAULT_MAX_LINE_BYTES (8 * 1024 * 1024)
+
+struct _CasCliRun
+{
+  GObject parent_instance;
+
+  GStrv argv;              /* (owned) */
+  char *cwd;               /* (owned) (nullable) */
+  GBytes *stdin_bytes;     /* (owned) (nullable) */
+  guint timeout_seconds;   /* 0: none */
+  guint kill_grace_seconds;
+  gsize max_line_bytes;
+
+  GSubprocess *process;    /* (owned) (nullable) */
+  GCancellable *io_cancellable; /* (owned) */
+  CasLineSplitter *stdout_lines; /* (owned) (nullable) */
+  GString *stderr_text;    /* (owned) bounded by MAX_STDERR_BYTES */
+  char *stderr_first_line; /* (owned) (nullable) */
+  guint8 *stdout_buffer;   /* (owned) READ_CHUNK bytes */
+  guint8 *stderr_buffer;   /* (owned) READ_CHUNK bytes */
+  pid_t pid;               /* also the process group id */
+
+  guint timeout_id;
+  guint kill_id;
+  guint drain_id;
+
+  gboolean started;
+  gboolean stopping;
+  gboolean timed_out;
+  gboolean stdout_done;
+  gboolean stderr_done;
+  gboolean exited;
+  gboolean finished;
+  int exit_status;
+  GError *error;           /* (owned) (nullable) */
+};
+
+enum {
+  SIGNAL_LINE,
+  SIGNAL_FINISHED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+/* Runs not yet finished, so a stopping daemon can end them all. Touched
+ * from the main thread only. */
+static GList *live_runs;
+
+G_DEFINE_FINAL_TYPE (CasCliRun, cas_cli_run, G_TYPE_OBJECT)
+
+static const char *const scrubbed_env_names[] = {
+  "CLAUDECODE",
+  "CLAUDE_CODE_ENTRYPOINT",
+  "CLAUDE_CODE_SSE_PORT",
+  "CLAUDE_CODE_SESSION_ID",
+  "CLAUDE_AGENT_SDK_VERSION",
+  "CLAUDE_CODE_EXECPATH",
+  NULL
+};
+
+const char * const *
+cas_cli_scrubbed_env_names (void)
+{
+  return scrubbed_env_names;
+}
+
+static void
+cas_cli_run_finalize (GObject *object)
+{
+  CasCliRun *self = CAS_CLI_RUN (object);
+
+  g_clear_handle_id (&self->timeout_id, g_source_remove);
+  g_clear_handle_id (&self->kill_id, g_source_remove);
+  g_clear_handle_id (&self->drain_id, g_source_remove);
+  g_strfreev (self->argv);
+  g_free (self->cwd);
+  g_clear_pointer (&self->stdin_bytes, g_bytes_unref);
+  g_clear_object (&self->process);
+  g_clear_object (&self->io_cancellable);
+  g_clear_pointer (&self->stdout_lines, cas_line_splitter_free);
+  g_string_free (self->stderr_text, TRUE);
+  g_free (self->stderr_first_line);
+  g_free (self->stdout_buffer);
+  g_free (self->stderr_buffer);
+  g_clear_error (&self->error);
+
+  G_OBJECT_CLASS (cas_cli_run_parent_class)->finalize (object);
+}
+
+static void
+cas_cli_run_class_init (CasCliRunClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = cas_cli_run_finalize;
+
+  signals[SIGNAL_LINE] =
+    g_signal_new ("line", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_UINT64);
+  signals[SIGNAL_FINISHED] =
+    g_signal_new ("finished", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+
+  /* Writing a prompt to a child that already exited must give EPIPE,
+   * not kill the daemon. */
+  signal (SIGPIPE, SIG_IGN);
+}
+
+static void
+cas_cli_run_init (CasCliRun *self)
+{
+  self->kill_grace_seconds = 3;
+  self->max_line_bytes = DEFAULT_MAX_LINE_BYTES;
+  self->io_cancellable = g_cancellable_new ();
+  self->stderr_text = g_string_new (NULL);
+  self->stdout_buffer = g_malloc (READ_CHUNK);
+  self->stderr_buffer = g_malloc (READ_CHUNK);
+  self->exit_status = -1;
+}
+
+CasCliRun *
+cas_cli_run_new (const char * const *argv,
+                 const char         *cwd,
+                 GBytes             *stdin_bytes)
+{
+  CasCliRun *self = g_object_new (CAS_TYPE_CLI_RUN, NULL);
+
+  self->argv = g_strdupv ((char **) argv);
+  self->cwd = g_strdup (cwd);
+  self->stdin_bytes = stdin_bytes != NULL ? g_bytes_ref (stdin_bytes) : NULL;
+  return self;
+}
+
+void
+cas_cli_run_set_timeout (CasCliRun *self,
+                         guint      seconds)
+{
+  self->timeout_seconds = seconds;
+}
+
+void
+cas_cli_run_set_kill_grace (CasCliRun *self,
+                            guint      seconds)
+{
+  self->kill_grace_seconds = MAX (seconds, 1);
+}
+
+void
+cas_cli_run_set_max_line_bytes (CasCliRun *self,
+                                gsize      max_line_bytes)
+{
+  self->max_line_bytes = max_line_bytes;
+}
+
+char *
+cas_cli_describe_exit (int         exit_status,
+                       const char *stderr_first_line)
+{
+  if (stderr_first_line != NULL &&
+      strstr (stderr_first_line, "cannot be used with root/sudo privileges") != NULL)
+    return g_strdup_printf (_("exit %d: claude refuses --dangerously-skip-permissions "
+                              "when run as root; set IS_SANDBOX=1 in the service's "
+                              "environment if this machine is its own sandbox (%s)"),
+                            exit_status, stderr_first_line);
+  if (stderr_first_line != NULL && *stderr_first_line != '\0')
+    return g_strdup_printf ("exit %d: %s", exit_status, stderr_first_line);
+  return g_strdup_printf ("exit %d", exit_status);
+}
+
+static void
+signal_group (CasCliRun *self,
+              int        signum)
+{
+  /* The group outlives its leader while any member lives, so this also
+   * reaches grandchildren after the leader is gone. */
+  if (self->pid > 0 && kill (-self->pid, signum) != 0 && errno != ESRCH)
+    g_debug ("kill (-%d, %d): %s", (int) self->pid, signum, g_strerror (errno));
+}
+
+static void
+maybe_finish (CasCliRun *self)
+{
+  if (self->finished || !self->exited || !self->stdout_done || !self->stderr_done)
+    return;
+
+  self->finished = TRUE;
+  g_clear_handle_id (&self->timeout_id, g_source_remove);
+  g_clear_handle_id (&self->kill_id, g_source_remove);
+  g_clear_handle_id (&self->drain_id, g_source_remove);
+  live_runs = g_list_remove (live_runs, self);
+
+  if (self->stderr_text->len > 0)
+    {
+      g_auto (GStrv) lines = g_strsplit (self->stderr_text->str, "\n", -1);
+
+      for (guint i = 0; lines[i] != NULL && self->stderr_first_line == NULL; i++)
+        if (*g_strstrip (lines[i]) != '\0')
+          self->stderr_first_line = g_strdup (lines[i]);
+    }
+
+  if (self->timed_out)
+    g_set_error (&self->error, CAS_ERROR, CAS_ERROR_TIMED_OUT,
+                 _("agent timed out after %u s"), self->timeout_seconds);
+  else if (self->stopping)
+    g_set_error (&self->error, CAS_ERROR, CAS_ERROR_CANCELLED, _("run cancelled"));
+  else if (self->exit_status != 0)
+    {
+      g_autofree char *words = cas_cli_describe_exit (self->exit_status,
+                                                       self->stderr_first_line);
+
+      g_set_error_literal (&self->error, CAS_ERROR, CAS_ERROR_CLI_FAILED, words);
+    }
+
+  g_debug ("pid %d finished: status %d", (int) self->pid, self->exit_status);
+  g_signal_emit (self, signals[SIGNAL_FINISHED], 0);
+  /* The reference live_runs held. */
+  g_object_unref (self);
+}
+
+static void
+on_stdout_line (const char *line,
+                gsize       length,
+                gboolean    oversized,
+                gpointer    user_data)
+{
+  CasCliRun *self = user_data;
+
+  if (oversized)
+    {
+      g_info ("pid %d: skipped a stdout line over %" G_GSIZE_FORMAT " bytes",
+              (int) self->pid, self->max_line_bytes);
+      return;
+    }
+  g_signal_emit (self, signals[SIGNAL_LINE], 0, line, (guint64) length);
+}
+
+static void read_stdout (CasCliRun *self);
+static void read_stderr (CasCliRun *self);
+
+static void
+on_stdout_read (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr (CasCliRun) self = user_data;
+  g_autoptr (GError) error = NULL;
+  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
+
+  if (n > 0)
+    {
+      cas_line_splitter_feed (self->stdout_lines, self->stdout_buffer, n);
+      read_stdout (self);
+      return;
+    }
+  if (n < 0 && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_debug ("pid %d: stdout: %s", (int) self->pid, error->message);
+  if (n == 0)
+    cas_line_splitter_finish (self->stdout_lines);
+  self->stdout_done = TRUE;
+  maybe_finish (self);
+}
+
+static void
+read_stdout (CasCliRun *self)
+{
+  g_input_stream_read_async (g_subprocess_get_stdout_pipe (self->process),
+                             self->stdout_buffer, READ_CHUNK,
+                             G_PRIORITY_DEFAULT, self->io_cancellable,
+                             on_stdout_read, g_object_ref (self));
+}
+
+static void
+on_stderr_read (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr (CasCliRun) self = user_data;
+  g_autoptr (GError) error = NULL;
+  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
+
+  if (n > 0)
+    {
+      /* Keep the head: the first line is what people need to see. */
+      gsize room = MAX_STDERR_BYTES - self->stderr_text->len;
+
+      if (room > 0)
+        {
+          g_autofree char *valid = g_utf8_make_valid ((const char *) self->stderr_buffer,
+                                                      MIN ((gsize) n, room));
+
+          g_string_append (self->stderr_text, valid);
+        }
+      read_stderr (self);
+      return;
+    }
+  if (n < 0 && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_debug ("pid %d: stderr: %s", (int) self->pid, error->message);
+  self->stderr_done = TRUE;
+  maybe_finish (self);
+}
+
+static void
+read_stderr (CasCliRun *self)
+{
+  g_input_stream_read_async (g_subprocess_get_stderr_pipe (self->process),
+                             self->stderr_buffer, READ_CHUNK,
+                             G_PRIORITY_DEFAULT, self->io_cancellable,
+                             on_stderr_read, g_object_ref (self));
+}
+
+static void
+on_stdin_closed (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr (CasCliRun) self = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (!g_output_stream_close_finish (G_OUTPUT_STREAM (source), result, &error))
+    g_debug ("pid %d: closing stdin: %s", (int) self->pid, error->message);
+}
+
+static void
+close_stdin (CasCliRun *self)
+{
+  /* Closing is what tells the CLI the prompt is complete (an open, empty
+   * stdin makes it wait 3 s). */
+  g_output_stream_close_async (g_subprocess_get_stdin_pipe (self->process),
+                               G_PRIORITY_DEFAULT, NULL,
+                               on_stdin_closed, g_object_ref (self));
+}
+
+static void
+on_stdin_written (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr (CasCliRun) self = user_data;
+  g_autoptr (GError) error = NULL;
+
+  /* EPIPE just means the child exited early; its exit status tells why. */
+  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error))
+    g_debug ("pid %d: writing the prompt: %s", (int) self->pid, error->message);
+  close_stdin (self);
+}
+
+static gboolean
+on_drain_timeout (gpointer user_data)
+{
+  CasCliRun *self = user_data;
+
+  /* Something outside the group still holds our pipes: stop waiting. */
+  self->drain_id = 0;
+  g_debug ("pid %d: pipes still open after exit; closing them", (int) self->pid);
+  g_cancellable_cancel (self->io_cancellable);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_exited (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  g_autoptr (CasCliRun) self = user_data;
+  GSubprocess *process = G_SUBPROCESS (source);
+  g_autoptr (GError) error = NULL;
+
+  if (!g_subprocess_wait_finish (process, result, &error))
+    g_debug ("pid %d: wait: %s", (int) self->pid, error->message);
+
+  if (g_subprocess_get_if_exited (process))
+    self->exit_status = g_subprocess_get_exit_status (process);
+  else if (g_subprocess_get_if_signaled (process))
+    self->exit_status = 128 + g_subprocess_get_term_sig (process);
+
+  /* Sweep whatever the CLI left in its group (tool helpers, a stray
+   * grandchild): they would hold our pipes open and outlive the run. */
+  signal_group (self, SIGKILL);
+  self->exited = TRUE;
+  g_clear_handle_id (&self->kill_id, g_source_remove);
+  if (!self->stdout_done || !self->stderr_done)
+    self->drain_id = g_timeout_add_seconds (self->kill_grace_seconds, on_drain_timeout, self);
+  maybe_finish (self);
+}
+
+static gboolean
+on_kill_timeout (gpointer user_data)
+{
+  CasCliRun *self = user_data;
+
+  self->kill_id = 0;
+  g_debug ("pid %d: still running after SIGTERM; sending SIGKILL", (int) self->pid);
+  signal_group (self, SIGKILL);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_run_timeout (gpointer user_data)
+{
+  CasCliRun *self = user_data;
+
+  self->timeout_id = 0;
+  self->timed_out = TRUE;
+  cas_cli_run_stop (self);
+  return G_SOURCE_REMOVE;
+}
+
+void
+cas_cli_run_stop (CasCliRun *self)
+{
+  g_return_if_fail (CAS_IS_CLI_RUN (self));
+
+  if (!self->started || self->finished || self->stopping)
+    return;
+  self->stopping = TRUE;
+  if (self->exited)
+    return;
+  signal_group (self, SIGTERM);
+  self->kill_id = g_timeout_add_seconds (self->kill_grace_seconds, on_kill_timeout, self);
+}
+
+typedef struct {
+  pid_t parent;
+} ChildSetupData;
+
+/* Runs between fork and exec: async-signal-safe calls only. */
+static void
+child_setup (gpointer user_data)
+{
+  const ChildSetupData *data = user_data;
+  sigset_t none;
+
+  /* Own group: one kill reaches the CLI and everything it starts. */
+  setpgid (0, 0);
+  /* Die with the daemon, even if it crashes. */
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid () != data->parent)
+    _exit (127);
+  /* Undo what the daemon changed for itself. */
+  signal (SIGPIPE, SIG_DFL);
+  sigemptyset (&none);
+  sigprocmask (SIG_SETMASK, &none, NULL);
+}
+
+static char *
+resolve_program (const char *command)
+{
+  if (command == NULL || *command == '\0')
+    return NULL;
+  if (strchr (command, '/') != NULL)
+    return g_file_test (command, G_FILE_TEST_IS_EXECUTABLE) &&
+           !g_file_test (command, G_FILE_TEST_IS_DIR) ? g_strdup (command) : NULL;
+  return g_find_program_in_path (command);
+}
+
+gboolean
+cas_cli_run_start (CasCliRun *self,
+                   GError   **error)
+{
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
+  g_autoptr (GError) local_error = NULL;
+  g_autofree char *program = NULL;
+  ChildSetupData setup = { .parent = getpid () };
+  const char *identifier;
+
+  g_return_val_if_fail (CAS_IS_CLI_RUN (self), FALSE);
+  g_return_val_if_fail (!self->started, FALSE);
+
+  program = resolve_program (self->argv[0]);
+  if (program == NULL)
+    {
+      g_set_error_literal (error, CAS_ERROR, CAS_ERROR_CLI_NOT_FOUND,
+                           _("claude CLI not found (install @anthropic-ai/claude-code and log in)"));
+      return FALSE;
+    }
+  g_free (self->argv[0]);
+  self->argv[0] = g_steal_pointer (&program);
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                                        G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                        G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  for (guint i = 0; scrubbed_env_names[i] != NULL; i++)
+    g_subprocess_launcher_unsetenv (launcher, scrubbed_env_names[i]);
+  if (self->cwd != NULL)
+    g_subprocess_launcher_set_cwd (launcher, self->cwd);
+  /* The setup data lives on this stack frame: spawnv has forked and the
+   * child has run child_setup before it returns. */
+  g_subprocess_launcher_set_child_setup (launcher, child_setup, &setup, NULL);
+
+  self->process = g_subprocess_launcher_spawnv (launcher,
+                                                (const char * const *) self->argv,
+                                                &local_error);
+  if (self->process == NULL)
+    {
+      g_set_error (error, CAS_ERROR, CAS_ERROR_CLI_FAILED,
+                   _("cannot start %s: %s"), self->argv[0], local_error->message);
+      return FALSE;
+    }
+
+  identifier = g_subprocess_get_identifier (self->process);
+  self->pid = identifier != NULL ? (pid_t) g_ascii_strtoll (identifier, NULL, 10) : 0;
+  self->started = TRUE;
+  live_runs = g_list_prepend (live_runs, g_object_ref (self));
+  g_debug ("started pid %d: %s", (int) self->pid, self->argv[0]);
+
+  self->stdout_lines = cas_line_splitter_new (self->max_line_bytes, on_stdout_line, self);
+  read_stdout (self);
+  read_stderr (self);
+  g_subprocess_wait_async (self->process, NULL, on_exited, g_object_ref (self));
+
+  if (self->stdin_bytes != NULL && g_bytes_get_size (self->stdin_bytes) > 0)
+    g_output_stream_write_all_async (g_subprocess_get_stdin_pipe (self->process),
+                                     g_bytes_get_data (self->stdin_bytes, NULL),
+                                     g_bytes_get_size (self->stdin_bytes),
+                                     G_PRIORITY_DEFAULT, NULL,
+                                     on_stdin_written, g_object_ref (self));
+  else
+    close_stdin (self);
+
+  if (self->timeout_seconds > 0)
+    self->timeout_id = g_timeout_add_seconds (self->timeout_seconds, on_run_timeout, self);
+  return TRUE;
+}
+
+gboolean
+cas_cli_run_is_finished (CasCliRun *self)
+{
+  return self->finished;
+}
+
+const GError *
+cas_cli_run_get_error (CasCliRun *self)
+{
+  return self->error;
+}
+
+int
+cas_cli_run_get_exit_status (CasCliRun *self)
+{
+  return self->exit_status;
+}
+
+int
+cas_cli_run_get_pid (CasCliRun *self)
+{
+  return (int) self->pid;
+}
+
+const char *
+cas_cli_run_get_stderr_first_line (CasCliRun *self)
+{
+  return self->stderr_first_line;
+}
+
+const char *
+cas_cli_run_get_stderr (CasCliRun *self)
+{
+  return self->stderr_text->str;
+}
+
+guint
+cas_cli_run_get_oversized_lines (CasCliRun *self)
+{
+  return self->stdout_lines != NULL ? cas_line_splitter_get_oversized_count (self->stdout_lines) : 0;
+}
+
+void
+cas_cli_run_stop_all (void)
+{
+  for (GList *l = live_runs; l != NULL; l = l->next)
+    cas_cli_run_stop (l->data);
+}
+
+guint
+cas_cli_run_get_live_count (void)
+{
+  return g_list_length (live_runs);
+}

@@ -1,0 +1,63 @@
+/* cas-cli-run.h: one claude child process, from spawn to reaped.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+#define CAS_TYPE_CLI_RUN (cas_cli_run_get_type ())
+G_DECLARE_FINAL_TYPE (CasCliRun, cas_cli_run, CAS, CLI_RUN, GObject)
+
+/* Signals:
+ *  "line" (const char *line, guint64 length): one stdout line, valid UTF-8,
+ *    without its newline; emitted the moment it is read.
+ *  "finished" (void): stdout is at EOF, the child is reaped and its
+ *    process group swept; cas_cli_run_get_error () says how it ended. */
+
+CasCliRun *cas_cli_run_new (const char * const *argv,
+                            const char         *cwd,
+                            GBytes             *stdin_bytes);
+
+void cas_cli_run_set_timeout (CasCliRun *self,
+                              guint      seconds);
+void cas_cli_run_set_kill_grace (CasCliRun *self,
+                                 guint      seconds);
+void cas_cli_run_set_max_line_bytes (CasCliRun *self,
+                                     gsize      max_line_bytes);
+
+/* Spawns the child: CAS_ERROR_CLI_NOT_FOUND when argv[0] is not found,
+ * CAS_ERROR_CLI_FAILED when it cannot start. Call from the main thread:
+ * the child's parent-death signal is tied to the spawning thread. */
+gboolean cas_cli_run_start (CasCliRun *self,
+                            GError   **error);
+
+/* SIGTERM to the process group, SIGKILL after the grace period. */
+void cas_cli_run_stop (CasCliRun *self);
+
+gboolean cas_cli_run_is_finished (CasCliRun *self);
+/* NULL after a clean exit 0; else timed out, cancelled or "exit N: ...". */
+const GError *cas_cli_run_get_error (CasCliRun *self);
+/* Exit status, or 128 + signal number; -1 until finished. */
+int cas_cli_run_get_exit_status (CasCliRun *self);
+int cas_cli_run_get_pid (CasCliRun *self);
+/* The first non-empty stderr line, and all of stderr (bounded). */
+const char *cas_cli_run_get_stderr_first_line (CasCliRun *self);
+const char *cas_cli_run_get_stderr (CasCliRun *self);
+guint cas_cli_run_get_oversized_lines (CasCliRun *self);
+
+/* Pure: the words for a failed run, e.g. "exit 1: <stderr line>". */
+char *cas_cli_describe_exit (int         exit_status,
+                             const char *stderr_first_line);
+
+/* The environment variables a parent Claude Code session sets, which
+ * must not leak into our children (NULL-terminated). */
+const char * const *cas_cli_scrubbed_env_names (void);
+
+/* For shutdown: stop every unfinished run, and count them. */
+void cas_cli_run_stop_all (void);
+guint cas_cli_run_get_live_count (void);
+
+G_END_DECLS

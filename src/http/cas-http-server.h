@@ -1,0 +1,70 @@
+/* cas-http-server.h: the SoupServer with auth, body limit, routing,
+ * JSON errors and an access log.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include "cas-config.h"
+
+G_BEGIN_DECLS
+
+#define CAS_TYPE_HTTP_SERVER (cas_http_server_get_type ())
+G_DECLARE_FINAL_TYPE (CasHttpServer, cas_http_server, CAS, HTTP_SERVER, GObject)
+
+typedef void (*CasHttpHandler) (CasHttpServer     *server,
+                                SoupServerMessage *msg,
+                                const char        *path,
+                                GHashTable        *query,
+                                gpointer           user_data);
+
+typedef enum {
+  CAS_ROUTE_NONE = 0,
+  /* No authentication (health, static UI files, login). */
+  CAS_ROUTE_PUBLIC = 1 << 0,
+  /* @path is a prefix ("/jobs/"); the handler checks the rest. */
+  CAS_ROUTE_PREFIX = 1 << 1,
+} CasRouteFlags;
+
+CasHttpServer *cas_http_server_new (CasConfig  *config,
+                                    const char *api_token);
+
+void cas_http_server_add_route (CasHttpServer *self,
+                                const char    *method,
+                                const char    *path,
+                                CasRouteFlags  flags,
+                                CasHttpHandler handler,
+                                gpointer       user_data);
+
+gboolean cas_http_server_listen (CasHttpServer *self,
+                                 GError       **error);
+guint cas_http_server_get_port (CasHttpServer *self);
+/* Stop accepting and close every connection. */
+void cas_http_server_shutdown (CasHttpServer *self);
+
+/* Pure: constant-time token comparison. */
+gboolean cas_http_token_equal (const char *given,
+                               const char *expected);
+
+/* Replies. @json is taken. */
+void cas_http_reply_json (SoupServerMessage *msg,
+                          guint              status,
+                          char              *json);
+/* Errors in the shape the path calls for: OpenAI's under /v1/, else
+ * {"error": ..., "detail": ...}. */
+void cas_http_reply_error (SoupServerMessage *msg,
+                           const GError      *error);
+void cas_http_reply_error_status (SoupServerMessage *msg,
+                                  guint              status,
+                                  const char        *code_name,
+                                  const char        *message);
+
+/* Pure: the error body for @path. */
+char *cas_http_format_error (const char *path,
+                             guint       status,
+                             const char *code_name,
+                             const char *message);
+
+G_END_DECLS

@@ -1,0 +1,1632 @@
+/* fake-claude.c: a scriptable stand-in for the Claude Code CLI 2.1.197.
+ *
+ * Built as an executable named `claude` for the daemon's tests.  Flags,
+ * validation texts, output shapes and transcript files follow the real CLI
+ * (/work/shared/reference/claude-cli.md); the answer is a deterministic
+ * echo.  FAKE_CLAUDE_* variables select failure modes: see README.md.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#define CLI_VERSION "2.1.197"
+#define DEFAULT_MODEL "claude-opus-4-8[1m]"
+#define NOT_LOGGED_IN_TEXT "Not logged in · Please run /login"
+#define FAKE_FAILURE_TEXT "API Error: fake failure"
+#define INTERRUPT_DIAGNOSTIC \
+  "[ede_diagnostic] result_type=user last_content_type=n/a stop_reason=null"
+#define INTERRUPT_MARKER \
+  "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"[Request interrupted by user]\"}]}"
+
+/* Values copied from the runs in claude-cli.md 4.1. */
+static const char *const builtin_agents[] = {
+  "claude", "Explore", "general-purpose", "Plan", "statusline-setup", NULL
+};
+#define TOOLS \
+  "\"Task\",\"Bash\",\"CronCreate\",\"CronDelete\",\"CronList\",\"Edit\",\"EnterWorktree\"," \
+  "\"ExitWorktree\",\"NotebookEdit\",\"Read\",\"ReportFindings\",\"ScheduleWakeup\"," \
+  "\"SendMessage\",\"Skill\",\"TaskCreate\",\"TaskGet\",\"TaskList\",\"TaskOutput\"," \
+  "\"TaskStop\",\"TaskUpdate\",\"WebFetch\",\"WebSearch\",\"Workflow\",\"Write\""
+#define SKILLS \
+  "\"deep-research\",\"update-config\",\"verify\",\"debug\",\"code-review\"," \
+  "\"simplify\",\"batch\",\"fewer-permission-prompts\",\"loop\",\"claude-api\"," \
+  "\"run\",\"run-skill-generator\""
+#define SLASH_COMMANDS SKILLS \
+  ",\"clear\",\"compact\",\"config\",\"context\",\"heapdump\",\"init\"," \
+  "\"reload-skills\",\"review\",\"security-review\",\"usage\",\"insights\"," \
+  "\"goal\",\"team-onboarding\""
+#define RESULT_USAGE_FMT \
+  "{\"input_tokens\":%d,\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0," \
+  "\"output_tokens\":%d,\"server_tool_use\":{\"web_search_requests\":0," \
+  "\"web_fetch_requests\":0},\"service_tier\":\"standard\",\"cache_creation\":" \
+  "{\"ephemeral_1h_input_tokens\":0,\"ephemeral_5m_input_tokens\":0}," \
+  "\"inference_geo\":\"\",\"iterations\":[],\"speed\":\"standard\"}"
+
+typedef enum { FMT_TEXT, FMT_JSON, FMT_STREAM_JSON } Format;
+typedef enum { ARG_NONE, ARG_REQUIRED, ARG_OPTIONAL, ARG_VARIADIC } ArgKind;
+typedef enum
+{
+  OPT_IGNORED, OPT_OUTPUT_FORMAT, OPT_INPUT_FORMAT, OPT_VERBOSE, OPT_PARTIAL,
+  OPT_MODEL, OPT_AGENT, OPT_AGENTS, OPT_SESSION_ID, OPT_RESUME, OPT_CONTINUE,
+  OPT_FORK, OPT_SETTING_SOURCES, OPT_SKIP_PERMS, OPT_PERMISSION_MODE,
+  OPT_MAX_BUDGET, OPT_MAX_TURNS, OPT_NO_PERSIST, OPT_REPLAY, OPT_VERSION
+} OptId;
+
+typedef struct
+{
+  const char *names[2];
+  ArgKind kind;
+  const char *flags;   /* commander's flags string, quoted in its errors */
+  OptId id;
+} OptSpec;
+
+/* The flags the fake acts on ... */
+static const OptSpec options[] = {
+  { { "--output-format" }, ARG_REQUIRED, "--output-format <format>", OPT_OUTPUT_FORMAT },
+  { { "--input-format" }, ARG_REQUIRED, "--input-format <format>", OPT_INPUT_FORMAT },
+  { { "--verbose" }, ARG_NONE, "--verbose", OPT_VERBOSE },
+  { { "--include-partial-messages" }, ARG_NONE, "--include-partial-messages", OPT_PARTIAL },
+  { { "--model" }, ARG_REQUIRED, "--model <model>", OPT_MODEL },
+  { { "--agent" }, ARG_REQUIRED, "--agent <agent>", OPT_AGENT },
+  { { "--agents" }, ARG_REQUIRED, "--agents <json>", OPT_AGENTS },
+  { { "--session-id" }, ARG_REQUIRED, "--session-id <uuid>", OPT_SESSION_ID },
+  { { "-r", "--resume" }, ARG_OPTIONAL, "-r, --resume [value]", OPT_RESUME },
+  { { "-c", "--continue" }, ARG_NONE, "-c, --continue", OPT_CONTINUE },
+  { { "--fork-session" }, ARG_NONE, "--fork-session", OPT_FORK },
+  { { "--setting-sources" }, ARG_REQUIRED, "--setting-sources <sources>", OPT_SETTING_SOURCES },
+  { { "--dangerously-skip-permissions" }, ARG_NONE, "", OPT_SKIP_PERMS },
+  { { "--permission-mode" }, ARG_REQUIRED, "--permission-mode <mode>", OPT_PERMISSION_MODE },
+  { { "--max-turns" }, ARG_REQUIRED, "--max-turns <turns>", OPT_MAX_TURNS },
+  { { "--max-budget-usd" }, ARG_REQUIRED, "--max-budget-usd <amount>", OPT_MAX_BUDGET },
+  { { "--no-session-persistence" }, ARG_NONE, "", OPT_NO_PERSIST },
+  { { "--replay-user-messages" }, ARG_NONE, "", OPT_REPLAY },
+  { { "-v", "--version" }, ARG_NONE, "", OPT_VERSION },
+};
+
+/* ... and the other flags of claude-cli.md 1.1/1.2, accepted and ignored so
+ * none is an "unknown option", grouped by the value they take. */
+static const char *const ignored_options[] = {
+  [ARG_NONE] = " -p --print --exclude-dynamic-system-prompt-sections --strict-mcp-config"
+               " --allow-dangerously-skip-permissions --bare --safe-mode --include-hook-events"
+               " --disable-slash-commands -d2e --debug-to-stderr ",
+  [ARG_REQUIRED] = " --append-system-prompt --system-prompt --system-prompt-file"
+                   " --append-system-prompt-file --settings --fallback-model --effort"
+                   " --json-schema -n --name --plugin-dir --debug-file --permission-prompt-tool"
+                   " --resume-session-at --thinking --max-thinking-tokens --task-budget ",
+  [ARG_OPTIONAL] = " -d --debug --prompt-suggestions ",
+  [ARG_VARIADIC] = " --allowedTools --allowed-tools --disallowedTools --disallowed-tools --tools"
+                   " --mcp-config --add-dir --betas --file ",
+};
+
+typedef struct
+{
+  /* options */
+  gboolean verbose, partial, replay, no_persist, fork_session, cont;
+  gboolean skip_perms, resume_given;
+  Format output_format, input_format;
+  const char *model_arg, *agent, *agents_json, *session_arg, *resume;
+  const char *setting_sources, *permission_arg, *max_budget;
+  gint64 max_turns;
+  GPtrArray *positional;
+  /* session */
+  int argc;
+  char **argv;
+  char *cwd, *config_dir, *project_dir, *transcript, *last_record_uuid;
+  char *session_id, *model, *api_model, *permission_mode;
+  GPtrArray *agent_names;
+  GPtrArray *json_messages;   /* for --output-format json --verbose */
+  double total_cost;
+  int pending_exit;           /* from FAKE_CLAUDE_EXIT_CODE, -1 if none */
+  gboolean logged;
+  pid_t grandchild;
+  char *stdin_text;
+  gsize stdin_bytes;
+  /* stream-json input */
+  GString *inbuf;
+  GQueue pending;
+  gboolean stdin_eof, control_interrupt;
+} Fake;
+
+static Fake F;
+static GHashTable *scenario;
+static volatile sig_atomic_t got_sigint;
+
+/* ---- JSON text ---------------------------------------------------------- */
+
+/* Own escaper instead of JsonGenerator: UTF-8 stays raw as in the CLI's
+ * output, and key order is simply the template's. */
+static void
+append_jstr (GString *out, const char *s)
+{
+  g_autofree char *valid = s ? g_utf8_make_valid (s, -1) : NULL;
+
+  if (s == NULL)
+    {
+      g_string_append (out, "null");
+      return;
+    }
+  g_string_append_c (out, '"');
+  for (const guchar *p = (const guchar *) valid; *p; p++)
+    {
+      if (*p == '"' || *p == '\\')
+        g_string_append_printf (out, "\\%c", *p);
+      else if (*p == '\n')
+        g_string_append (out, "\\n");
+      else if (*p == '\r')
+        g_string_append (out, "\\r");
+      else if (*p == '\t')
+        g_string_append (out, "\\t");
+      else if (*p < 0x20)
+        g_string_append_printf (out, "\\u%04x", *p);
+      else
+        g_string_append_c (out, (char) *p);
+    }
+  g_string_append_c (out, '"');
+}
+
+static void
+append_timestamp (GString *out)
+{
+  gint64 us = g_get_real_time ();
+  g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc (us / G_USEC_PER_SEC);
+  g_autofree char *base = g_date_time_format (dt, "%Y-%m-%dT%H:%M:%S");
+
+  g_string_append_printf (out, "\"%s.%03dZ\"", base, (int) (us % G_USEC_PER_SEC / 1000));
+}
+
+/* printf for JSON lines: %s raw text, %d int, %J a C string as JSON
+ * (NULL gives null), and without arguments %U a fresh uuid, %T the current
+ * timestamp, %S the session id. */
+static char *
+jvprintf (const char *fmt, va_list ap)
+{
+  GString *out = g_string_new (NULL);
+
+  for (const char *p = fmt; *p; p++)
+    {
+      g_autofree char *uuid = NULL;
+
+      if (*p != '%')
+        {
+          g_string_append_c (out, *p);
+          continue;
+        }
+      switch (*++p)
+        {
+        case 's': g_string_append (out, va_arg (ap, const char *)); break;
+        case 'd': g_string_append_printf (out, "%d", va_arg (ap, int)); break;
+        case 'J': append_jstr (out, va_arg (ap, const char *)); break;
+        case 'U': append_jstr (out, uuid = g_uuid_string_random ()); break;
+        case 'T': append_timestamp (out); break;
+        case 'S': append_jstr (out, F.session_id); break;
+        default: g_string_append_c (out, *p); break;
+        }
+    }
+  return g_string_free (out, FALSE);
+}
+
+static char *
+jprintf (const char *fmt, ...)
+{
+  va_list ap;
+  char *s;
+
+  va_start (ap, fmt);
+  s = jvprintf (fmt, ap);
+  va_end (ap);
+  return s;
+}
+
+static char *
+jstr_array (GPtrArray *items)
+{
+  GString *out = g_string_new ("[");
+
+  for (guint i = 0; i < items->len; i++)
+    {
+      if (i > 0)
+        g_string_append_c (out, ',');
+      append_jstr (out, items->pdata[i]);
+    }
+  g_string_append_c (out, ']');
+  return g_string_free (out, FALSE);
+}
+
+static char *
+random_id (const char *prefix, guint len)
+{
+  static const char alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  GString *s = g_string_new (prefix);
+
+  for (guint i = 0; i < len; i++)
+    g_string_append_c (s, alphabet[g_random_int_range (0, 62)]);
+  return g_string_free (s, FALSE);
+}
+
+/* Plain decimals like the CLI's costs (0.000425, never 4.25e-04). */
+static char *
+format_cost (double cost)
+{
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+  return g_strdup (g_ascii_formatd (buf, sizeof buf, "%.6f", cost));
+}
+
+/* ---- configuration: the environment plus FAKE_CLAUDE_SCENARIO ------------ */
+
+static void
+load_scenario (void)
+{
+  const char *path = g_getenv ("FAKE_CLAUDE_SCENARIO");
+  g_autofree char *contents = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  g_clear_pointer (&scenario, g_hash_table_unref);
+  if (path == NULL || !g_file_get_contents (path, &contents, NULL, NULL))
+    return;
+  scenario = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  lines = g_strsplit (contents, "\n", -1);
+  for (char **l = lines; *l; l++)
+    {
+      char *eq = strchr (g_strchomp (*l), '=');
+
+      if (eq == NULL || **l == '#')
+        continue;
+      *eq = '\0';
+      g_hash_table_replace (scenario, g_strdup (g_strstrip (*l)), g_strdup (eq + 1));
+    }
+}
+
+/* File values win over the environment.  The pointer is valid until the
+ * scenario is reloaded at the next turn. */
+static const char *
+cfg (const char *key)
+{
+  const char *v = scenario ? g_hash_table_lookup (scenario, key) : NULL;
+
+  return v ? v : g_getenv (key);
+}
+
+static gint64
+cfg_int (const char *key, gint64 fallback)
+{
+  const char *v = cfg (key);
+
+  return (v && *v) ? g_ascii_strtoll (v, NULL, 10) : fallback;
+}
+
+static gboolean
+cfg_flag (const char *key)
+{
+  const char *v = cfg (key);
+
+  return v && *v && strcmp (v, "0") != 0;
+}
+
+/* ---- output ---------------------------------------------------------------- */
+
+static void
+write_all (int fd, const char *buf, gsize len)
+{
+  while (len > 0)
+    {
+      ssize_t n = write (fd, buf, len);
+
+      if (n > 0)
+        {
+          buf += n;
+          len -= (gsize) n;
+        }
+      else if (errno == EAGAIN)
+        poll (&(struct pollfd) { fd, POLLOUT, 0 }, 1, -1);
+      else if (errno != EINTR)
+        return;
+    }
+}
+
+/* One write per line, so a pipe reader never sees half a line from us. */
+static void
+emit_line (const char *json)
+{
+  g_autofree char *line = g_strconcat (json, "\n", NULL);
+
+  write_all (STDOUT_FILENO, line, strlen (line));
+}
+
+/* A non-result message: streamed, kept for json --verbose, or dropped. */
+static void
+emit (const char *json)
+{
+  if (F.output_format == FMT_STREAM_JSON)
+    emit_line (json);
+  else if (F.output_format == FMT_JSON && F.verbose)
+    g_ptr_array_add (F.json_messages, g_strdup (json));
+}
+
+static void
+emitf (const char *fmt, ...)
+{
+  va_list ap;
+  g_autofree char *json = NULL;
+
+  va_start (ap, fmt);
+  json = jvprintf (fmt, ap);
+  va_end (ap);
+  emit (json);
+}
+
+static void
+emit_result (const char *json, const char *text, gboolean newline)
+{
+  if (F.output_format == FMT_JSON && F.verbose)
+    {
+      g_autofree char *all = NULL;
+      g_autofree char *array = NULL;
+
+      g_ptr_array_add (F.json_messages, g_strdup (json));
+      g_ptr_array_add (F.json_messages, NULL);
+      all = g_strjoinv (",", (char **) F.json_messages->pdata);
+      g_ptr_array_set_size (F.json_messages, 0);
+      array = g_strdup_printf ("[%s]", all);
+      emit_line (array);
+    }
+  else if (F.output_format != FMT_TEXT)
+    emit_line (json);
+  else if (text != NULL)
+    {
+      g_autofree char *out = g_strconcat (text, newline ? "\n" : "", NULL);
+      write_all (STDOUT_FILENO, out, strlen (out));
+    }
+}
+
+/* ---- FAKE_CLAUDE_LOG --------------------------------------------------------- */
+
+/* line ends in a newline */
+static void
+log_append (const char *line)
+{
+  const char *path = cfg ("FAKE_CLAUDE_LOG");
+  int fd;
+
+  if (path == NULL || *path == '\0')
+    return;
+  /* O_APPEND and a single write keep lines of concurrent fakes whole. */
+  fd = open (path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return;
+  if (write (fd, line, strlen (line)) < 0)
+    g_debug ("cannot write the log");
+  close (fd);
+}
+
+static void
+log_startup (void)
+{
+  static const char *const env_keys[] = {
+    "CLAUDECODE", "CLAUDE_CODE_ENTRYPOINT", "IS_SANDBOX", "HOME", "CLAUDE_CONFIG_DIR", NULL
+  };
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  g_autoptr(GString) env = g_string_new (NULL);
+  g_autofree char *argv_json = NULL;
+  g_autofree char *grandchild = NULL;
+  g_autofree char *line = NULL;
+
+  if (F.logged)
+    return;
+  F.logged = TRUE;
+  for (int i = 0; i < F.argc; i++)
+    g_ptr_array_add (args, F.argv[i]);
+  argv_json = jstr_array (args);
+  for (const char *const *k = env_keys; *k; k++)
+    if (g_getenv (*k) != NULL)
+      {
+        g_string_append_printf (env, "%s\"%s\":", env->len ? "," : "", *k);
+        append_jstr (env, g_getenv (*k));
+      }
+  grandchild = F.grandchild > 0 ? g_strdup_printf (",\"grandchild_pid\":%d", (int) F.grandchild)
+                                : g_strdup ("");
+  line = jprintf ("{\"pid\":%d,\"pgid\":%d,\"ppid\":%d,\"cwd\":%J,\"argv\":%s,\"stdin\":%J,"
+                  "\"stdin_bytes\":%d,\"env\":{%s},\"session_id\":%J%s}\n",
+                  (int) getpid (), (int) getpgrp (), (int) getppid (), F.cwd, argv_json,
+                  F.stdin_text, (int) F.stdin_bytes, env->str, F.session_id, grandchild);
+  log_append (line);
+}
+
+static void
+log_turn_input (const char *text)
+{
+  g_autofree char *line = jprintf ("{\"pid\":%d,\"turn_input\":%J}\n", (int) getpid (), text);
+
+  log_append (line);
+}
+
+/* Start-up failures: stderr only, nothing on stdout, exit 1. */
+static void G_GNUC_NORETURN G_GNUC_PRINTF (1, 2)
+die (const char *format, ...)
+{
+  va_list ap;
+  g_autofree char *msg = NULL;
+  g_autofree char *line = NULL;
+
+  va_start (ap, format);
+  msg = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  log_startup ();
+  line = g_strconcat (msg, "\n", NULL);
+  write_all (STDERR_FILENO, line, strlen (line));
+  exit (1);
+}
+
+/* ---- arguments, parsed the way commander does ----------------------------- */
+
+static const OptSpec *
+find_option (const char *name)
+{
+  static OptSpec ignored;
+  g_autofree char *needle = g_strdup_printf (" %s ", name);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (options); i++)
+    if (g_strcmp0 (options[i].names[0], name) == 0 || g_strcmp0 (options[i].names[1], name) == 0)
+      return &options[i];
+  for (ArgKind kind = ARG_NONE; kind <= ARG_VARIADIC; kind++)
+    if (strstr (ignored_options[kind], needle) != NULL)
+      {
+        ignored = (OptSpec) { { name }, kind, g_strdup_printf ("%s <value>", name), OPT_IGNORED };
+        return &ignored;
+      }
+  return NULL;
+}
+
+static gboolean
+is_option_like (const char *arg)
+{
+  return arg[0] == '-' && arg[1] != '\0';
+}
+
+static int
+parse_choice (const OptSpec *spec, const char *value, const char *const *choices)
+{
+  for (int i = 0; choices[i]; i++)
+    if (strcmp (choices[i], value) == 0)
+      return i;
+  die ("error: option '%s' argument '%s' is invalid. Allowed choices are %s.",
+       spec->flags, value, g_strjoinv (", ", (char **) choices));
+}
+
+static void
+apply_option (const OptSpec *spec, const char *value)
+{
+  static const char *const outputs[] = { "text", "json", "stream-json", NULL };
+  static const char *const inputs[] = { "text", "stream-json", NULL };
+  static const char *const modes[] = {
+    "acceptEdits", "auto", "bypassPermissions", "default", "dontAsk", "plan", NULL
+  };
+  static const char version[] = CLI_VERSION " (Claude Code)\n";
+  char *end;
+
+  switch (spec->id)
+    {
+    case OPT_OUTPUT_FORMAT: F.output_format = parse_choice (spec, value, outputs); break;
+    case OPT_INPUT_FORMAT:
+      F.input_format = parse_choice (spec, value, inputs) ? FMT_STREAM_JSON : FMT_TEXT;
+      break;
+    case OPT_PERMISSION_MODE: F.permission_arg = modes[parse_choice (spec, value, modes)]; break;
+    case OPT_VERBOSE: F.verbose = TRUE; break;
+    case OPT_PARTIAL: F.partial = TRUE; break;
+    case OPT_MODEL: F.model_arg = value; break;
+    case OPT_AGENT: F.agent = value; break;
+    case OPT_AGENTS: F.agents_json = value; break;
+    case OPT_SESSION_ID: F.session_arg = value; break;
+    case OPT_RESUME: F.resume_given = TRUE; F.resume = value; break;
+    case OPT_CONTINUE: F.cont = TRUE; break;
+    case OPT_FORK: F.fork_session = TRUE; break;
+    case OPT_SETTING_SOURCES: F.setting_sources = value; break;
+    case OPT_SKIP_PERMS: F.skip_perms = TRUE; break;
+    case OPT_MAX_BUDGET: F.max_budget = value; break;
+    case OPT_NO_PERSIST: F.no_persist = TRUE; break;
+    case OPT_REPLAY: F.replay = TRUE; break;
+    case OPT_MAX_TURNS:
+      /* parsed with Number(); garbage is silently dropped */
+      F.max_turns = g_ascii_strtoll (value, &end, 10);
+      if (end == value || *end != '\0')
+        F.max_turns = 0;
+      break;
+    case OPT_VERSION:
+      log_startup ();
+      write_all (STDOUT_FILENO, version, strlen (version));
+      exit (0);
+    case OPT_IGNORED:
+      break;
+    }
+}
+
+/* Values point into argv, which lives as long as the process. */
+static void
+parse_args (int argc, char **argv)
+{
+  const OptSpec *variadic = NULL;
+
+  for (int i = 1; i < argc; i++)
+    {
+      const char *arg = argv[i];
+      const char *eq = g_str_has_prefix (arg, "--") ? strchr (arg, '=') : NULL;
+      g_autofree char *name = eq ? g_strndup (arg, eq - arg) : NULL;
+      const OptSpec *spec;
+      const char *value = NULL;
+
+      if (strcmp (arg, "--") == 0)
+        {
+          while (++i < argc)
+            g_ptr_array_add (F.positional, argv[i]);
+          break;
+        }
+      /* Variadic options eat every following word (claude-cli.md 1.3.1). */
+      if (variadic && !is_option_like (arg))
+        {
+          apply_option (variadic, arg);
+          continue;
+        }
+      variadic = NULL;
+      if (!is_option_like (arg))
+        {
+          g_ptr_array_add (F.positional, argv[i]);
+          continue;
+        }
+      spec = find_option (name ? name : arg);
+      if (spec == NULL || (eq && spec->kind == ARG_NONE))
+        die ("error: unknown option '%s'", arg);
+      if (eq)
+        value = eq + 1;
+      else if (spec->kind == ARG_OPTIONAL)
+        value = (i + 1 < argc && !is_option_like (argv[i + 1])) ? argv[++i] : NULL;
+      else if (spec->kind != ARG_NONE)
+        {
+          /* a <value> is the next word even if it starts with a dash */
+          if (++i >= argc)
+            die ("error: option '%s' argument missing", spec->flags);
+          value = argv[i];
+        }
+      apply_option (spec, value);
+      /* only the spaced form keeps eating words */
+      if (spec->kind == ARG_VARIADIC && !eq)
+        variadic = spec;
+    }
+}
+
+/* ---- validation ---------------------------------------------------------------- */
+
+static gboolean
+is_uuid (const char *s)
+{
+  static const int groups[] = { 8, 4, 4, 4, 12 };
+
+  for (int g = 0; g < 5; g++)
+    {
+      for (int k = 0; k < groups[g]; k++)
+        if (!g_ascii_isxdigit (*s++))
+          return FALSE;
+      if (g < 4 && *s++ != '-')
+        return FALSE;
+    }
+  return *s == '\0';
+}
+
+/* Checks --setting-sources; with want != NULL tells whether it is enabled. */
+static gboolean
+setting_source (const char *want)
+{
+  g_auto(GStrv) parts = NULL;
+
+  if (F.setting_sources == NULL)
+    return TRUE;
+  parts = g_strsplit (F.setting_sources, ",", -1);
+  for (char **p = parts; *p; p++)
+    {
+      const char *s = g_strstrip (*p);
+
+      if (*s && strcmp (s, "user") && strcmp (s, "project") && strcmp (s, "local"))
+        die ("Error processing --setting-sources: Invalid setting source: %s. "
+             "Valid options are: user, project, local", s);
+      if (want && strcmp (s, want) == 0)
+        return TRUE;
+    }
+  return want == NULL;
+}
+
+static void
+validate_options (void)
+{
+  gboolean stream_out = F.output_format == FMT_STREAM_JSON;
+  char *end;
+
+  setting_source (NULL);
+  if (stream_out && !F.verbose)
+    die ("Error: When using --print, --output-format=stream-json requires --verbose");
+  if (F.partial && !stream_out)
+    die ("Error: --include-partial-messages requires --print and --output-format=stream-json.");
+  if (F.replay && (!stream_out || F.input_format != FMT_STREAM_JSON))
+    die ("Error: --replay-user-messages requires both --input-format=stream-json and "
+         "--output-format=stream-json.");
+  if (F.input_format == FMT_STREAM_JSON && !stream_out)
+    die ("Error: --input-format=stream-json requires output-format=stream-json.");
+  /* the real CLI crashes with a stack trace around this message */
+  if (F.max_budget && (!(g_ascii_strtod (F.max_budget, &end) > 0) || *end != '\0'))
+    die ("error: --max-budget-usd must be a positive number greater than 0");
+  if ((F.skip_perms || g_strcmp0 (F.permission_arg, "bypassPermissions") == 0)
+      && geteuid () == 0 && g_strcmp0 (g_getenv ("IS_SANDBOX"), "1") != 0
+      && g_getenv ("CLAUDE_CODE_BUBBLEWRAP") == NULL)
+    die ("--dangerously-skip-permissions cannot be used with root/sudo privileges "
+         "for security reasons");
+  if (F.session_arg && !is_uuid (F.session_arg))
+    die ("Error: Invalid session ID. Must be a valid UUID.");
+  if (F.session_arg && (F.resume_given || F.cont) && !F.fork_session)
+    die ("Error: --session-id can only be used with --continue or --resume if "
+         "--fork-session is also specified.");
+}
+
+/* ---- agents ------------------------------------------------------------------------ */
+
+static void
+add_agent (const char *name)
+{
+  if (!g_ptr_array_find_with_equal_func (F.agent_names, name, g_str_equal, NULL))
+    g_ptr_array_add (F.agent_names, g_strdup (name));
+}
+
+/* A frontmatter field, unquoted; NULL if absent or empty. */
+static char *
+frontmatter_value (const char *frontmatter, const char *key)
+{
+  g_autofree char *pattern = g_strdup_printf ("^%s:[ \\t]*([\"']?)(.+?)\\1[ \\t]*$", key);
+  g_autoptr(GRegex) re = g_regex_new (pattern, G_REGEX_MULTILINE, 0, NULL);
+  g_autoptr(GMatchInfo) match = NULL;
+
+  return g_regex_match (re, frontmatter, 0, &match) ? g_match_info_fetch (match, 2) : NULL;
+}
+
+/* An agent needs `name` and `description` in its frontmatter; the file
+ * name does not matter (claude-cli.md 8). */
+static void
+load_agent_file (const char *path)
+{
+  g_autofree char *contents = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *description = NULL;
+  char *end;
+
+  if (!g_file_get_contents (path, &contents, NULL, NULL) || !g_str_has_prefix (contents, "---\n")
+      || (end = strstr (contents + 3, "\n---")) == NULL)
+    return;
+  *end = '\0';
+  name = frontmatter_value (contents, "name");
+  description = frontmatter_value (contents, "description");
+  if (name && *name != '-' && description)
+    add_agent (name);
+}
+
+static int
+compare_strings (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+static void
+load_user_agents (void)
+{
+  g_autofree char *dir = g_build_filename (F.config_dir, "agents", NULL);
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_free);
+  const char *entry;
+
+  while (d && (entry = g_dir_read_name (d)) != NULL)
+    if (g_str_has_suffix (entry, ".md"))
+      g_ptr_array_add (files, g_build_filename (dir, entry, NULL));
+  g_ptr_array_sort (files, compare_strings);
+  for (guint i = 0; i < files->len; i++)
+    load_agent_file (files->pdata[i]);
+}
+
+static void
+load_json_agents (void)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  JsonObjectIter iter;
+  const char *name;
+  JsonNode *root, *value;
+
+  if (F.agents_json == NULL)
+    return;
+  if (!json_parser_load_from_data (parser, F.agents_json, -1, &error))
+    die ("Error: Invalid JSON provided to --agents: %s", error->message);
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    die ("Error: Invalid JSON provided to --agents: expected an object");
+  json_object_iter_init (&iter, json_node_get_object (root));
+  while (json_object_iter_next (&iter, &name, &value))
+    {
+      JsonObject *def = JSON_NODE_HOLDS_OBJECT (value) ? json_node_get_object (value) : NULL;
+
+      /* description and prompt are required, as in the CLI's schema */
+      if (def && json_object_has_member (def, "description") && json_object_has_member (def, "prompt"))
+        add_agent (name);
+    }
+}
+
+static void
+collect_agents (void)
+{
+  for (const char *const *a = builtin_agents; *a; a++)
+    add_agent (*a);
+  load_json_agents ();
+  if (setting_source ("user"))
+    load_user_agents ();
+  if (F.agent && !g_ptr_array_find_with_equal_func (F.agent_names, F.agent, g_str_equal, NULL))
+    {
+      g_ptr_array_add (F.agent_names, NULL);
+      die ("--agent '%s' not found. Available agents: %s", F.agent,
+           g_strjoinv (", ", (char **) F.agent_names->pdata));
+    }
+}
+
+/* ---- sessions and transcripts -------------------------------------------------------- */
+
+/* Every non-alphanumeric UTF-16 unit becomes '-'.  (Past 200 characters
+ * the CLI also cuts and appends a hash; the fake does not.) */
+static char *
+sanitize_path (const char *path)
+{
+  g_autofree char *valid = g_utf8_make_valid (path, -1);
+  g_autofree gunichar2 *units = g_utf8_to_utf16 (valid, -1, NULL, NULL, NULL);
+  GString *s = g_string_new (NULL);
+
+  for (const gunichar2 *u = units; u && *u; u++)
+    g_string_append_c (s, (*u < 128 && g_ascii_isalnum (*u)) ? (char) *u : '-');
+  return g_string_free (s, FALSE);
+}
+
+static char *
+transcript_path (const char *id)
+{
+  g_autofree char *file = g_strconcat (id, ".jsonl", NULL);
+
+  return g_build_filename (F.project_dir, file, NULL);
+}
+
+/* The uuid of the last record, so appended records chain to it.  Every
+ * record the fake writes ends with its own "uuid" and "timestamp". */
+static char *
+last_record_uuid (const char *contents)
+{
+  const char *u = g_strrstr (contents, "\"uuid\":\"");
+
+  return (u && strlen (u) >= 44) ? g_strndup (u + 8, 36) : NULL;
+}
+
+static void
+append_to_transcript (const char *data)
+{
+  int fd;
+
+  g_mkdir_with_parents (F.project_dir, 0700);
+  fd = open (F.transcript, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return;
+  write_all (fd, data, strlen (data));
+  close (fd);
+}
+
+static void
+setup_session (void)
+{
+  const char *config = g_getenv ("CLAUDE_CONFIG_DIR");
+  const char *home = g_getenv ("HOME");
+  g_autofree char *sanitized = sanitize_path (F.cwd);
+  g_autofree char *history = NULL;
+  const char *resume_id = F.resume_given ? (F.resume ? F.resume : "") : NULL;
+
+  F.config_dir = (config && *config) ? g_strdup (config)
+                 : g_build_filename (home ? home : g_get_home_dir (), ".claude", NULL);
+  F.project_dir = g_build_filename (F.config_dir, "projects", sanitized, NULL);
+
+  if (resume_id)
+    {
+      g_autofree char *old = transcript_path (resume_id);
+
+      if (!is_uuid (resume_id))
+        die ("Error: --resume requires a valid session ID or session title when used with "
+             "--print. Usage: claude -p --resume <session-id|title>. Provided value \"%s\" "
+             "is not a UUID and does not match any session title.", resume_id);
+      /* only the current cwd's project dir is searched */
+      if (!g_file_get_contents (old, &history, NULL, NULL))
+        die ("No conversation found with session ID: %s", resume_id);
+      F.last_record_uuid = last_record_uuid (history);
+    }
+
+  if (resume_id && !F.fork_session)
+    F.session_id = g_strdup (resume_id);
+  else
+    F.session_id = F.session_arg ? g_strdup (F.session_arg) : g_uuid_string_random ();
+  F.transcript = transcript_path (F.session_id);
+  if ((!resume_id || F.fork_session) && g_file_test (F.transcript, G_FILE_TEST_EXISTS))
+    die ("Error: Session ID %s is already in use.", F.session_id);
+  /* a fork starts from a copy of the history */
+  if (resume_id && F.fork_session && !F.no_persist)
+    append_to_transcript (history);
+}
+
+static void
+transcript_record (const char *type, const char *message_json)
+{
+  g_autofree char *uuid = g_uuid_string_random ();
+  g_autofree char *line = NULL;
+
+  if (F.no_persist)
+    return;
+  line = jprintf ("{\"parentUuid\":%J,\"isSidechain\":false,\"userType\":\"external\","
+                  "\"cwd\":%J,\"sessionId\":%S,\"version\":\"" CLI_VERSION "\","
+                  "\"gitBranch\":\"\",\"entrypoint\":\"sdk-cli\",\"type\":\"%s\","
+                  "\"message\":%s,\"uuid\":%J,\"timestamp\":%T}\n",
+                  F.last_record_uuid, F.cwd, type, message_json, uuid);
+  append_to_transcript (line);
+  g_free (F.last_record_uuid);
+  F.last_record_uuid = g_steal_pointer (&uuid);
+}
+
+/* ---- stdin -------------------------------------------------------------------------------- */
+
+static void
+exit_if_sigint (void)
+{
+  if (got_sigint)
+    exit (0);
+}
+
+/* Text mode: like the CLI, give a silent pipe 3 s for its first byte, then
+ * go on without it (claude-cli.md 1.3.2); otherwise read to EOF. */
+static void
+read_stdin_text (void)
+{
+  static const char warning[] =
+    "Warning: no stdin data received in 3s, proceeding without it. If piping from a slow "
+    "command, redirect stdin explicitly: < /dev/null to skip, or wait longer.\n";
+  GString *buf = g_string_new (NULL);
+  gboolean tty = isatty (STDIN_FILENO);
+  char chunk[65536];
+  ssize_t n = 0;
+  int ready = 0;
+
+  while (!tty && (ready = poll (&(struct pollfd) { STDIN_FILENO, POLLIN, 0 }, 1, 3000)) < 0
+         && errno == EINTR)
+    exit_if_sigint ();
+  if (!tty && ready == 0)
+    write_all (STDERR_FILENO, warning, strlen (warning));
+  while (ready > 0 && ((n = read (STDIN_FILENO, chunk, sizeof chunk)) > 0 || (n < 0 && errno == EINTR)))
+    {
+      exit_if_sigint ();
+      if (n > 0)
+        g_string_append_len (buf, chunk, n);
+    }
+  F.stdin_bytes = buf->len;
+  F.stdin_text = g_string_free (buf, FALSE);
+}
+
+/* Stream-json mode: one read of whatever arrives within timeout_ms.
+ * FALSE on timeout or signal. */
+static gboolean
+fill_input (int timeout_ms)
+{
+  char chunk[65536];
+  ssize_t n;
+
+  if (poll (&(struct pollfd) { STDIN_FILENO, POLLIN, 0 }, 1, timeout_ms) <= 0)
+    return FALSE;
+  n = read (STDIN_FILENO, chunk, sizeof chunk);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN))
+    return FALSE;
+  if (n > 0)
+    g_string_append_len (F.inbuf, chunk, n);
+  else
+    F.stdin_eof = TRUE;
+  return TRUE;
+}
+
+static char *
+take_line (void)
+{
+  char *nl = memchr (F.inbuf->str, '\n', F.inbuf->len);
+  gsize n = nl ? (gsize) (nl - F.inbuf->str) : F.inbuf->len;
+  char *line;
+
+  /* an unterminated last line still counts at EOF */
+  if (nl == NULL && !(F.stdin_eof && n > 0))
+    return NULL;
+  line = g_strndup (F.inbuf->str, n);
+  g_string_erase (F.inbuf, 0, nl ? n + 1 : n);
+  return line;
+}
+
+/* The next line to act on, blocking; NULL at EOF. */
+static char *
+next_line (void)
+{
+  for (;;)
+    {
+      char *line = g_queue_pop_head (&F.pending);
+
+      if (line == NULL)
+        line = take_line ();
+      if (line != NULL || F.stdin_eof)
+        return line;
+      if (!fill_input (-1))
+        exit_if_sigint ();
+    }
+}
+
+/* json_object_get_object_member() warns on a missing member; this does not. */
+static JsonObject *
+object_member (JsonObject *obj, const char *name)
+{
+  JsonNode *node = obj ? json_object_get_member (obj, name) : NULL;
+
+  return (node && JSON_NODE_HOLDS_OBJECT (node)) ? json_node_get_object (node) : NULL;
+}
+
+static JsonObject *
+parse_object (JsonParser *parser, const char *line)
+{
+  JsonNode *root;
+
+  if (!json_parser_load_from_data (parser, line, -1, NULL))
+    return NULL;
+  root = json_parser_get_root (parser);
+  return (root && JSON_NODE_HOLDS_OBJECT (root)) ? json_node_get_object (root) : NULL;
+}
+
+static const char *
+type_of (JsonObject *obj)
+{
+  return obj ? json_object_get_string_member_with_default (obj, "type", "") : "";
+}
+
+/* Answer a control_request; an interrupt also stops the running turn. */
+static void
+handle_control (JsonObject *obj)
+{
+  JsonNode *id = json_object_get_member (obj, "request_id");
+  JsonObject *req = object_member (obj, "request");
+  g_autofree char *id_json = id ? json_to_string (id, FALSE) : g_strdup ("null");
+  g_autofree char *line = NULL;
+
+  if (req && g_strcmp0 (json_object_get_string_member_with_default (req, "subtype", NULL),
+                        "interrupt") == 0)
+    F.control_interrupt = TRUE;   /* reset when a turn starts: idle interrupts are no-ops */
+  line = g_strdup_printf ("{\"type\":\"control_response\",\"response\":"
+                          "{\"subtype\":\"success\",\"request_id\":%s}}", id_json);
+  emit_line (line);
+}
+
+/* During a turn: serve control requests now, queue everything else. */
+static void
+drain_incoming (void)
+{
+  char *line;
+
+  while ((line = take_line ()) != NULL)
+    {
+      g_autoptr(JsonParser) parser = json_parser_new ();
+      JsonObject *obj = parse_object (parser, line);
+
+      if (strcmp (type_of (obj), "control_request") == 0)
+        {
+          handle_control (obj);
+          g_free (line);
+        }
+      else
+        g_queue_push_tail (&F.pending, line);
+    }
+}
+
+static gboolean
+turn_interrupted (void)
+{
+  return got_sigint || F.control_interrupt;
+}
+
+/* Sleep inside a turn (ms < 0: forever) while still serving stdin.
+ * FALSE as soon as the turn is interrupted. */
+static gboolean
+turn_wait (gint64 ms)
+{
+  gint64 deadline = ms < 0 ? -1 : g_get_monotonic_time () + ms * 1000;
+
+  while (!turn_interrupted ())
+    {
+      int timeout = deadline < 0 ? -1
+                    : (int) MAX (0, (deadline - g_get_monotonic_time () + 999) / 1000);
+
+      if (F.input_format == FMT_STREAM_JSON && !F.stdin_eof)
+        {
+          if (fill_input (timeout))
+            {
+              drain_incoming ();
+              continue;
+            }
+        }
+      else if (timeout != 0)
+        poll (NULL, 0, timeout);
+      if (!turn_interrupted () && deadline >= 0 && g_get_monotonic_time () >= deadline)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* ---- one turn ---------------------------------------------------------------------------- */
+
+typedef struct
+{
+  gint64 start_us, first_delta_us;
+  char *msg_id, *request_id, *usage_start;
+  int input_tokens, output_tokens;
+  GString *so_far;
+} Turn;
+
+static void
+turn_clear (Turn *t)
+{
+  g_free (t->msg_id);
+  g_free (t->request_id);
+  g_free (t->usage_start);
+  g_string_free (t->so_far, TRUE);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Turn, turn_clear)
+
+static int
+elapsed_ms (gint64 since_us)
+{
+  return (int) ((g_get_monotonic_time () - since_us) / 1000);
+}
+
+static void
+emit_init (gboolean logged_in)
+{
+  g_autofree char *agents = jstr_array (F.agent_names);
+  g_autofree char *memory = g_strconcat (F.project_dir, "/memory/", NULL);
+
+  /* apiKeySource/analytics as in the API-key run (4.1) or the no-auth run (5.1) */
+  emitf ("{\"type\":\"system\",\"subtype\":\"init\",\"cwd\":%J,\"session_id\":%S,\"tools\":[" TOOLS "],"
+         "\"mcp_servers\":[],\"model\":%J,\"permissionMode\":%J,\"slash_commands\":["
+         SLASH_COMMANDS "],\"apiKeySource\":\"%s\",\"claude_code_version\":\"" CLI_VERSION
+         "\",\"output_style\":\"default\",\"agents\":%s,\"skills\":[" SKILLS "],\"plugins\":[],"
+         "\"analytics_disabled\":%s,\"product_feedback_disabled\":%s,\"uuid\":%U,"
+         "\"memory_paths\":{\"auto\":%J},\"fast_mode_state\":\"off\"}",
+         F.cwd, F.model, F.permission_mode, logged_in ? "ANTHROPIC_API_KEY" : "none",
+         agents, logged_in ? "true" : "false", logged_in ? "true" : "false", memory);
+}
+
+static void
+emit_stream_event (const char *event, const char *extra)
+{
+  if (F.partial)
+    emitf ("{\"type\":\"stream_event\",\"event\":%s,\"session_id\":%S,"
+           "\"parent_tool_use_id\":null,\"uuid\":%U%s}", event, extra ? extra : "");
+}
+
+static void
+emit_text_delta (const char *chunk)
+{
+  g_autofree char *stamped = NULL;
+  g_autofree char *event = NULL;
+
+  /* taken as late as possible: right before the line is built and written */
+  if (cfg_flag ("FAKE_CLAUDE_STAMP"))
+    stamped = g_strdup_printf ("[t=%" G_GINT64_FORMAT "]%s", g_get_real_time (), chunk);
+  event = jprintf ("{\"type\":\"content_block_delta\",\"index\":0,\"delta\":"
+                   "{\"type\":\"text_delta\",\"text\":%J}}", stamped ? stamped : chunk);
+  emit_stream_event (event, NULL);
+}
+
+static void
+emit_assistant (Turn *t, const char *text)
+{
+  g_autofree char *msg = jprintf ("{\"id\":%J,\"type\":\"message\",\"role\":\"assistant\","
+                                  "\"model\":%J,\"content\":[{\"type\":\"text\",\"text\":%J}],"
+                                  "\"stop_reason\":null,\"stop_sequence\":null,\"usage\":%s,"
+                                  "\"context_management\":null}",
+                                  t->msg_id, F.api_model, text, t->usage_start);
+
+  emitf ("{\"type\":\"assistant\",\"message\":%s,\"parent_tool_use_id\":null,"
+         "\"session_id\":%S,\"uuid\":%U,\"request_id\":%J}", msg, t->request_id);
+  transcript_record ("assistant", msg);
+}
+
+/* The error form of result (claude-cli.md 3.6): `errors`, no `result`. */
+static char *
+error_result (Turn *t, const char *subtype, int num_turns, const char *stop_reason,
+              const char *cost, const char *usage, const char *model_usage,
+              const char *terminal, const char *error)
+{
+  g_autofree char *terminal_json = terminal
+    ? g_strdup_printf ("\"terminal_reason\":\"%s\",", terminal) : g_strdup ("");
+  int duration = elapsed_ms (t->start_us);
+
+  return jprintf ("{\"type\":\"result\",\"subtype\":\"%s\",\"duration_ms\":%d,"
+                  "\"duration_api_ms\":%d,\"is_error\":true,\"num_turns\":%d,\"stop_reason\":%s,"
+                  "\"session_id\":%S,\"total_cost_usd\":%s,\"usage\":%s,\"modelUsage\":%s,"
+                  "\"permission_denials\":[],%s\"fast_mode_state\":\"off\",\"uuid\":%U,"
+                  "\"errors\":[%J]}",
+                  subtype, duration, duration, num_turns, stop_reason, cost, usage,
+                  model_usage, terminal_json, error);
+}
+
+/* 5.7: assistant with the text so far, the interrupt marker, then an
+ * error_during_execution result.  After SIGINT the process exits 0. */
+static gboolean
+finish_interrupted (Turn *t)
+{
+  g_autofree char *usage = g_strdup_printf (RESULT_USAGE_FMT, 0, 0);
+  g_autofree char *result = error_result (t, "error_during_execution", 2, "null", "0", usage,
+                                          "{}", "aborted_streaming", INTERRUPT_DIAGNOSTIC);
+
+  if (t->so_far->len > 0)
+    emit_assistant (t, t->so_far->str);
+  emitf ("{\"type\":\"user\",\"message\":" INTERRUPT_MARKER ",\"parent_tool_use_id\":null,"
+         "\"session_id\":%S,\"uuid\":%U,\"timestamp\":%T}");
+  transcript_record ("user", INTERRUPT_MARKER);
+  emit_result (result, NULL, FALSE);
+  if (got_sigint)
+    exit (0);
+  return TRUE;
+}
+
+/* 5.1 line for line: instant, no API call, exit 1 with empty stderr. */
+static gboolean
+run_not_logged_in (Turn *t)
+{
+  g_autofree char *msg_id = g_uuid_string_random ();
+  g_autofree char *cost = format_cost (F.total_cost);
+  g_autofree char *usage = g_strdup_printf (RESULT_USAGE_FMT, 0, 0);
+  g_autofree char *msg = jprintf (
+    "{\"id\":%J,\"container\":null,\"model\":\"<synthetic>\",\"role\":\"assistant\","
+    "\"stop_details\":null,\"stop_reason\":\"stop_sequence\",\"stop_sequence\":\"\","
+    "\"type\":\"message\",\"usage\":{\"input_tokens\":0,\"output_tokens\":0,"
+    "\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0,\"server_tool_use\":"
+    "{\"web_search_requests\":0,\"web_fetch_requests\":0},\"service_tier\":null,"
+    "\"cache_creation\":{\"ephemeral_1h_input_tokens\":0,\"ephemeral_5m_input_tokens\":0},"
+    "\"inference_geo\":null,\"iterations\":null,\"speed\":null},\"content\":[{\"type\":\"text\","
+    "\"text\":\"" NOT_LOGGED_IN_TEXT "\"}],\"context_management\":null}", msg_id);
+  g_autofree char *result = jprintf (
+    "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":true,\"api_error_status\":null,"
+    "\"duration_ms\":%d,\"duration_api_ms\":0,\"num_turns\":1,\"result\":\"" NOT_LOGGED_IN_TEXT
+    "\",\"stop_reason\":\"stop_sequence\",\"session_id\":%S,\"total_cost_usd\":%s,\"usage\":%s,"
+    "\"modelUsage\":{},\"permission_denials\":[],\"terminal_reason\":\"completed\","
+    "\"fast_mode_state\":\"off\",\"uuid\":%U}", elapsed_ms (t->start_us), cost, usage);
+
+  emitf ("{\"type\":\"assistant\",\"message\":%s,\"parent_tool_use_id\":null,\"session_id\":%S,"
+         "\"uuid\":%U,\"error\":\"authentication_failed\"}", msg);
+  transcript_record ("assistant", msg);
+  emit_result (result, NOT_LOGGED_IN_TEXT, TRUE);
+  return TRUE;
+}
+
+/* Lines a robust reader has to survive. */
+static void
+emit_garbage (void)
+{
+  emit_line ("this is not json {");
+  emit_line ("{\"type\":\"system\",\"subtype\":\"garbage\",\"text\":\"bad \xff\xfe bytes\"}");
+  emit_line ("");
+  emit_line ("[1,2]");
+  emit_line ("{\"type\":\"mystery\",\"x\":1}");
+}
+
+/* One valid JSON line of `bytes` bytes (newline not counted). */
+static void
+emit_huge_line (gint64 bytes)
+{
+  static const char head[] = "{\"type\":\"system\",\"subtype\":\"huge\",\"pad\":\"";
+  gint64 overhead = (gint64) strlen (head) + 2;
+  gsize pad = bytes > overhead ? (gsize) (bytes - overhead) : 0;
+  GString *line = g_string_sized_new (pad + overhead + 1);
+
+  g_string_append (line, head);
+  g_string_set_size (line, strlen (head) + pad);
+  memset (line->str + strlen (head), 'x', pad);
+  g_string_append (line, "\"}\n");
+  write_all (STDOUT_FILENO, line->str, line->len);
+  g_string_free (line, TRUE);
+}
+
+static char *
+make_reply (const char *prompt)
+{
+  const char *fixed = cfg ("FAKE_CLAUDE_REPLY");
+  g_autofree char *valid = NULL;
+  gsize cut;
+  char *reply;
+
+  if (fixed != NULL)
+    return g_utf8_make_valid (fixed, -1);
+  valid = g_strchomp (g_utf8_make_valid (prompt, -1));
+  /* 200 bytes, backed off to a character boundary */
+  for (cut = MIN (strlen (valid), 200); cut > 0 && (valid[cut] & 0xC0) == 0x80; cut--)
+    ;
+  valid[cut] = '\0';
+  reply = g_strconcat ("Echo: ", valid, NULL);
+  /* newlines become spaces so text output stays one line */
+  g_strdelimit (reply, "\r\n", ' ');
+  return reply;
+}
+
+/* About n equal byte slices, each ending on a character boundary. */
+static GPtrArray *
+split_reply (const char *text, gint64 n)
+{
+  GPtrArray *chunks = g_ptr_array_new_with_free_func (g_free);
+  gsize total = strlen (text), start = 0;
+
+  n = MAX (n, 1);
+  for (gint64 i = 1; i <= n && start < total; i++)
+    {
+      gsize end = (gsize) (total * i / n);
+
+      while (end < total && (text[end] & 0xC0) == 0x80)
+        end++;
+      if (end > start)
+        g_ptr_array_add (chunks, g_strndup (text + start, end - start));
+      start = MAX (start, end);
+    }
+  return chunks;
+}
+
+/* The closing result: success, the FAKE_CLAUDE_EXIT_CODE failure, or the
+ * FAKE_CLAUDE_ERROR_RESULT=max_turns error form.  Returns is_error. */
+static gboolean
+finish_turn (Turn *t, const char *reply)
+{
+  g_autofree char *cost = format_cost (F.total_cost);
+  g_autofree char *usage = g_strdup_printf (RESULT_USAGE_FMT, t->input_tokens, t->output_tokens);
+  g_autofree char *model_usage = jprintf (
+    "{%J:{\"inputTokens\":%d,\"outputTokens\":%d,\"cacheReadInputTokens\":0,"
+    "\"cacheCreationInputTokens\":0,\"webSearchRequests\":0,\"costUSD\":%s,"
+    "\"contextWindow\":%d,\"maxOutputTokens\":64000}}", F.model, t->input_tokens,
+    t->output_tokens, cost, g_str_has_suffix (F.model, "[1m]") ? 1000000 : 200000);
+  g_autofree char *json = NULL;
+  gboolean failed;
+  int duration = elapsed_ms (t->start_us);
+  int ttft = (int) ((t->first_delta_us ? t->first_delta_us - t->start_us : 0) / 1000);
+
+  if (g_strcmp0 (cfg ("FAKE_CLAUDE_ERROR_RESULT"), "max_turns") == 0)
+    {
+      int max = (int) (F.max_turns > 0 ? F.max_turns : 1);
+      g_autofree char *error = g_strdup_printf ("Reached maximum number of turns (%d)", max);
+      g_autofree char *text = g_strdup_printf ("Error: Reached max turns (%d)", max);
+
+      json = error_result (t, "error_max_turns", max + 1, "\"tool_use\"", cost, usage,
+                           model_usage, "max_turns", error);
+      emit_result (json, text, FALSE);   /* no newline, as the CLI prints it */
+      return TRUE;
+    }
+  F.pending_exit = (int) cfg_int ("FAKE_CLAUDE_EXIT_CODE", 0);
+  failed = F.pending_exit > 0;
+  if (!failed)
+    F.pending_exit = -1;   /* 0 means: behave normally */
+  json = jprintf ("{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":%s,"
+                  "\"api_error_status\":null,\"duration_ms\":%d,\"duration_api_ms\":%d,"
+                  "\"ttft_ms\":%d,\"ttft_stream_ms\":%d,\"time_to_request_ms\":0,\"num_turns\":1,"
+                  "\"result\":%J,\"stop_reason\":\"end_turn\",\"session_id\":%S,"
+                  "\"total_cost_usd\":%s,\"usage\":%s,\"modelUsage\":%s,\"permission_denials\":[],"
+                  "\"terminal_reason\":\"completed\",\"fast_mode_state\":\"off\",\"uuid\":%U}",
+                  failed ? "true" : "false", duration, duration, ttft, ttft,
+                  failed ? FAKE_FAILURE_TEXT : reply, cost, usage, model_usage);
+  emit_result (json, failed ? FAKE_FAILURE_TEXT : reply, TRUE);
+  return failed;
+}
+
+/* system/status, message_start and content_block_start (partial mode). */
+static void
+emit_stream_preamble (Turn *t)
+{
+  g_autofree char *start = jprintf ("{\"type\":\"message_start\",\"message\":{\"id\":%J,"
+                                    "\"type\":\"message\",\"role\":\"assistant\",\"model\":%J,"
+                                    "\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,"
+                                    "\"usage\":%s}}", t->msg_id, F.api_model, t->usage_start);
+  g_autofree char *ttft = g_strdup_printf (",\"ttft_ms\":%d", elapsed_ms (t->start_us));
+
+  if (!F.partial)
+    return;
+  emitf ("{\"type\":\"system\",\"subtype\":\"status\",\"status\":\"requesting\","
+         "\"uuid\":%U,\"session_id\":%S}");
+  emit_stream_event (start, ttft);
+  emit_stream_event ("{\"type\":\"content_block_start\",\"index\":0,\"content_block\":"
+                     "{\"type\":\"text\",\"text\":\"\"}}", NULL);
+}
+
+static gboolean
+run_turn_body (Turn *t, const char *prompt)
+{
+  gboolean logged_in = !cfg_flag ("FAKE_CLAUDE_NOT_LOGGED_IN");
+  g_autofree char *reply = NULL;
+  g_autofree char *delta = NULL;
+  g_autoptr(GPtrArray) chunks = NULL;
+  gint64 interval = cfg_int ("FAKE_CLAUDE_TOKEN_INTERVAL_MS", 0);
+
+  emit_init (logged_in);
+  if (!logged_in)
+    return run_not_logged_in (t);
+  if (cfg_flag ("FAKE_CLAUDE_HANG") && !turn_wait (-1))
+    return finish_interrupted (t);
+  if (F.output_format == FMT_STREAM_JSON && cfg_flag ("FAKE_CLAUDE_GARBAGE"))
+    emit_garbage ();
+  if (F.output_format == FMT_STREAM_JSON && cfg_int ("FAKE_CLAUDE_HUGE_LINE_BYTES", 0) > 0)
+    emit_huge_line (cfg_int ("FAKE_CLAUDE_HUGE_LINE_BYTES", 0));
+
+  reply = make_reply (prompt);
+  chunks = split_reply (reply, cfg_int ("FAKE_CLAUDE_TOKENS", 5));
+  t->input_tokens = (int) MAX (1, strlen (prompt) / 4);
+  t->output_tokens = (int) MAX (1, (strlen (reply) + 3) / 4);
+  t->usage_start = g_strdup_printf ("{\"input_tokens\":%d,\"cache_creation_input_tokens\":0,"
+                                    "\"cache_read_input_tokens\":0,\"cache_creation\":"
+                                    "{\"ephemeral_5m_input_tokens\":0,\"ephemeral_1h_input_tokens\":0},"
+                                    "\"output_tokens\":1,\"service_tier\":\"standard\"}",
+                                    t->input_tokens);
+  emit_stream_preamble (t);
+  for (guint i = 0; i < chunks->len; i++)
+    {
+      if (!turn_wait (i == 0 ? 0 : interval))
+        return finish_interrupted (t);
+      if (t->first_delta_us == 0)
+        t->first_delta_us = g_get_monotonic_time ();
+      if (F.partial)
+        emit_text_delta (chunks->pdata[i]);
+      g_string_append (t->so_far, chunks->pdata[i]);
+    }
+
+  /* a block's assistant line comes before its content_block_stop (2.3) */
+  emit_assistant (t, reply);
+  delta = g_strdup_printf ("{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\","
+                           "\"stop_sequence\":null},\"usage\":{\"output_tokens\":%d}}",
+                           t->output_tokens);
+  emit_stream_event ("{\"type\":\"content_block_stop\",\"index\":0}", NULL);
+  emit_stream_event (delta, NULL);
+  emit_stream_event ("{\"type\":\"message_stop\"}", NULL);
+  /* Opus list prices ($5/$25 per MTok); cumulative per process like the CLI */
+  F.total_cost += t->input_tokens * 5e-6 + t->output_tokens * 25e-6;
+  return finish_turn (t, reply);
+}
+
+/* Runs one prompt from init to result.  Returns is_error. */
+static gboolean
+run_turn (const char *prompt)
+{
+  g_auto(Turn) t = { .start_us = g_get_monotonic_time (), .so_far = g_string_new (NULL) };
+  g_autofree char *user = jprintf ("{\"role\":\"user\",\"content\":%J}", prompt);
+
+  load_scenario ();   /* a test may change behaviour between turns */
+  F.control_interrupt = FALSE;
+  F.pending_exit = -1;
+  t.msg_id = random_id ("msg_01", 22);
+  t.request_id = random_id ("req_011C", 19);
+  /* written first: even a turn that never ends marks the id as in use */
+  transcript_record ("user", user);
+  return run_turn_body (&t, prompt);
+}
+
+/* ---- the two input modes ------------------------------------------------------------------ */
+
+static char *
+user_message_text (JsonObject *message)
+{
+  JsonNode *content = message ? json_object_get_member (message, "content") : NULL;
+  JsonArray *blocks;
+  GString *text;
+
+  if (content && JSON_NODE_HOLDS_VALUE (content) && json_node_get_value_type (content) == G_TYPE_STRING)
+    return g_strdup (json_node_get_string (content));
+  if (content == NULL || !JSON_NODE_HOLDS_ARRAY (content))
+    return NULL;
+  blocks = json_node_get_array (content);
+  text = g_string_new (NULL);
+  for (guint i = 0; i < json_array_get_length (blocks); i++)
+    {
+      JsonNode *block = json_array_get_element (blocks, i);
+      JsonObject *obj = JSON_NODE_HOLDS_OBJECT (block) ? json_node_get_object (block) : NULL;
+      const char *part = obj ? json_object_get_string_member_with_default (obj, "text", NULL) : NULL;
+
+      if (part)
+        g_string_append_printf (text, "%s%s", text->len ? "\n" : "", part);
+    }
+  return g_string_free (text, FALSE);
+}
+
+/* Mimics JavaScriptCore's JSON.parse wording for the common cases. */
+static void G_GNUC_NORETURN
+die_bad_input_line (const char *line)
+{
+  const char *p = line + strspn (line, " \t\r");
+  const char *e = p;
+  g_autofree char *why = NULL;
+
+  while (g_ascii_isalnum (*e) || *e == '_' || *e == '$')
+    e++;
+  if (g_ascii_isalpha (*p) || *p == '_' || *p == '$')
+    why = g_strdup_printf ("Unexpected identifier \"%.*s\"", (int) (e - p), p);
+  else if (*p == '{' || *p == '[' || *p == '"')
+    why = g_strdup ("Unexpected EOF");
+  else
+    why = g_strdup_printf ("Unrecognized token '%.*s'", (int) (g_utf8_next_char (p) - p), p);
+  die ("Error parsing streaming input line: %s: SyntaxError: JSON Parse error: %s", line, why);
+}
+
+static int
+run_stream_input (void)
+{
+  gboolean last_error = FALSE;
+  char *raw;
+
+  F.inbuf = g_string_new (NULL);
+  while ((raw = next_line ()) != NULL)
+    {
+      g_autofree char *line = raw;
+      g_autoptr(JsonParser) parser = json_parser_new ();
+      g_autofree char *text = NULL;
+      JsonObject *obj;
+
+      if (strspn (line, " \t\r") == strlen (line))
+        continue;
+      if (!json_parser_load_from_data (parser, line, -1, NULL))
+        die_bad_input_line (line);
+      obj = parse_object (parser, line);
+      if (strcmp (type_of (obj), "control_request") == 0)
+        handle_control (obj);
+      /* other types are ignored, as the CLI does */
+      if (strcmp (type_of (obj), "user") != 0
+          || (text = user_message_text (object_member (obj, "message"))) == NULL)
+        continue;
+      log_turn_input (text);
+      last_error = run_turn (text);
+      if (F.pending_exit >= 0)
+        return F.pending_exit;
+    }
+  return last_error ? 1 : 0;
+}
+
+static int
+run_text_input (void)
+{
+  const char *arg = F.positional->len > 0 ? F.positional->pdata[0] : "";
+  g_autofree char *prompt = NULL;
+  g_autofree char *stripped = NULL;
+  gboolean is_error;
+
+  read_stdin_text ();
+  log_startup ();
+  /* both given: "<arg>\n<stdin>" (claude-cli.md 1.3.2) */
+  if (*arg && *F.stdin_text)
+    prompt = g_strconcat (arg, "\n", F.stdin_text, NULL);
+  else
+    prompt = g_strdup (*arg ? arg : F.stdin_text);
+  stripped = g_strstrip (g_strdup (prompt));
+  if (*stripped == '\0')
+    die ("Error: Input must be provided either through stdin or as a prompt argument when "
+         "using --print");
+  is_error = run_turn (prompt);
+  return F.pending_exit >= 0 ? F.pending_exit : is_error;
+}
+
+/* ---- start-up --------------------------------------------------------------------------------- */
+
+static void
+on_sigint (int signum)
+{
+  (void) signum;
+  got_sigint = 1;
+}
+
+static void
+spawn_grandchild (void)
+{
+  g_autofree char *msg = NULL;
+  pid_t pid = fork ();
+
+  if (pid == 0)
+    {
+      /* Keeps the inherited stdout/stderr open on purpose, like a leaked
+       * tool process, so readers see no EOF until it is killed too. */
+      signal (SIGINT, SIG_DFL);
+      for (;;)
+        pause ();
+    }
+  if (pid < 0)
+    return;
+  F.grandchild = pid;
+  msg = g_strdup_printf ("grandchild %d\n", (int) pid);
+  write_all (STDERR_FILENO, msg, strlen (msg));
+}
+
+static void
+setup_identity (void)
+{
+  F.model = g_strdup (F.model_arg ? F.model_arg : DEFAULT_MODEL);
+  F.api_model = g_strdup (F.model);
+  if (g_str_has_suffix (F.api_model, "[1m]"))
+    F.api_model[strlen (F.api_model) - 4] = '\0';   /* only the API request drops it */
+  F.permission_mode = g_strdup (F.permission_arg ? F.permission_arg
+                                : F.skip_perms ? "bypassPermissions" : "default");
+}
+
+/* The fake exits from many places with its state still allocated, on
+ * purpose; in the ASan build its leak report would only be noise. */
+const char *__asan_default_options (void);
+
+const char *
+__asan_default_options (void)
+{
+  return "detect_leaks=0";
+}
+
+int
+main (int argc, char **argv)
+{
+  struct sigaction sa = { .sa_handler = on_sigint };   /* no SA_RESTART: wake blocked reads */
+  char *cwd = getcwd (NULL, 0);
+  const char *text;
+  gint64 delay_until;
+
+  F.argc = argc;
+  F.argv = argv;
+  F.cwd = g_strdup (cwd ? cwd : "/");
+  free (cwd);
+  F.pending_exit = -1;
+  F.stdin_text = g_strdup ("");
+  F.positional = g_ptr_array_new ();
+  F.agent_names = g_ptr_array_new_with_free_func (g_free);
+  F.json_messages = g_ptr_array_new_with_free_func (g_free);
+
+  load_scenario ();
+  /* the real CLI dies on SIGTERM (143, no result line): keep that unless asked */
+  if (cfg_flag ("FAKE_CLAUDE_IGNORE_SIGTERM"))
+    signal (SIGTERM, SIG_IGN);
+  if ((text = cfg ("FAKE_CLAUDE_STDERR")) != NULL)
+    {
+      g_autofree char *line = g_strconcat (text, "\n", NULL);
+      write_all (STDERR_FILENO, line, strlen (line));
+    }
+  if (cfg ("FAKE_CLAUDE_EXIT_BEFORE_OUTPUT") != NULL)
+    {
+      log_startup ();
+      return (int) cfg_int ("FAKE_CLAUDE_EXIT_BEFORE_OUTPUT", 1);
+    }
+  if (cfg_flag ("FAKE_CLAUDE_SPAWN_GRANDCHILD"))
+    spawn_grandchild ();
+  sigaction (SIGINT, &sa, NULL);
+
+  parse_args (argc, argv);
+  validate_options ();
+  setup_session ();
+  collect_agents ();
+  setup_identity ();
+  /* start-up cost is paid at spawn, so a pre-started process skips it */
+  delay_until = g_get_monotonic_time () + cfg_int ("FAKE_CLAUDE_STARTUP_DELAY_MS", 0) * 1000;
+  while (g_get_monotonic_time () < delay_until)
+    {
+      poll (NULL, 0, (int) ((delay_until - g_get_monotonic_time () + 999) / 1000));
+      exit_if_sigint ();
+    }
+
+  if (F.input_format == FMT_STREAM_JSON)
+    {
+      log_startup ();
+      return run_stream_input ();
+    }
+  return run_text_input ();
+}

@@ -1,0 +1,195 @@
+"""HTTP basics against the built daemon: /health, auth, limits, routing."""
+import os
+import stat
+import unittest
+
+from cas_harness import DaemonTestCase, TOKEN, smoke
+
+
+class HealthTest(DaemonTestCase):
+    @smoke
+    def test_health_without_auth(self):
+        resp = self.request('GET', '/health', token=None)
+        self.assertEqual(resp.status, 200)
+        self.assertEqual(resp.headers['Content-Type'], 'application/json')
+        body = resp.json()
+        self.assertEqual(body['status'], 'ok')
+        self.assertEqual(body['service'], 'claude-agent-service')
+        self.assertRegex(body['version'], r'^\d+\.\d+\.\d+')
+        self.assertEqual(body['busy'], False)
+        self.assertEqual(body['active'], 0)
+        self.assertEqual(body['queued'], 0)
+        self.assertEqual(body['capacity'], 10)
+        self.assertEqual(body['claude']['available'], True)
+        self.assertTrue(body['claude']['path'].endswith('/claude'))
+
+    def test_health_reports_missing_claude(self):
+        self.stop_daemon()
+        self.start(env={'PATH': '/usr/bin:/bin'})
+        body = self.request('GET', '/health', token=None).json()
+        self.assertEqual(body['claude'], {'available': False, 'path': None})
+
+    def test_health_capacity_from_environment(self):
+        self.stop_daemon()
+        self.start(env={'MAX_CONCURRENCY': '3'})
+        self.assertEqual(self.request('GET', '/health').json()['capacity'], 3)
+
+    def test_request_id_header(self):
+        first = self.request('GET', '/health').headers['X-Request-Id']
+        second = self.request('GET', '/health').headers['X-Request-Id']
+        self.assertTrue(first)
+        self.assertNotEqual(first, second)
+        self.assertIn(second, self.daemon_output())
+
+
+class AuthTest(DaemonTestCase):
+    @smoke
+    def test_missing_token(self):
+        resp = self.request('GET', '/v1/models', token=None)
+        self.assertEqual(resp.status, 401)
+        self.assertEqual(resp.headers['WWW-Authenticate'], 'Bearer')
+        err = resp.json()['error']
+        self.assertEqual(err['type'], 'authentication_error')
+        self.assertIn('missing', err['message'])
+
+    def test_wrong_token(self):
+        resp = self.request('GET', '/jobs/abc', token='wrong')
+        self.assertEqual(resp.status, 401)
+        self.assertEqual(resp.json(), {'error': 'unauthorized', 'detail': 'invalid bearer token'})
+
+    def test_token_prefix_is_not_enough(self):
+        self.assertEqual(self.request('GET', '/nothing', token=TOKEN[:-1]).status, 401)
+        self.assertEqual(self.request('GET', '/nothing', token=TOKEN + 'x').status, 401)
+
+    def test_not_bearer_scheme(self):
+        resp = self.request('GET', '/nothing', token=None,
+                            headers={'Authorization': 'Basic ' + TOKEN})
+        self.assertEqual(resp.status, 401)
+        self.assertIn('missing', resp.json()['detail'])
+
+    def test_proxy_header_ignored_by_default(self):
+        resp = self.request('GET', '/nothing', token=None,
+                            headers={'X-authentik-username': 'owner'})
+        self.assertEqual(resp.status, 401)
+
+    def test_proxy_header_when_trusted(self):
+        self.stop_daemon()
+        self.start(config={'http': {'trust-proxy-user-header': 'true'}})
+        resp = self.request('GET', '/nothing', token=None,
+                            headers={'X-authentik-username': 'owner'})
+        self.assertEqual(resp.status, 404)
+        resp = self.request('GET', '/nothing', token=None,
+                            headers={'X-authentik-username': ''})
+        self.assertEqual(resp.status, 401)
+
+
+class GeneratedTokenTest(DaemonTestCase):
+    env = {'API_BEARER_TOKEN': None}
+
+    def test_token_generated_on_first_start(self):
+        path = os.path.join(self.state_dir, 'api-token')
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        self.assertEqual(mode, 0o600)
+        with open(path, encoding='utf-8') as f:
+            token = f.read().strip()
+        self.assertGreaterEqual(len(token), 32)
+        self.assertEqual(self.request('GET', '/nothing', token=token).status, 404)
+        self.assertEqual(self.request('GET', '/nothing', token=TOKEN).status, 401)
+        self.assertIn(path, self.daemon_output())
+        self.assertNotIn(token, self.daemon_output())
+        # The same token after a restart.
+        self.stop_daemon()
+        self.start()
+        self.assertEqual(self.request('GET', '/nothing', token=token).status, 404)
+
+    def test_token_from_file(self):
+        self.stop_daemon()
+        path = os.path.join(self.tmp, 'token')
+        with open(path, 'w', encoding='utf-8') as f:
+            f.write('from-a-file\n')
+        self.start(config={'http': {'api-token-file': path}})
+        self.assertEqual(self.request('GET', '/nothing', token='from-a-file').status, 404)
+
+    def test_token_from_credentials_directory(self):
+        self.stop_daemon()
+        creds = os.path.join(self.tmp, 'creds')
+        os.makedirs(creds)
+        with open(os.path.join(creds, 'api-token'), 'w', encoding='utf-8') as f:
+            f.write('from-systemd')
+        self.start(env={'CREDENTIALS_DIRECTORY': creds})
+        self.assertEqual(self.request('GET', '/nothing', token='from-systemd').status, 404)
+
+    def test_empty_token_file_is_an_error(self):
+        self.stop_daemon()
+        path = os.path.join(self.tmp, 'token')
+        open(path, 'w', encoding='utf-8').close()
+        self.start(config={'http': {'api-token-file': path}}, wait=False)
+        self.assertEqual(self.daemon.wait(20), 1)
+        self.assertIn('empty', self.daemon_output())
+
+
+class RoutingTest(DaemonTestCase):
+    @smoke
+    def test_unknown_route(self):
+        resp = self.request('GET', '/no/such/route')
+        self.assertEqual(resp.status, 404)
+        self.assertEqual(resp.json()['error'], 'not_found')
+
+    def test_unknown_v1_route_has_openai_shape(self):
+        resp = self.request('GET', '/v1/nothing')
+        self.assertEqual(resp.status, 404)
+        err = resp.json()['error']
+        self.assertEqual(set(err), {'message', 'type', 'param', 'code'})
+        self.assertEqual(err['type'], 'not_found_error')
+
+    @smoke
+    def test_wrong_method(self):
+        resp = self.request('POST', '/health', body={})
+        self.assertEqual(resp.status, 405)
+        self.assertEqual(resp.headers['Allow'], 'GET')
+        self.assertEqual(resp.json()['error'], 'method_not_allowed')
+
+    def test_percent_encoded_path(self):
+        self.assertEqual(self.request('GET', '/%2e%2e/%2Fetc/passwd').status, 404)
+        # libsoup itself refuses a NUL in the path.
+        self.assertIn(self.request('GET', '/health%00').status, (400, 404))
+        self.assertEqual(self.request('GET', '/health').status, 200)
+
+
+class BodyLimitTest(DaemonTestCase):
+    @smoke
+    def test_nine_mib_body(self):
+        body = b'{"x":"' + b'a' * (9 * 1024 * 1024) + b'"}'
+        resp = self.request('POST', '/v1/chat/completions', body=body,
+                            headers={'Content-Type': 'application/json'})
+        self.assertEqual(resp.status, 413)
+        self.assertEqual(resp.json()['error']['code'], 'payload_too_large')
+        # The daemon is fine afterwards.
+        self.assertEqual(self.request('GET', '/health').status, 200)
+
+    def test_chunked_body_over_limit(self):
+        self.stop_daemon()
+        self.start(config={'http': {'max-body-bytes': '4096'}})
+
+        def chunks():
+            for _ in range(10):
+                yield b'x' * 1000
+        import http.client
+        conn = http.client.HTTPConnection('127.0.0.1', self.port, timeout=10)
+        conn.request('POST', '/execute', body=chunks(),
+                     headers={'Authorization': f'Bearer {TOKEN}'},
+                     encode_chunked=True)
+        resp = conn.getresponse()
+        self.assertEqual(resp.status, 413)
+        self.assertEqual(resp.read()[:1], b'{')
+        conn.close()
+
+    def test_body_at_limit_is_not_refused(self):
+        self.stop_daemon()
+        self.start(config={'http': {'max-body-bytes': '4096'}})
+        resp = self.request('POST', '/nothing', body=b'x' * 4096)
+        self.assertEqual(resp.status, 404)
+
+
+if __name__ == '__main__':
+    unittest.main()

@@ -1,0 +1,130 @@
+/* Admission: slots, FIFO waiting, queue depth, cancellation. */
+#include "cas-admission.h"
+#include "cas-error.h"
+
+typedef struct {
+  CasAdmissionSlot *slot;
+  GError *error;
+  gboolean done;
+} Waiter;
+
+static void
+on_acquired (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  Waiter *waiter = user_data;
+
+  waiter->slot = cas_admission_acquire_finish (CAS_ADMISSION (source), result, &waiter->error);
+  waiter->done = TRUE;
+}
+
+static void
+iterate (void)
+{
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+}
+
+static void
+test_slots_and_queue (void)
+{
+  g_autoptr (CasAdmission) admission = cas_admission_new (2, 4);
+  Waiter w[5] = { 0 };
+
+  for (guint i = 0; i < 5; i++)
+    cas_admission_acquire_async (admission, NULL, on_acquired, &w[i]);
+  iterate ();
+
+  g_assert_true (w[0].done && w[0].slot != NULL);
+  g_assert_true (w[1].done && w[1].slot != NULL);
+  g_assert_false (w[2].done);
+  g_assert_false (w[3].done);
+  /* active + queued reached the depth: refused at once. */
+  g_assert_true (w[4].done);
+  g_assert_error (w[4].error, CAS_ERROR, CAS_ERROR_QUEUE_FULL);
+  g_clear_error (&w[4].error);
+  g_assert_cmpuint (cas_admission_get_active (admission), ==, 2);
+  g_assert_cmpuint (cas_admission_get_queued (admission), ==, 2);
+  g_assert_cmpuint (cas_admission_get_capacity (admission), ==, 2);
+
+  /* First in, first out. */
+  cas_admission_slot_release (g_steal_pointer (&w[1].slot));
+  iterate ();
+  g_assert_true (w[2].done && w[2].slot != NULL);
+  g_assert_false (w[3].done);
+
+  cas_admission_slot_release (g_steal_pointer (&w[0].slot));
+  cas_admission_slot_release (g_steal_pointer (&w[2].slot));
+  iterate ();
+  g_assert_true (w[3].done && w[3].slot != NULL);
+  cas_admission_slot_release (g_steal_pointer (&w[3].slot));
+  g_assert_cmpuint (cas_admission_get_active (admission), ==, 0);
+  g_assert_cmpuint (cas_admission_get_queued (admission), ==, 0);
+}
+
+static void
+test_cancel_while_waiting (void)
+{
+  g_autoptr (CasAdmission) admission = cas_admission_new (1, 10);
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  Waiter first = { 0 }, second = { 0 }, third = { 0 };
+
+  cas_admission_acquire_async (admission, NULL, on_acquired, &first);
+  cas_admission_acquire_async (admission, cancellable, on_acquired, &second);
+  cas_admission_acquire_async (admission, NULL, on_acquired, &third);
+  iterate ();
+  g_assert_cmpuint (cas_admission_get_queued (admission), ==, 2);
+
+  g_cancellable_cancel (cancellable);
+  iterate ();
+  g_assert_true (second.done);
+  g_assert_error (second.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&second.error);
+  g_assert_cmpuint (cas_admission_get_queued (admission), ==, 1);
+
+  cas_admission_slot_release (g_steal_pointer (&first.slot));
+  iterate ();
+  g_assert_nonnull (third.slot);
+  cas_admission_slot_release (g_steal_pointer (&third.slot));
+}
+
+static void
+test_already_cancelled (void)
+{
+  g_autoptr (CasAdmission) admission = cas_admission_new (1, 10);
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  Waiter w = { 0 };
+
+  g_cancellable_cancel (cancellable);
+  cas_admission_acquire_async (admission, cancellable, on_acquired, &w);
+  iterate ();
+  g_assert_error (w.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&w.error);
+  g_assert_cmpuint (cas_admission_get_active (admission), ==, 0);
+}
+
+static void
+test_unclaimed_slot_is_released (void)
+{
+  g_autoptr (CasAdmission) admission = cas_admission_new (1, 10);
+
+  /* Nobody finishes the task: its slot must still come back. */
+  cas_admission_acquire_async (admission, NULL, NULL, NULL);
+  iterate ();
+  g_assert_cmpuint (cas_admission_get_active (admission), ==, 0);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/admission/slots-and-queue", test_slots_and_queue);
+  g_test_add_func ("/admission/cancel-while-waiting", test_cancel_while_waiting);
+  g_test_add_func ("/admission/already-cancelled", test_already_cancelled);
+  g_test_add_func ("/admission/unclaimed-slot", test_unclaimed_slot_is_released);
+
+  return g_test_run ();
+}

@@ -1,0 +1,440 @@
+/* CasCliRun against the real fake claude: stdin, lines, stderr, exit
+ * codes, timeouts, stop, and no process left behind. */
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <signal.h>
+
+#include "cas-cli-run.h"
+#include "cas-error.h"
+
+typedef struct {
+  char *dir;
+  char *scenario;
+  char *log;
+  char *claude;
+  GPtrArray *lines;
+  gboolean finished;
+} Fixture;
+
+static void
+fixture_setup (Fixture      *fx,
+               gconstpointer data)
+{
+  const char *fakes = g_getenv ("CAS_FAKES_DIR");
+
+  g_assert_nonnull (fakes);
+  fx->dir = g_dir_make_tmp ("cas-cli-run-XXXXXX", NULL);
+  fx->scenario = g_build_filename (fx->dir, "scenario", NULL);
+  fx->log = g_build_filename (fx->dir, "fake.log", NULL);
+  fx->claude = g_build_filename (fakes, "claude", NULL);
+  fx->lines = g_ptr_array_new_with_free_func (g_free);
+  /* Set before any child exists; every run re-reads the scenario file. */
+  g_setenv ("FAKE_CLAUDE_SCENARIO", fx->scenario, TRUE);
+  g_setenv ("FAKE_CLAUDE_LOG", fx->log, TRUE);
+  g_setenv ("HOME", fx->dir, TRUE);
+  g_file_set_contents (fx->scenario, "", 0, NULL);
+}
+
+static void
+fixture_teardown (Fixture      *fx,
+                  gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GFile) dir = g_file_new_for_path (fx->dir);
+  g_autoptr (GFileEnumerator) children = NULL;
+  GFileInfo *info;
+
+  children = g_file_enumerate_children (dir, G_FILE_ATTRIBUTE_STANDARD_NAME,
+                                        G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
+  /* The fake writes only flat files here, plus ~/.claude transcripts. */
+  while (children != NULL && (info = g_file_enumerator_next_file (children, NULL, NULL)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (fx->dir, g_file_info_get_name (info), NULL);
+      g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", path);
+
+      if (g_spawn_command_line_sync (cmd, NULL, NULL, NULL, NULL) == FALSE)
+        g_printerr ("cannot remove %s\n", path);
+      g_object_unref (info);
+    }
+  g_rmdir (fx->dir);
+  g_free (fx->dir);
+  g_free (fx->scenario);
+  g_free (fx->log);
+  g_free (fx->claude);
+  g_ptr_array_unref (fx->lines);
+}
+
+static void
+set_scenario (Fixture    *fx,
+              const char *text)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_file_set_contents (fx->scenario, text, -1, &error);
+  g_assert_no_error (error);
+}
+
+static void
+on_line (CasCliRun  *run,
+         const char *line,
+         guint64     length,
+         gpointer    user_data)
+{
+  Fixture *fx = user_data;
+
+  g_assert_cmpuint (strlen (line), ==, length);
+  g_assert_true (g_utf8_validate (line, -1, NULL));
+  g_ptr_array_add (fx->lines, g_strdup (line));
+}
+
+static void
+on_finished (CasCliRun *run,
+             gpointer   user_data)
+{
+  Fixture *fx = user_data;
+
+  g_assert_false (fx->finished);
+  fx->finished = TRUE;
+}
+
+static gboolean
+on_test_timeout (gpointer user_data)
+{
+  g_error ("test timed out waiting for the run to finish");
+  return G_SOURCE_REMOVE;
+}
+
+static CasCliRun *
+start_run (Fixture    *fx,
+           const char *prompt,
+           gsize       prompt_len,
+           guint       timeout)
+{
+  const char *argv[] = { fx->claude, "-p", "--output-format=stream-json", "--verbose",
+                         "--include-partial-messages", NULL };
+  g_autoptr (GBytes) input = prompt != NULL ? g_bytes_new (prompt, prompt_len) : NULL;
+  g_autoptr (GError) error = NULL;
+  CasCliRun *run = cas_cli_run_new (argv, fx->dir, input);
+
+  cas_cli_run_set_timeout (run, timeout);
+  cas_cli_run_set_kill_grace (run, 1);
+  g_signal_connect (run, "line", G_CALLBACK (on_line), fx);
+  g_signal_connect (run, "finished", G_CALLBACK (on_finished), fx);
+  g_assert_true (cas_cli_run_start (run, &error));
+  g_assert_no_error (error);
+  return run;
+}
+
+static void
+wait_finished (Fixture *fx)
+{
+  guint guard = g_timeout_add_seconds (60, on_test_timeout, NULL);
+
+  while (!fx->finished)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (guard);
+}
+
+static JsonObject *
+last_log_entry (Fixture *fx)
+{
+  g_autofree char *contents = NULL;
+  g_auto (GStrv) lines = NULL;
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) error = NULL;
+  guint n;
+
+  g_file_get_contents (fx->log, &contents, NULL, &error);
+  g_assert_no_error (error);
+  lines = g_strsplit (g_strchomp (contents), "\n", -1);
+  n = g_strv_length (lines);
+  g_assert_cmpuint (n, >, 0);
+  json_parser_load_from_data (parser, lines[n - 1], -1, &error);
+  g_assert_no_error (error);
+  return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
+}
+
+static gboolean
+process_exists (int pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d", pid);
+
+  return g_file_test (path, G_FILE_TEST_EXISTS);
+}
+
+static void
+assert_gone (int pid)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  g_assert_cmpint (pid, >, 0);
+  /* A grandchild is reparented to init, which reaps it soon after. */
+  while (process_exists (pid) && g_get_monotonic_time () < deadline)
+    g_usleep (10000);
+  g_assert_false (process_exists (pid));
+}
+
+static void
+test_large_prompt_on_stdin (Fixture      *fx,
+                            gconstpointer data)
+{
+  GString *prompt = g_string_new (NULL);
+  g_autoptr (CasCliRun) run = NULL;
+  g_autoptr (JsonObject) entry = NULL;
+  JsonArray *argv;
+
+  /* 300 KiB, more than Linux allows in one argument (128 KiB). */
+  while (prompt->len < 300 * 1024)
+    g_string_append (prompt, "Здравей, свят! Line with \"quotes\" and \\ and\ttabs.\n");
+
+  run = start_run (fx, prompt->str, prompt->len, 30);
+  wait_finished (fx);
+
+  g_assert_no_error ((GError *) cas_cli_run_get_error (run));
+  g_assert_cmpint (cas_cli_run_get_exit_status (run), ==, 0);
+  entry = last_log_entry (fx);
+  g_assert_cmpint (json_object_get_int_member (entry, "stdin_bytes"), ==, prompt->len);
+  g_assert_cmpstr (json_object_get_string_member (entry, "stdin"), ==, prompt->str);
+  /* The prompt is nowhere in argv. */
+  argv = json_object_get_array_member (entry, "argv");
+  for (guint i = 0; i < json_array_get_length (argv); i++)
+    g_assert_cmpuint (strlen (json_array_get_string_element (argv, i)), <, 1024);
+  /* Its own process group. */
+  g_assert_cmpint (json_object_get_int_member (entry, "pgid"), ==,
+                   json_object_get_int_member (entry, "pid"));
+  g_assert_cmpuint (fx->lines->len, >=, 3);
+  g_assert_true (g_str_has_prefix (g_ptr_array_index (fx->lines, fx->lines->len - 1),
+                                   "{\"type\":\"result\""));
+  g_string_free (prompt, TRUE);
+}
+
+static void
+test_no_prompt_closes_stdin (Fixture      *fx,
+                             gconstpointer data)
+{
+  g_autoptr (CasCliRun) run = NULL;
+
+  /* Without input the CLI must see EOF at once, not an open pipe. */
+  run = start_run (fx, NULL, 0, 30);
+  wait_finished (fx);
+  g_assert_error ((GError *) cas_cli_run_get_error (run), CAS_ERROR, CAS_ERROR_CLI_FAILED);
+  g_assert_nonnull (strstr (cas_cli_run_get_error (run)->message, "exit 1: Error: Input must be provided"));
+}
+
+static void
+test_exit_code_and_stderr (Fixture      *fx,
+                           gconstpointer data)
+{
+  g_autoptr (CasCliRun) run = NULL;
+  const GError *error;
+
+  set_scenario (fx, "FAKE_CLAUDE_EXIT_BEFORE_OUTPUT=3\nFAKE_CLAUDE_STDERR=boom: it broke\n");
+  run = start_run (fx, "hi", 2, 30);
+  wait_finished (fx);
+  error = cas_cli_run_get_error (run);
+  g_assert_error ((GError *) error, CAS_ERROR, CAS_ERROR_CLI_FAILED);
+  g_assert_cmpstr (error->message, ==, "exit 3: boom: it broke");
+  g_assert_cmpint (cas_cli_run_get_exit_status (run), ==, 3);
+  g_assert_cmpuint (fx->lines->len, ==, 0);
+}
+
+static void
+test_not_found (Fixture      *fx,
+                gconstpointer data)
+{
+  const char *argv[] = { "claude-does-not-exist-anywhere", "-p", NULL };
+  g_autoptr (CasCliRun) run = cas_cli_run_new (argv, NULL, NULL);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_false (cas_cli_run_start (run, &error));
+  g_assert_error (error, CAS_ERROR, CAS_ERROR_CLI_NOT_FOUND);
+  g_assert_cmpstr (error->message, ==,
+                   "claude CLI not found (install @anthropic-ai/claude-code and log in)");
+  /* Stopping a run that never started is harmless. */
+  cas_cli_run_stop (run);
+}
+
+static void
+test_timeout_kills_everything (Fixture      *fx,
+                               gconstpointer data)
+{
+  g_autoptr (CasCliRun) run = NULL;
+  g_autoptr (JsonObject) entry = NULL;
+  gint64 started = g_get_monotonic_time ();
+
+  /* Hangs after init, ignores SIGTERM and leaves a grandchild holding
+   * stdout and stderr open. */
+  set_scenario (fx, "FAKE_CLAUDE_HANG=1\nFAKE_CLAUDE_IGNORE_SIGTERM=1\nFAKE_CLAUDE_SPAWN_GRANDCHILD=1\n");
+  run = start_run (fx, "hi", 2, 1);
+  wait_finished (fx);
+
+  g_assert_error ((GError *) cas_cli_run_get_error (run), CAS_ERROR, CAS_ERROR_TIMED_OUT);
+  g_assert_cmpstr (cas_cli_run_get_error (run)->message, ==, "agent timed out after 1 s");
+  g_assert_cmpint (cas_cli_run_get_exit_status (run), ==, 128 + SIGKILL);
+  /* 1 s timeout + 1 s grace, with room for a loaded machine. */
+  g_assert_cmpint (g_get_monotonic_time () - started, <, 8 * G_USEC_PER_SEC);
+  entry = last_log_entry (fx);
+  assert_gone (json_object_get_int_member (entry, "pid"));
+  assert_gone (json_object_get_int_member (entry, "grandchild_pid"));
+  g_assert_cmpuint (cas_cli_run_get_live_count (), ==, 0);
+}
+
+static void
+test_stop (Fixture      *fx,
+           gconstpointer data)
+{
+  g_autoptr (CasCliRun) run = NULL;
+  g_autoptr (JsonObject) entry = NULL;
+
+  set_scenario (fx, "FAKE_CLAUDE_HANG=1\nFAKE_CLAUDE_SPAWN_GRANDCHILD=1\n");
+  run = start_run (fx, "hi", 2, 0);
+  /* Wait for the init line, then stop. */
+  while (fx->lines->len == 0)
+    g_main_context_iteration (NULL, TRUE);
+  cas_cli_run_stop (run);
+  cas_cli_run_stop (run);
+  wait_finished (fx);
+
+  g_assert_error ((GError *) cas_cli_run_get_error (run), CAS_ERROR, CAS_ERROR_CANCELLED);
+  g_assert_cmpint (cas_cli_run_get_exit_status (run), ==, 128 + SIGTERM);
+  entry = last_log_entry (fx);
+  assert_gone (json_object_get_int_member (entry, "pid"));
+  assert_gone (json_object_get_int_member (entry, "grandchild_pid"));
+}
+
+static void
+test_stop_all (Fixture      *fx,
+               gconstpointer data)
+{
+  g_autoptr (CasCliRun) run = NULL;
+
+  set_scenario (fx, "FAKE_CLAUDE_HANG=1\nFAKE_CLAUDE_IGNORE_SIGTERM=1\n");
+  run = start_run (fx, "hi", 2, 0);
+  g_assert_cmpuint (cas_cli_run_get_live_count (), ==, 1);
+  /* Once init is out, the fake is ignoring SIGTERM. */
+  while (fx->lines->len == 0)
+    g_main_context_iteration (NULL, TRUE);
+  cas_cli_run_stop_all ();
+  wait_finished (fx);
+  g_assert_cmpuint (cas_cli_run_get_live_count (), ==, 0);
+  g_assert_cmpint (cas_cli_run_get_exit_status (run), ==, 128 + SIGKILL);
+}
+
+static void
+test_garbage_and_huge_lines (Fixture      *fx,
+                             gconstpointer data)
+{
+  g_autoptr (CasCliRun) run = NULL;
+  const char *argv[] = { NULL, "-p", "--output-format=stream-json", "--verbose", NULL };
+  g_autoptr (GBytes) input = g_bytes_new_static ("hi", 2);
+  g_autoptr (GError) error = NULL;
+
+  set_scenario (fx, "FAKE_CLAUDE_GARBAGE=1\nFAKE_CLAUDE_HUGE_LINE_BYTES=10485760\n");
+  argv[0] = fx->claude;
+  run = cas_cli_run_new (argv, fx->dir, input);
+  cas_cli_run_set_max_line_bytes (run, 1024 * 1024);
+  g_signal_connect (run, "line", G_CALLBACK (on_line), fx);
+  g_signal_connect (run, "finished", G_CALLBACK (on_finished), fx);
+  g_assert_true (cas_cli_run_start (run, &error));
+  wait_finished (fx);
+
+  g_assert_no_error ((GError *) cas_cli_run_get_error (run));
+  g_assert_cmpuint (cas_cli_run_get_oversized_lines (run), ==, 1);
+  /* Every delivered line was valid UTF-8 (checked in on_line), and the
+   * reply still arrived after the garbage and the huge line. */
+  g_assert_true (g_str_has_prefix (g_ptr_array_index (fx->lines, fx->lines->len - 1),
+                                   "{\"type\":\"result\""));
+}
+
+static void
+test_parent_claude_variables_scrubbed (Fixture      *fx,
+                                       gconstpointer data)
+{
+  g_autoptr (CasCliRun) run = NULL;
+  g_autoptr (JsonObject) entry = NULL;
+  JsonObject *env;
+
+  g_setenv ("CLAUDECODE", "1", TRUE);
+  g_setenv ("CLAUDE_CODE_ENTRYPOINT", "cli", TRUE);
+  run = start_run (fx, "hi", 2, 30);
+  wait_finished (fx);
+  g_unsetenv ("CLAUDECODE");
+  g_unsetenv ("CLAUDE_CODE_ENTRYPOINT");
+
+  entry = last_log_entry (fx);
+  env = json_object_get_object_member (entry, "env");
+  g_assert_false (json_object_has_member (env, "CLAUDECODE"));
+  g_assert_false (json_object_has_member (env, "CLAUDE_CODE_ENTRYPOINT"));
+  g_assert_cmpstr (json_object_get_string_member (env, "IS_SANDBOX"), ==, "1");
+}
+
+static void
+test_root_refusal_in_clear_words (Fixture      *fx,
+                                  gconstpointer data)
+{
+  const char *argv[] = { NULL, "-p", "--output-format=json", "--dangerously-skip-permissions", NULL };
+  g_autoptr (GBytes) input = g_bytes_new_static ("hi", 2);
+  g_autoptr (CasCliRun) run = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *old = g_getenv ("IS_SANDBOX");
+  g_autofree char *saved = g_strdup (old);
+
+  if (getuid () != 0)
+    {
+      /* The CLI only refuses as root; as another user there is nothing
+       * to refuse, so check the words directly. */
+      g_autofree char *words = cas_cli_describe_exit (1, "--dangerously-skip-permissions cannot be used with root/sudo privileges for security reasons");
+
+      g_assert_nonnull (strstr (words, "IS_SANDBOX=1"));
+      return;
+    }
+
+  g_unsetenv ("IS_SANDBOX");
+  argv[0] = fx->claude;
+  run = cas_cli_run_new (argv, fx->dir, input);
+  g_signal_connect (run, "finished", G_CALLBACK (on_finished), fx);
+  g_assert_true (cas_cli_run_start (run, &error));
+  if (saved != NULL)
+    g_setenv ("IS_SANDBOX", saved, TRUE);
+  wait_finished (fx);
+
+  g_assert_error ((GError *) cas_cli_run_get_error (run), CAS_ERROR, CAS_ERROR_CLI_FAILED);
+  g_assert_nonnull (strstr (cas_cli_run_get_error (run)->message, "IS_SANDBOX=1"));
+  g_assert_nonnull (strstr (cas_cli_run_get_error (run)->message, "as root"));
+}
+
+static void
+test_describe_exit (void)
+{
+  g_autofree char *plain = cas_cli_describe_exit (2, NULL);
+  g_autofree char *empty = cas_cli_describe_exit (2, "");
+  g_autofree char *line = cas_cli_describe_exit (1, "No conversation found with session ID: x");
+
+  g_assert_cmpstr (plain, ==, "exit 2");
+  g_assert_cmpstr (empty, ==, "exit 2");
+  g_assert_cmpstr (line, ==, "exit 1: No conversation found with session ID: x");
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, func) \
+  g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+  ADD ("/cli-run/large-prompt-on-stdin", test_large_prompt_on_stdin);
+  ADD ("/cli-run/no-prompt-closes-stdin", test_no_prompt_closes_stdin);
+  ADD ("/cli-run/exit-code-and-stderr", test_exit_code_and_stderr);
+  ADD ("/cli-run/not-found", test_not_found);
+  ADD ("/cli-run/timeout-kills-everything", test_timeout_kills_everything);
+  ADD ("/cli-run/stop", test_stop);
+  ADD ("/cli-run/stop-all", test_stop_all);
+  ADD ("/cli-run/garbage-and-huge-lines", test_garbage_and_huge_lines);
+  ADD ("/cli-run/scrubbed-environment", test_parent_claude_variables_scrubbed);
+  ADD ("/cli-run/root-refusal", test_root_refusal_in_clear_words);
+#undef ADD
+  g_test_add_func ("/cli-run/describe-exit", test_describe_exit);
+
+  return g_test_run ();
+}
