@@ -6,7 +6,6 @@
 
 #include "config.h"
 
-#include <glib/gi18n.h>
 
 #include "cas-admission.h"
 #include "cas-error.h"
@@ -37,7 +36,7 @@ cas_admission_dispose (GObject *object)
   while ((task = g_queue_pop_head (&self->waiters)) != NULL)
     {
       g_task_return_new_error (task, CAS_ERROR, CAS_ERROR_CANCELLED,
-                               _("The service is shutting down"));
+                               "the service is shutting down");
       g_object_unref (task);
     }
 

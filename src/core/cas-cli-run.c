@@ -8,7 +8,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <glib/gi18n.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -178,9 +177,9 @@ cas_cli_describe_exit (int         exit_status,
 {
   if (stderr_first_line != NULL &&
       strstr (stderr_first_line, "cannot be used with root/sudo privileges") != NULL)
-    return g_strdup_printf (_("exit %d: claude refuses --dangerously-skip-permissions "
-                              "when run as root; set IS_SANDBOX=1 in the service's "
-                              "environment if this machine is its own sandbox (%s)"),
+    return g_strdup_printf ("exit %d: claude refuses --dangerously-skip-permissions "
+                            "when run as root; set IS_SANDBOX=1 in the service's "
+                            "environment if this machine is its own sandbox (%s)",
                             exit_status, stderr_first_line);
   if (stderr_first_line != NULL && *stderr_first_line != '\0')
     return g_strdup_printf ("exit %d: %s", exit_status, stderr_first_line);
@@ -220,9 +219,9 @@ maybe_finish (CasCliRun *self)
 
   if (self->timed_out)
     g_set_error (&self->error, CAS_ERROR, CAS_ERROR_TIMED_OUT,
-                 _("agent timed out after %u s"), self->timeout_seconds);
+                 "agent timed out after %u s", self->timeout_seconds);
   else if (self->stopping)
-    g_set_error (&self->error, CAS_ERROR, CAS_ERROR_CANCELLED, _("run cancelled"));
+    g_set_error (&self->error, CAS_ERROR, CAS_ERROR_CANCELLED, "run cancelled");
   else if (self->exit_status != 0)
     {
       g_autofree char *words = cas_cli_describe_exit (self->exit_status,
@@ -490,7 +489,7 @@ cas_cli_run_start (CasCliRun *self,
   if (program == NULL)
     {
       g_set_error_literal (error, CAS_ERROR, CAS_ERROR_CLI_NOT_FOUND,
-                           _("claude CLI not found (install @anthropic-ai/claude-code and log in)"));
+                           "claude CLI not found (install @anthropic-ai/claude-code and log in)");
       return FALSE;
     }
   g_free (self->argv[0]);
@@ -513,7 +512,7 @@ cas_cli_run_start (CasCliRun *self,
   if (self->process == NULL)
     {
       g_set_error (error, CAS_ERROR, CAS_ERROR_CLI_FAILED,
-                   _("cannot start %s: %s"), self->argv[0], local_error->message);
+                   "cannot start %s: %s", self->argv[0], local_error->message);
       return FALSE;
     }
 

@@ -195,8 +195,12 @@ describe_accepted (const KeyInfo *info)
       return g_strdup (_("one of 1, true, yes, on, 0, false, no, off"));
     case KEY_UINT:
     case KEY_UINT64:
-      return g_strdup_printf (_("a whole number from %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT),
-                              info->min, info->max);
+      {
+        g_autofree char *min = g_strdup_printf ("%" G_GUINT64_FORMAT, info->min);
+        g_autofree char *max = g_strdup_printf ("%" G_GUINT64_FORMAT, info->max);
+
+        return g_strdup_printf (_("a whole number from %s to %s"), min, max);
+      }
     case KEY_DOUBLE:
       return g_strdup (_("a number of zero or more"));
     case KEY_STRING:

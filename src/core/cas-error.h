@@ -10,7 +10,12 @@ G_BEGIN_DECLS
 
 #define CAS_ERROR (cas_error_quark ())
 
-/* Keep in step with the table in cas-error.c: each code has one D-Bus
+/* Messages of errors that reach HTTP clients stay English and stable
+ * ("queue full", "agent timed out after N s", "exit N: ..."): existing
+ * callers match on the Python service's words. Log lines, start-up errors
+ * and D-Bus messages are translated.
+ *
+ * Keep in step with the table in cas-error.c: each code has one D-Bus
  * name (org.ClaudeAgentService.Error.*) and one HTTP status. */
 typedef enum {
   CAS_ERROR_FAILED,

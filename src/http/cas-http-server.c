@@ -220,7 +220,8 @@ route_matches_path (const Route *route,
   return g_str_equal (path, route->path);
 }
 
-/* Returns NULL when authenticated, else the reason. */
+/* Returns NULL when authenticated, else the reason. Words sent to HTTP
+ * clients stay English: callers match on them (see cas-error.h). */
 static const char *
 check_auth (CasHttpServer     *self,
             SoupServerMessage *msg)
@@ -237,9 +238,9 @@ check_auth (CasHttpServer     *self,
     }
 
   if (authorization == NULL || g_ascii_strncasecmp (authorization, "Bearer ", 7) != 0)
-    return N_("missing bearer token");
+    return "missing bearer token";
   if (!cas_http_token_equal (authorization + 7, self->api_token))
-    return N_("invalid bearer token");
+    return "invalid bearer token";
   return NULL;
 }
 
@@ -265,7 +266,7 @@ dispatch (SoupServer        *server,
   if (info != NULL && info->body_too_large)
     {
       g_autofree char *message =
-        g_strdup_printf (_("request body is larger than %" G_GUINT64_FORMAT " bytes"),
+        g_strdup_printf ("request body is larger than %" G_GUINT64_FORMAT " bytes",
                          self->config->http_max_body_bytes);
 
       cas_http_reply_error_status (msg, 413, "payload_too_large", message);
@@ -295,14 +296,14 @@ dispatch (SoupServer        *server,
         {
           soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                         "WWW-Authenticate", "Bearer");
-          cas_http_reply_error_status (msg, 401, "unauthorized", _(auth_failure));
+          cas_http_reply_error_status (msg, 401, "unauthorized", auth_failure);
           return;
         }
     }
 
   if (!path_known)
     {
-      cas_http_reply_error_status (msg, 404, "not_found", _("no such route"));
+      cas_http_reply_error_status (msg, 404, "not_found", "no such route");
       return;
     }
   if (found == NULL)
@@ -310,7 +311,7 @@ dispatch (SoupServer        *server,
       soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                     "Allow", allowed->str);
       cas_http_reply_error_status (msg, 405, "method_not_allowed",
-                                   _("method not allowed on this route"));
+                                   "method not allowed on this route");
       return;
     }
 

@@ -81,6 +81,18 @@ class OptionsTest(DaemonTestCase):
         for option in ('--config', '--replace', '--verbose', '--version'):
             self.assertIn(option, out.stdout)
 
+    def test_help_in_bulgarian(self):
+        # Only C and C.UTF-8 exist here: LANGUAGE needs a non-C LC_ALL.
+        out = self.run_daemon('--help', env={'LC_ALL': 'C.UTF-8', 'LANGUAGE': 'bg'})
+        self.assertEqual(out.returncode, 0)
+        self.assertIn('Извежда версията и излиза', out.stdout)
+
+    def test_config_error_in_bulgarian(self):
+        path = self.write_config('[afk]\nkill-switch=maybe\n')
+        out = self.run_daemon('--config', path, env={'LC_ALL': 'C.UTF-8', 'LANGUAGE': 'bg'})
+        self.assertEqual(out.returncode, 1)
+        self.assertIn('Невалидна стойност „maybe“ за [afk] kill-switch', out.stderr)
+
     def test_unknown_option(self):
         out = self.run_daemon('--frobnicate')
         self.assertEqual(out.returncode, 1)
