@@ -10,9 +10,12 @@
 
 #include "cas-admission.h"
 #include "cas-agents.h"
+#include "cas-chat-routes.h"
 #include "cas-cli-run.h"
+#include "cas-conversational.h"
 #include "cas-daemon.h"
 #include "cas-http-server.h"
+#include "cas-jobs.h"
 #include "cas-json.h"
 
 /* How long /health trusts its last look for the claude binary: PATH
@@ -29,6 +32,9 @@ struct _CasDaemon
   CasAgentSet *agents;        /* (owned) (nullable) */
   CasAdmission *admission;    /* (owned) */
   CasHttpServer *http;        /* (owned) */
+  CasChatRoutes *chat;        /* (owned) */
+  CasConversational *conversational; /* (owned) */
+  CasJobs *jobs;              /* (owned) */
 
   char *claude_path;          /* (owned) (nullable) */
   gint64 claude_checked_us;
@@ -41,6 +47,9 @@ cas_daemon_finalize (GObject *object)
 {
   CasDaemon *self = CAS_DAEMON (object);
 
+  g_clear_object (&self->chat);
+  g_clear_object (&self->conversational);
+  g_clear_object (&self->jobs);
   g_clear_object (&self->http);
   g_clear_object (&self->admission);
   g_clear_pointer (&self->agents, cas_agent_set_unref);
@@ -151,6 +160,18 @@ cas_daemon_new (CasConfig *config,
   self->http = cas_http_server_new (config, token);
   cas_http_server_add_route (self->http, "GET", "/health", CAS_ROUTE_PUBLIC,
                              handle_health, self);
+
+  self->chat = cas_chat_routes_new (config, self->admission, self->agents);
+  cas_chat_routes_register (self->chat, self->http);
+  self->conversational = cas_conversational_new (config, self->admission, self->agents,
+                                                 self->state_dir, error);
+  if (self->conversational == NULL)
+    return NULL;
+  cas_conversational_register (self->conversational, self->http);
+  self->jobs = cas_jobs_new (config, self->admission, self->agents, self->state_dir, error);
+  if (self->jobs == NULL)
+    return NULL;
+  cas_jobs_register (self->jobs, self->http);
   explicit_bzero (token, strlen (token));
 
   return g_steal_pointer (&self);

@@ -86,6 +86,7 @@ class DaemonTestCase(dbusmock.DBusTestCase):
         self.state_dir = os.path.join(self.tmp, 'state', 'claude-agent-service')
         self.fake_log = os.path.join(self.tmp, 'fake-claude.log')
         self.daemon_log_path = os.path.join(self.tmp, 'daemon.log')
+        self.scenario_path = os.path.join(self.tmp, 'fake-scenario')
         os.makedirs(self.home)
         self.port = None
         self.daemon = None
@@ -119,6 +120,7 @@ class DaemonTestCase(dbusmock.DBusTestCase):
             'PATH': FAKES_DIR + ':' + os.environ.get('PATH', '/usr/bin:/bin'),
             'API_BEARER_TOKEN': TOKEN,
             'FAKE_CLAUDE_LOG': self.fake_log,
+            'FAKE_CLAUDE_SCENARIO': self.scenario_path,
         })
         os.makedirs(full['XDG_RUNTIME_DIR'], mode=0o700, exist_ok=True)
         full.update(self.env)
@@ -186,6 +188,60 @@ class DaemonTestCase(dbusmock.DBusTestCase):
             return Response(resp.status, resp.headers, resp.read())
         finally:
             conn.close()
+
+    def set_scenario(self, **settings):
+        """Tells the fake claude how to behave from its next start on:
+        set_scenario(hang=1, reply='Здравей') writes FAKE_CLAUDE_HANG=1 and
+        FAKE_CLAUDE_REPLY=Здравей (tests/fakes/README.md lists the keys)."""
+        with open(self.scenario_path, 'w', encoding='utf-8') as f:
+            for key, value in settings.items():
+                f.write(f'FAKE_CLAUDE_{key.upper()}={value}\n')
+
+    def daemon_children(self):
+        """PIDs of the daemon's child processes, zombies included."""
+        pids = []
+        task_dir = f'/proc/{self.daemon.pid}/task'
+        try:
+            tasks = os.listdir(task_dir)
+        except FileNotFoundError:
+            return pids
+        for tid in tasks:
+            try:
+                with open(f'{task_dir}/{tid}/children', encoding='utf-8') as f:
+                    pids += [int(p) for p in f.read().split()]
+            except FileNotFoundError:
+                pass
+        return pids
+
+    def assert_no_children(self, timeout=5):
+        """Waits until the daemon has no child left, not even a zombie."""
+        wait_for(lambda: not self.daemon_children(), timeout, 'the daemon to have no children')
+
+    def open_stream(self, path, body, token=TOKEN, headers=None, timeout=30):
+        """POSTs and returns (connection, response) without reading the body."""
+        conn = http.client.HTTPConnection('127.0.0.1', self.port,
+                                          timeout=timeout * TIMEOUT_MULTIPLIER)
+        all_headers = {'Content-Type': 'application/json'}
+        if token is not None:
+            all_headers['Authorization'] = f'Bearer {token}'
+        all_headers.update(headers or {})
+        conn.request('POST', path, body=json.dumps(body), headers=all_headers)
+        return conn, conn.getresponse()
+
+    @staticmethod
+    def sse_lines(resp):
+        """Yields each SSE line (without its newline) as it arrives."""
+        while True:
+            line = resp.readline()
+            if not line:
+                return
+            yield line.decode('utf-8').rstrip('\r\n')
+
+    def sse_data(self, resp):
+        """Yields the payload of each `data:` line; comments are skipped."""
+        for line in self.sse_lines(resp):
+            if line.startswith('data: '):
+                yield line[len('data: '):]
 
     def fake_runs(self):
         """The fake claude's log: one dict per process it ran as."""

@@ -1,0 +1,23 @@
+/* cas-chat-routes.h: placeholder until its issue-10 implementation lands.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include "cas-admission.h"
+#include "cas-agents.h"
+#include "cas-config.h"
+#include "cas-http-server.h"
+
+G_BEGIN_DECLS
+
+#define CAS_TYPE_CHAT_ROUTES (cas_chat_routes_get_type ())
+G_DECLARE_FINAL_TYPE (CasChatRoutes, cas_chat_routes, CAS, CHAT_ROUTES, GObject)
+
+CasChatRoutes *cas_chat_routes_new (CasConfig    *config,
+                                    CasAdmission *admission,
+                                    CasAgentSet  *agents);
+void cas_chat_routes_register (CasChatRoutes *self,
+                              CasHttpServer *http);
+
+G_END_DECLS
