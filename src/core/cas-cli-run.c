@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "cas-cli-run.h"
@@ -438,27 +437,34 @@ cas_cli_run_stop (CasCliRun *self)
   self->kill_id = g_timeout_add_seconds (self->kill_grace_seconds, on_kill_timeout, self);
 }
 
-typedef struct {
-  pid_t parent;
-} ChildSetupData;
+#define SPAWN_HELPER_NAME "claude-agent-service-spawn"
 
-/* Runs between fork and exec: async-signal-safe calls only. */
-static void
-child_setup (gpointer user_data)
+/* The helper lives next to the daemon (build tree or libexecdir);
+ * CAS_SPAWN_HELPER names it for programs elsewhere, such as tests. */
+static const char *
+find_spawn_helper (void)
 {
-  const ChildSetupData *data = user_data;
-  sigset_t none;
+  static char *helper;
+  static gsize resolved;
 
-  /* Own group: one kill reaches the CLI and everything it starts. */
-  setpgid (0, 0);
-  /* Die with the daemon, even if it crashes. */
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid () != data->parent)
-    _exit (127);
-  /* Undo what the daemon changed for itself. */
-  signal (SIGPIPE, SIG_DFL);
-  sigemptyset (&none);
-  sigprocmask (SIG_SETMASK, &none, NULL);
+  if (g_once_init_enter (&resolved))
+    {
+      const char *override = g_getenv ("CAS_SPAWN_HELPER");
+      g_autofree char *self_exe = g_file_read_link ("/proc/self/exe", NULL);
+      g_autofree char *self_dir = self_exe != NULL ? g_path_get_dirname (self_exe) : NULL;
+      const char *candidates[] = {
+        override,
+        self_dir != NULL ? g_build_filename (self_dir, SPAWN_HELPER_NAME, NULL) : NULL,
+        LIBEXECDIR "/" SPAWN_HELPER_NAME,
+      };
+
+      for (guint i = 0; i < G_N_ELEMENTS (candidates) && helper == NULL; i++)
+        if (candidates[i] != NULL && g_file_test (candidates[i], G_FILE_TEST_IS_EXECUTABLE))
+          helper = g_strdup (candidates[i]);
+      g_free ((char *) candidates[1]);
+      g_once_init_leave (&resolved, 1);
+    }
+  return helper;
 }
 
 static char *
@@ -478,8 +484,11 @@ cas_cli_run_start (CasCliRun *self,
 {
   g_autoptr (GSubprocessLauncher) launcher = NULL;
   g_autoptr (GError) local_error = NULL;
+  g_autoptr (GStrvBuilder) spawn_argv = g_strv_builder_new ();
+  g_auto (GStrv) full_argv = NULL;
   g_autofree char *program = NULL;
-  ChildSetupData setup = { .parent = getpid () };
+  g_autofree char *parent = g_strdup_printf ("%d", (int) getpid ());
+  const char *helper = find_spawn_helper ();
   const char *identifier;
 
   g_return_val_if_fail (CAS_IS_CLI_RUN (self), FALSE);
@@ -495,19 +504,31 @@ cas_cli_run_start (CasCliRun *self,
   g_free (self->argv[0]);
   self->argv[0] = g_steal_pointer (&program);
 
+  if (helper == NULL)
+    {
+      g_set_error (error, CAS_ERROR, CAS_ERROR_CLI_FAILED,
+                   "cannot start %s: %s is not installed next to the daemon",
+                   self->argv[0], SPAWN_HELPER_NAME);
+      return FALSE;
+    }
+  g_strv_builder_add_many (spawn_argv, helper, parent,
+                           self->cwd != NULL ? self->cwd : "-", NULL);
+  g_strv_builder_addv (spawn_argv, (const char **) self->argv);
+  full_argv = g_strv_builder_end (spawn_argv);
+
+  /* No working directory and no child-setup function, and inherited
+   * descriptors (ours are all close-on-exec; the helper closes the rest):
+   * that keeps GLib on its posix_spawn path, 0.3 ms instead of 2.1 ms of
+   * stalled main loop per spawn (aesthetics-anchors 5.2). */
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
                                         G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                                        G_SUBPROCESS_FLAGS_STDERR_PIPE);
+                                        G_SUBPROCESS_FLAGS_STDERR_PIPE |
+                                        G_SUBPROCESS_FLAGS_INHERIT_FDS);
   for (guint i = 0; scrubbed_env_names[i] != NULL; i++)
     g_subprocess_launcher_unsetenv (launcher, scrubbed_env_names[i]);
-  if (self->cwd != NULL)
-    g_subprocess_launcher_set_cwd (launcher, self->cwd);
-  /* The setup data lives on this stack frame: spawnv has forked and the
-   * child has run child_setup before it returns. */
-  g_subprocess_launcher_set_child_setup (launcher, child_setup, &setup, NULL);
 
   self->process = g_subprocess_launcher_spawnv (launcher,
-                                                (const char * const *) self->argv,
+                                                (const char * const *) full_argv,
                                                 &local_error);
   if (self->process == NULL)
     {
