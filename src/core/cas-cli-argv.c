@@ -69,6 +69,8 @@ cas_cli_argv_build (const CasCliInvocation *invocation)
   if (invocation->session_id != NULL)
     add_valued (builder, invocation->resume ? "--resume" : "--session-id",
                 invocation->session_id);
+  else if (invocation->no_session_persistence)
+    g_strv_builder_add (builder, "--no-session-persistence");
 
   return g_strv_builder_end (builder);
 }

@@ -31,6 +31,9 @@ typedef struct {
   const char *session_id;  /* (nullable) */
   gboolean resume;         /* --resume instead of --session-id */
   double max_budget_usd;   /* <= 0: no budget flag */
+  /* --no-session-persistence: stateless runs (the OpenAI chat path) leave
+   * no transcript in ~/.claude. Ignored with a session id. */
+  gboolean no_session_persistence;
 } CasCliInvocation;
 
 GStrv cas_cli_argv_build (const CasCliInvocation *invocation);

@@ -583,3 +583,29 @@ cas_json_get_array (JsonObject *object,
 
   return json_node_get_array (node);
 }
+
+/* For error messages about untrusted input: "a string", "an array"... */
+const char *
+cas_json_describe_node (JsonNode *node)
+{
+  if (node == NULL)
+    return "missing";
+  if (JSON_NODE_HOLDS_OBJECT (node))
+    return "an object";
+  if (JSON_NODE_HOLDS_ARRAY (node))
+    return "an array";
+  if (JSON_NODE_HOLDS_NULL (node))
+    return "null";
+  switch (json_node_get_value_type (node))
+    {
+    case G_TYPE_STRING:
+      return "a string";
+    case G_TYPE_BOOLEAN:
+      return "a boolean";
+    case G_TYPE_INT64:
+    case G_TYPE_DOUBLE:
+      return "a number";
+    default:
+      return "a value";
+    }
+}

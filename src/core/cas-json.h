@@ -62,4 +62,8 @@ JsonObject *cas_json_get_object (JsonObject *object,
 JsonArray *cas_json_get_array (JsonObject *object,
                                const char *member);
 
+/* "a string", "a number", "an array", "null"...: for errors that say
+ * what a client sent instead of what was expected. */
+const char *cas_json_describe_node (JsonNode *node);
+
 G_END_DECLS

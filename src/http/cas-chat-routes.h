@@ -1,4 +1,5 @@
-/* cas-chat-routes.h: placeholder until its issue-10 implementation lands.
+/* cas-chat-routes.h: the OpenAI-compatible routes, GET /v1/models and
+ * POST /v1/chat/completions (SPEC 3.1).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -14,6 +15,8 @@ G_BEGIN_DECLS
 #define CAS_TYPE_CHAT_ROUTES (cas_chat_routes_get_type ())
 G_DECLARE_FINAL_TYPE (CasChatRoutes, cas_chat_routes, CAS, CHAT_ROUTES, GObject)
 
+/* @agents may be NULL (no agents dir): the configured agents are then
+ * taken to be the user's own, passed by name only. */
 CasChatRoutes *cas_chat_routes_new (CasConfig    *config,
                                     CasAdmission *admission,
                                     CasAgentSet  *agents);

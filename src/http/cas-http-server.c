@@ -7,7 +7,10 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <gio/gnetworking.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <glib/gi18n.h>
 
 #include "cas-error.h"
@@ -35,6 +38,7 @@ struct _CasHttpServer
   char *api_token;      /* (owned) */
   SoupServer *soup;     /* (owned) */
   GSocket *listener;    /* (owned) (nullable) */
+  GSocket *keepalive_pair[2]; /* (owned) (nullable) see give_libsoup_a_listener */
   GSource *accept_source; /* (owned) (nullable) */
   GPtrArray *routes;    /* (element-type Route) (owned) */
   guint port;
@@ -51,6 +55,7 @@ typedef struct {
 } RequestInfo;
 
 #define REQUEST_INFO_KEY "cas-request-info"
+#define CLIENT_SOCKET_KEY "cas-client-socket"
 
 G_DEFINE_FINAL_TYPE (CasHttpServer, cas_http_server, G_TYPE_OBJECT)
 
@@ -442,10 +447,55 @@ on_incoming (GSocket      *listener,
       connection = g_socket_connection_factory_create_connection (client);
       local = g_socket_get_local_address (client, NULL);
       remote = g_socket_get_remote_address (client, NULL);
+      /* libsoup keeps the address for the connection's life and hands it to
+       * every message: it carries the socket for
+       * cas_http_server_get_client_socket (). */
+      if (remote != NULL)
+        g_object_set_data_full (G_OBJECT (remote), CLIENT_SOCKET_KEY,
+                                g_object_ref (client), g_object_unref);
       if (!soup_server_accept_iostream (self->soup, G_IO_STREAM (connection),
                                         local, remote, &error))
         g_debug ("accept: %s", error->message);
     }
+}
+
+/* libsoup keeps a connection open after a response only while it has a
+ * listener of its own (request_finished in soup-server.c), and we accept
+ * connections ourselves. So it gets one that never sees a connection: one
+ * end of a socketpair that nobody writes to. Without it, every client
+ * would reconnect for each request. */
+static gboolean
+give_libsoup_a_listener (CasHttpServer *self,
+                         GError       **error)
+{
+  int fds[2];
+
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "socketpair: %s", g_strerror (saved_errno));
+      return FALSE;
+    }
+  for (guint i = 0; i < 2; i++)
+    {
+      self->keepalive_pair[i] = g_socket_new_from_fd (fds[i], error);
+      if (self->keepalive_pair[i] == NULL)
+        {
+          close (fds[i]);
+          return FALSE;
+        }
+    }
+  return soup_server_listen_socket (self->soup, self->keepalive_pair[0], 0, error);
+}
+
+GSocket *
+cas_http_server_get_client_socket (SoupServerMessage *msg)
+{
+  GSocketAddress *remote = soup_server_message_get_remote_address (msg);
+
+  return remote != NULL ? g_object_get_data (G_OBJECT (remote), CLIENT_SOCKET_KEY) : NULL;
 }
 
 gboolean
@@ -494,6 +544,14 @@ cas_http_server_listen (CasHttpServer *self,
   g_signal_connect (self->soup, "request-finished", G_CALLBACK (on_request_finished), self);
   g_signal_connect (self->soup, "request-aborted", G_CALLBACK (on_request_aborted), self);
 
+  if (!give_libsoup_a_listener (self, &local_error))
+    {
+      g_set_error (error, CAS_ERROR, CAS_ERROR_CONFIG,
+                   _("Cannot listen on %s port %u: %s"), self->config->http_address,
+                   self->config->http_port, local_error->message);
+      return FALSE;
+    }
+
   g_socket_set_blocking (socket, FALSE);
   self->listener = g_steal_pointer (&socket);
   self->accept_source = g_socket_create_source (self->listener, G_IO_IN, NULL);
@@ -519,4 +577,6 @@ cas_http_server_shutdown (CasHttpServer *self)
   g_clear_object (&self->listener);
   if (self->soup != NULL)
     soup_server_disconnect (self->soup);
+  for (guint i = 0; i < G_N_ELEMENTS (self->keepalive_pair); i++)
+    g_clear_object (&self->keepalive_pair[i]);
 }

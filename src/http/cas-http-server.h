@@ -44,6 +44,10 @@ guint cas_http_server_get_port (CasHttpServer *self);
 /* Stop accepting and close every connection. */
 void cas_http_server_shutdown (CasHttpServer *self);
 
+/* The client's socket, for watching a hang-up while nothing is written
+ * (libsoup only notices it on a write). Do not read from it. */
+GSocket *cas_http_server_get_client_socket (SoupServerMessage *msg);
+
 /* Pure: constant-time token comparison. */
 gboolean cas_http_token_equal (const char *given,
                                const char *expected);

@@ -19,7 +19,6 @@
 #include <json-glib/json-glib.h>
 
 #define CLI_VERSION "2.1.197"
-#define DEFAULT_MODEL "claude-opus-4-8[1m]"
 #define NOT_LOGGED_IN_TEXT "Not logged in · Please run /login"
 #define FAKE_FAILURE_TEXT "API Error: fake failure"
 #define INTERRUPT_DIAGNOSTIC \
@@ -27,23 +26,34 @@
 #define INTERRUPT_MARKER \
   "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"[Request interrupted by user]\"}]}"
 
-/* Values copied from the runs in claude-cli.md 4.1. */
+/* Values printed by the real 2.1.197 (claude-cli.md 4.1, 5.1, checked with
+ * check-against-real-cli.py).  DesignSync/design-sync are left out under
+ * CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC, and ToolSearch only shows when
+ * the CLI has no credentials. */
 static const char *const builtin_agents[] = {
   "claude", "Explore", "general-purpose", "Plan", "statusline-setup", NULL
 };
-#define TOOLS \
-  "\"Task\",\"Bash\",\"CronCreate\",\"CronDelete\",\"CronList\",\"Edit\",\"EnterWorktree\"," \
-  "\"ExitWorktree\",\"NotebookEdit\",\"Read\",\"ReportFindings\",\"ScheduleWakeup\"," \
-  "\"SendMessage\",\"Skill\",\"TaskCreate\",\"TaskGet\",\"TaskList\",\"TaskOutput\"," \
-  "\"TaskStop\",\"TaskUpdate\",\"WebFetch\",\"WebSearch\",\"Workflow\",\"Write\""
-#define SKILLS \
-  "\"deep-research\",\"update-config\",\"verify\",\"debug\",\"code-review\"," \
-  "\"simplify\",\"batch\",\"fewer-permission-prompts\",\"loop\",\"claude-api\"," \
-  "\"run\",\"run-skill-generator\""
-#define SLASH_COMMANDS SKILLS \
-  ",\"clear\",\"compact\",\"config\",\"context\",\"heapdump\",\"init\"," \
-  "\"reload-skills\",\"review\",\"security-review\",\"usage\",\"insights\"," \
-  "\"goal\",\"team-onboarding\""
+static const char *const default_tools[] = {
+  "Task", "Bash", "CronCreate", "CronDelete", "CronList", "DesignSync", "Edit", "EnterWorktree",
+  "ExitWorktree", "NotebookEdit", "Read", "ReportFindings", "ScheduleWakeup", "SendMessage",
+  "Skill", "TaskCreate", "TaskGet", "TaskList", "TaskOutput", "TaskStop", "TaskUpdate",
+  "ToolSearch", "WebFetch", "WebSearch", "Workflow", "Write", NULL
+};
+static const char *const skills[] = {
+  "deep-research", "design-sync", "update-config", "verify", "debug", "code-review", "simplify",
+  "batch", "fewer-permission-prompts", "loop", "claude-api", "run", "run-skill-generator", NULL
+};
+static const char *const other_commands[] = {
+  "clear", "compact", "config", "context", "heapdump", "init", "reload-skills", "review",
+  "security-review", "usage", "insights", "goal", "team-onboarding", NULL
+};
+/* --model aliases as init showed them; anything else is kept as given. */
+static const char *const model_aliases[][2] = {
+  { "default", "claude-opus-4-8[1m]" }, { "opus", "claude-opus-4-8" },
+  { "best", "claude-opus-4-8" }, { "sonnet", "claude-sonnet-5" },
+  { "opusplan", "claude-sonnet-5" }, { "haiku", "claude-haiku-4-5-20251001" },
+  { "fable", "claude-fable-5" },
+};
 #define RESULT_USAGE_FMT \
   "{\"input_tokens\":%d,\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0," \
   "\"output_tokens\":%d,\"server_tool_use\":{\"web_search_requests\":0," \
@@ -109,6 +119,12 @@ static const char *const ignored_options[] = {
 
 typedef struct
 {
+  char *model;   /* NULL: no model of its own */
+  GStrv tools;   /* NULL: every tool */
+} AgentDef;
+
+typedef struct
+{
   /* options */
   gboolean verbose, partial, replay, no_persist, fork_session, cont;
   gboolean skip_perms, resume_given;
@@ -122,7 +138,9 @@ typedef struct
   char **argv;
   char *cwd, *config_dir, *project_dir, *transcript, *last_record_uuid;
   char *session_id, *model, *api_model, *permission_mode;
-  GPtrArray *agent_names;
+  GHashTable *agents;         /* name -> AgentDef */
+  GPtrArray *agent_names;     /* sorted as the CLI lists them */
+  const AgentDef *agent_def;  /* the --agent one, or NULL */
   GPtrArray *json_messages;   /* for --output-format json --verbose */
   double total_cost;
   int pending_exit;           /* from FAKE_CLAUDE_EXIT_CODE, -1 if none */
@@ -252,13 +270,53 @@ random_id (const char *prefix, guint len)
   return g_string_free (s, FALSE);
 }
 
-/* Plain decimals like the CLI's costs (0.000425, never 4.25e-04). */
+/* A cost as JavaScript prints it: the shortest digits that read back the
+ * same, in plain decimals (0, 0.000425; never 4.25e-04 or 0.000000).  The
+ * value is first rounded to 1e-9 $ so float noise does not show. */
 static char *
 format_cost (double cost)
 {
   char buf[G_ASCII_DTOSTR_BUF_SIZE];
+  GString *out;
+  char *mantissa, *e;
+  int exponent;
 
-  return g_strdup (g_ascii_formatd (buf, sizeof buf, "%.6f", cost));
+  cost = (double) (gint64) (cost * 1e9 + 0.5) / 1e9;
+  if (!(cost > 0))
+    return g_strdup ("0");
+  for (int digits = 1; digits <= 17; digits++)
+    {
+      g_autofree char *fmt = g_strdup_printf ("%%.%de", digits - 1);
+
+      g_ascii_formatd (buf, sizeof buf, fmt, cost);
+      if (g_ascii_strtod (buf, NULL) == cost)
+        break;
+    }
+  /* buf is d[.ddd]e±XX: lay the digits out around the decimal point */
+  e = strchr (buf, 'e');
+  exponent = atoi (e + 1);
+  *e = '\0';
+  mantissa = buf;
+  if (mantissa[1] == '.')
+    memmove (mantissa + 1, mantissa + 2, strlen (mantissa + 2) + 1);
+  out = g_string_new (NULL);
+  if (exponent < 0)
+    {
+      g_string_append (out, "0.");
+      for (int i = -1; i > exponent; i--)
+        g_string_append_c (out, '0');
+      g_string_append (out, mantissa);
+    }
+  else
+    {
+      int n = (int) strlen (mantissa);
+
+      for (int i = 0; i <= exponent; i++)
+        g_string_append_c (out, i < n ? mantissa[i] : '0');
+      if (n > exponent + 1)
+        g_string_append_printf (out, ".%s", mantissa + exponent + 1);
+    }
+  return g_string_free (out, FALSE);
 }
 
 /* ---- configuration: the environment plus FAKE_CLAUDE_SCENARIO ------------ */
@@ -676,10 +734,24 @@ validate_options (void)
 /* ---- agents ------------------------------------------------------------------------ */
 
 static void
-add_agent (const char *name)
+agent_def_free (gpointer data)
 {
-  if (!g_ptr_array_find_with_equal_func (F.agent_names, name, g_str_equal, NULL))
-    g_ptr_array_add (F.agent_names, g_strdup (name));
+  AgentDef *def = data;
+
+  g_free (def->model);
+  g_strfreev (def->tools);
+  g_free (def);
+}
+
+/* A later definition of the same name wins (--agents over user files). */
+static void
+add_agent (const char *name, const char *model, GStrv tools /* taken */)
+{
+  AgentDef *def = g_new0 (AgentDef, 1);
+
+  def->model = g_strdup (model);
+  def->tools = tools;
+  g_hash_table_replace (F.agents, g_strdup (name), def);
 }
 
 /* A frontmatter field, unquoted; NULL if absent or empty. */
@@ -693,6 +765,27 @@ frontmatter_value (const char *frontmatter, const char *key)
   return g_regex_match (re, frontmatter, 0, &match) ? g_match_info_fetch (match, 2) : NULL;
 }
 
+/* `tools: Read, Bash` limits the tools; `tools:` or `tools: ""` leaves none,
+ * and no `tools` line at all leaves every tool. */
+static GStrv
+frontmatter_tools (const char *frontmatter)
+{
+  g_autoptr(GRegex) re = g_regex_new ("^tools:", G_REGEX_MULTILINE, 0, NULL);
+  g_autofree char *value = frontmatter_value (frontmatter, "tools");
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto(GStrv) parts = NULL;
+
+  if (!g_regex_match (re, frontmatter, 0, NULL))
+    return NULL;
+  if (value == NULL || strcmp (value, "\"\"") == 0 || strcmp (value, "''") == 0)
+    return g_strv_builder_end (builder);
+  parts = g_strsplit (value, ",", -1);
+  for (char **p = parts; *p; p++)
+    if (*g_strstrip (*p) != '\0')
+      g_strv_builder_add (builder, *p);
+  return g_strv_builder_end (builder);
+}
+
 /* An agent needs `name` and `description` in its frontmatter; the file
  * name does not matter (claude-cli.md 8). */
 static void
@@ -701,6 +794,7 @@ load_agent_file (const char *path)
   g_autofree char *contents = NULL;
   g_autofree char *name = NULL;
   g_autofree char *description = NULL;
+  g_autofree char *model = NULL;
   char *end;
 
   if (!g_file_get_contents (path, &contents, NULL, NULL) || !g_str_has_prefix (contents, "---\n")
@@ -709,14 +803,25 @@ load_agent_file (const char *path)
   *end = '\0';
   name = frontmatter_value (contents, "name");
   description = frontmatter_value (contents, "description");
+  model = frontmatter_value (contents, "model");
   if (name && *name != '-' && description)
-    add_agent (name);
+    add_agent (name, model, frontmatter_tools (contents));
 }
 
 static int
 compare_strings (gconstpointer a, gconstpointer b)
 {
   return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+/* The CLI lists agents in a case-insensitive order (alpha, claude, Explore). */
+static int
+compare_agent_names (gconstpointer a, gconstpointer b)
+{
+  const char *x = *(char *const *) a, *y = *(char *const *) b;
+  int c = g_ascii_strcasecmp (x, y);
+
+  return c != 0 ? c : -strcmp (x, y);
 }
 
 static void
@@ -735,42 +840,102 @@ load_user_agents (void)
     load_agent_file (files->pdata[i]);
 }
 
+static const char *
+string_member (JsonObject *obj, const char *key)
+{
+  JsonNode *node = json_object_get_member (obj, key);
+
+  return (node && JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING)
+         ? json_node_get_string (node) : NULL;
+}
+
+/* description and prompt non-empty strings; model a string, tools and
+ * disallowedTools arrays of strings, if given (the CLI's schema). */
+static gboolean
+json_agent_valid (JsonNode *value)
+{
+  static const char *const lists[] = { "tools", "disallowedTools", NULL };
+  JsonObject *def = JSON_NODE_HOLDS_OBJECT (value) ? json_node_get_object (value) : NULL;
+  const char *description = def ? string_member (def, "description") : NULL;
+  const char *prompt = def ? string_member (def, "prompt") : NULL;
+
+  if (!description || !*description || !prompt || !*prompt)
+    return FALSE;
+  if (json_object_has_member (def, "model") && string_member (def, "model") == NULL)
+    return FALSE;
+  for (const char *const *key = lists; *key; key++)
+    {
+      JsonNode *node = json_object_get_member (def, *key);
+
+      if (node == NULL)
+        continue;
+      if (!JSON_NODE_HOLDS_ARRAY (node))
+        return FALSE;
+      for (guint i = 0; i < json_array_get_length (json_node_get_array (node)); i++)
+        {
+          JsonNode *item = json_array_get_element (json_node_get_array (node), i);
+
+          if (!JSON_NODE_HOLDS_VALUE (item) || json_node_get_value_type (item) != G_TYPE_STRING)
+            return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/* The real CLI says nothing about a bad --agents value: JSON that does not
+ * parse, is not an object, or has one invalid entry is ignored as a whole,
+ * so a later --agent NAME fails with "not found". */
 static void
 load_json_agents (void)
 {
   g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autoptr(GError) error = NULL;
   JsonObjectIter iter;
   const char *name;
   JsonNode *root, *value;
 
-  if (F.agents_json == NULL)
+  if (F.agents_json == NULL || !json_parser_load_from_data (parser, F.agents_json, -1, NULL))
     return;
-  if (!json_parser_load_from_data (parser, F.agents_json, -1, &error))
-    die ("Error: Invalid JSON provided to --agents: %s", error->message);
   root = json_parser_get_root (parser);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
-    die ("Error: Invalid JSON provided to --agents: expected an object");
+    return;
+  json_object_iter_init (&iter, json_node_get_object (root));
+  while (json_object_iter_next (&iter, &name, &value))
+    if (!json_agent_valid (value))
+      return;
   json_object_iter_init (&iter, json_node_get_object (root));
   while (json_object_iter_next (&iter, &name, &value))
     {
-      JsonObject *def = JSON_NODE_HOLDS_OBJECT (value) ? json_node_get_object (value) : NULL;
+      JsonObject *def = json_node_get_object (value);
+      JsonNode *tools = json_object_get_member (def, "tools");
+      g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
 
-      /* description and prompt are required, as in the CLI's schema */
-      if (def && json_object_has_member (def, "description") && json_object_has_member (def, "prompt"))
-        add_agent (name);
+      if (tools != NULL)
+        for (guint i = 0; i < json_array_get_length (json_node_get_array (tools)); i++)
+          g_strv_builder_add (builder, json_array_get_string_element (json_node_get_array (tools), i));
+      add_agent (name, string_member (def, "model"), tools ? g_strv_builder_end (builder) : NULL);
     }
 }
 
 static void
 collect_agents (void)
 {
+  GHashTableIter iter;
+  gpointer name;
+
+  F.agents = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, agent_def_free);
   for (const char *const *a = builtin_agents; *a; a++)
-    add_agent (*a);
-  load_json_agents ();
+    add_agent (*a, NULL, NULL);
   if (setting_source ("user"))
     load_user_agents ();
-  if (F.agent && !g_ptr_array_find_with_equal_func (F.agent_names, F.agent, g_str_equal, NULL))
+  load_json_agents ();
+  g_hash_table_iter_init (&iter, F.agents);
+  while (g_hash_table_iter_next (&iter, &name, NULL))
+    g_ptr_array_add (F.agent_names, g_strdup (name));
+  g_ptr_array_sort (F.agent_names, compare_agent_names);
+  if (F.agent == NULL)
+    return;
+  F.agent_def = g_hash_table_lookup (F.agents, F.agent);
+  if (F.agent_def == NULL)
     {
       g_ptr_array_add (F.agent_names, NULL);
       die ("--agent '%s' not found. Available agents: %s", F.agent,
@@ -1096,21 +1261,83 @@ elapsed_ms (gint64 since_us)
   return (int) ((g_get_monotonic_time () - since_us) / 1000);
 }
 
+/* Like the CLI's isEnvTruthy. */
+static gboolean
+env_truthy (const char *name)
+{
+  const char *v = g_getenv (name);
+
+  return v && (g_ascii_strcasecmp (v, "1") == 0 || g_ascii_strcasecmp (v, "true") == 0
+               || g_ascii_strcasecmp (v, "yes") == 0 || g_ascii_strcasecmp (v, "on") == 0);
+}
+
+static gboolean
+listed (const char *name, gboolean logged_in)
+{
+  if (env_truthy ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC")
+      && (strcmp (name, "DesignSync") == 0 || strcmp (name, "design-sync") == 0))
+    return FALSE;
+  return !(logged_in && strcmp (name, "ToolSearch") == 0);
+}
+
+static void
+add_listed (GPtrArray *out, const char *const *names, gboolean logged_in)
+{
+  for (; *names; names++)
+    if (listed (*names, logged_in))
+      g_ptr_array_add (out, (gpointer) *names);
+}
+
+/* The agent's `tools` pick from the default list, in the agent's order;
+ * unknown names (Grep, Glob in 2.1.197) are dropped, and "*" is all. */
+static char *
+init_tools (gboolean logged_in)
+{
+  g_autoptr(GPtrArray) all = g_ptr_array_new ();
+  g_autoptr(GPtrArray) picked = g_ptr_array_new_with_free_func (g_free);
+  GStrv wanted = F.agent_def ? F.agent_def->tools : NULL;
+
+  add_listed (all, default_tools, logged_in);
+  if (wanted == NULL || g_strv_contains ((const char *const *) wanted, "*"))
+    return jstr_array (all);
+  for (char **w = wanted; *w; w++)
+    {
+      g_autofree char *bare = g_strndup (*w, strcspn (*w, "("));
+
+      if (g_ptr_array_find_with_equal_func (all, g_strstrip (bare), g_str_equal, NULL)
+          && !g_ptr_array_find_with_equal_func (picked, bare, g_str_equal, NULL))
+        g_ptr_array_add (picked, g_steal_pointer (&bare));
+    }
+  return jstr_array (picked);
+}
+
 static void
 emit_init (gboolean logged_in)
 {
+  g_autoptr(GPtrArray) skill_list = g_ptr_array_new ();
+  g_autoptr(GPtrArray) command_list = g_ptr_array_new ();
+  g_autofree char *tools = init_tools (logged_in);
+  g_autofree char *skills_json = NULL;
+  g_autofree char *commands_json = NULL;
   g_autofree char *agents = jstr_array (F.agent_names);
   g_autofree char *memory = g_strconcat (F.project_dir, "/memory/", NULL);
+  gboolean quiet = env_truthy ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC");
+  gboolean no_telemetry = quiet || env_truthy ("DISABLE_TELEMETRY");
 
-  /* apiKeySource/analytics as in the API-key run (4.1) or the no-auth run (5.1) */
-  emitf ("{\"type\":\"system\",\"subtype\":\"init\",\"cwd\":%J,\"session_id\":%S,\"tools\":[" TOOLS "],"
-         "\"mcp_servers\":[],\"model\":%J,\"permissionMode\":%J,\"slash_commands\":["
-         SLASH_COMMANDS "],\"apiKeySource\":\"%s\",\"claude_code_version\":\"" CLI_VERSION
-         "\",\"output_style\":\"default\",\"agents\":%s,\"skills\":[" SKILLS "],\"plugins\":[],"
+  add_listed (skill_list, skills, logged_in);
+  skills_json = jstr_array (skill_list);
+  add_listed (command_list, skills, logged_in);
+  add_listed (command_list, other_commands, logged_in);
+  commands_json = jstr_array (command_list);
+  emitf ("{\"type\":\"system\",\"subtype\":\"init\",\"cwd\":%J,\"session_id\":%S,\"tools\":%s,"
+         "\"mcp_servers\":[],\"model\":%J,\"permissionMode\":%J,\"slash_commands\":%s,"
+         "\"apiKeySource\":\"%s\",\"claude_code_version\":\"" CLI_VERSION "\","
+         "\"output_style\":\"default\",\"agents\":%s,\"skills\":%s,\"plugins\":[],"
          "\"analytics_disabled\":%s,\"product_feedback_disabled\":%s,\"uuid\":%U,"
          "\"memory_paths\":{\"auto\":%J},\"fast_mode_state\":\"off\"}",
-         F.cwd, F.model, F.permission_mode, logged_in ? "ANTHROPIC_API_KEY" : "none",
-         agents, logged_in ? "true" : "false", logged_in ? "true" : "false", memory);
+         F.cwd, tools, F.model, F.permission_mode, commands_json,
+         logged_in ? "ANTHROPIC_API_KEY" : "none", agents, skills_json,
+         no_telemetry ? "true" : "false", quiet ? "true" : "false", memory);
 }
 
 static void
@@ -1188,9 +1415,13 @@ finish_interrupted (Turn *t)
   return TRUE;
 }
 
-/* 5.1 line for line: instant, no API call, exit 1 with empty stderr. */
+/* How the real CLI ends a turn it could not get an answer for: an
+ * optional system/status, one api_retry line per retry, a synthetic
+ * assistant line carrying `error`, and an is_error result with
+ * subtype "success".  status_json is the result's api_error_status. */
 static gboolean
-run_not_logged_in (Turn *t)
+run_synthetic_error (Turn *t, const char *text, const char *code, const char *status_json,
+                     const char *retry_status, const char *retry_error, int retries)
 {
   g_autofree char *msg_id = g_uuid_string_random ();
   g_autofree char *cost = format_cost (F.total_cost);
@@ -1203,19 +1434,91 @@ run_not_logged_in (Turn *t)
     "{\"web_search_requests\":0,\"web_fetch_requests\":0},\"service_tier\":null,"
     "\"cache_creation\":{\"ephemeral_1h_input_tokens\":0,\"ephemeral_5m_input_tokens\":0},"
     "\"inference_geo\":null,\"iterations\":null,\"speed\":null},\"content\":[{\"type\":\"text\","
-    "\"text\":\"" NOT_LOGGED_IN_TEXT "\"}],\"context_management\":null}", msg_id);
-  g_autofree char *result = jprintf (
-    "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":true,\"api_error_status\":null,"
-    "\"duration_ms\":%d,\"duration_api_ms\":0,\"num_turns\":1,\"result\":\"" NOT_LOGGED_IN_TEXT
-    "\",\"stop_reason\":\"stop_sequence\",\"session_id\":%S,\"total_cost_usd\":%s,\"usage\":%s,"
-    "\"modelUsage\":{},\"permission_denials\":[],\"terminal_reason\":\"completed\","
-    "\"fast_mode_state\":\"off\",\"uuid\":%U}", elapsed_ms (t->start_us), cost, usage);
+    "\"text\":%J}],\"context_management\":null}", msg_id, text);
+  g_autofree char *result = NULL;
 
+  /* the CLI says "requesting" even when it never reaches the API */
+  if (F.partial)
+    emitf ("{\"type\":\"system\",\"subtype\":\"status\",\"status\":\"requesting\","
+           "\"uuid\":%U,\"session_id\":%S}");
+  for (int i = 1; i <= retries; i++)
+    {
+      g_autofree char *delay = g_strdup_printf ("%d.%04d", 500 << MIN (i - 1, 6),
+                                                g_random_int_range (0, 10000));
+
+      emitf ("{\"type\":\"system\",\"subtype\":\"api_retry\",\"attempt\":%d,\"max_retries\":%d,"
+             "\"retry_delay_ms\":%s,\"error_status\":%s,\"error\":%J,\"session_id\":%S,"
+             "\"uuid\":%U}", i, retries, delay, retry_status, retry_error);
+    }
+  result = jprintf (
+    "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":true,\"api_error_status\":%s,"
+    "\"duration_ms\":%d,\"duration_api_ms\":0,\"num_turns\":1,\"result\":%J,"
+    "\"stop_reason\":\"stop_sequence\",\"session_id\":%S,\"total_cost_usd\":%s,\"usage\":%s,"
+    "\"modelUsage\":{},\"permission_denials\":[],\"terminal_reason\":\"completed\","
+    "\"fast_mode_state\":\"off\",\"uuid\":%U}",
+    status_json, elapsed_ms (t->start_us), text, cost, usage);
   emitf ("{\"type\":\"assistant\",\"message\":%s,\"parent_tool_use_id\":null,\"session_id\":%S,"
-         "\"uuid\":%U,\"error\":\"authentication_failed\"}", msg);
+         "\"uuid\":%U,\"error\":%J}", msg, code);
   transcript_record ("assistant", msg);
-  emit_result (result, NOT_LOGGED_IN_TEXT, TRUE);
+  emit_result (result, text, TRUE);
   return TRUE;
+}
+
+/* 5.1 line for line: instant, no API call, exit 1 with empty stderr. */
+static gboolean
+run_not_logged_in (Turn *t)
+{
+  return run_synthetic_error (t, NOT_LOGGED_IN_TEXT, "authentication_failed", "null",
+                              NULL, NULL, 0);
+}
+
+/* FAKE_CLAUDE_API_ERROR: what the real CLI ends with after the API kept
+ * failing (claude-cli.md 5.2, 5.3, re-checked against a loopback API).
+ * CLAUDE_CODE_MAX_RETRIES gives the number of api_retry lines (default 0
+ * here, so tests stay fast; the real default is 10 with minutes of backoff). */
+static gboolean
+run_api_error (Turn *t, const char *kind)
+{
+  const char *base = g_getenv ("ANTHROPIC_BASE_URL");
+  int retries = (int) CLAMP (g_ascii_strtoll (g_getenv ("CLAUDE_CODE_MAX_RETRIES")
+                                              ? g_getenv ("CLAUDE_CODE_MAX_RETRIES") : "0",
+                                              NULL, 10), 0, 50);
+  int status = (int) g_ascii_strtoll (kind, NULL, 10);
+  g_autofree char *tail = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *status_json = NULL;
+  const char *reason;
+
+  /* with a custom endpoint the CLI names it: "(127.0.0.1:8767)" */
+  if (base && *base)
+    {
+      const char *host = strstr (base, "://") ? strstr (base, "://") + 3 : base;
+
+      tail = g_strdup_printf (" If it persists, check your inference gateway (%.*s).",
+                              (int) strcspn (host, "/"), host);
+    }
+  if (status == 401)
+    return run_synthetic_error (t, "Invalid API key · Fix external API key",
+                                "authentication_failed", "401", "401", "authentication_failed",
+                                retries);
+  if (status < 500 || status > 599)
+    return run_synthetic_error (t, "API Error: Unable to connect to API (ConnectionRefused)",
+                                "server_error", "null", "null", "unknown", retries);
+  status_json = g_strdup_printf ("%d", status);
+  if (status == 529 && retries >= 2)
+    {
+      text = g_strdup_printf ("API Error: Repeated 529 Overloaded errors. The API is at capacity "
+                              "— this is usually temporary. Try again in a moment.%s",
+                              tail ? tail : "");
+      return run_synthetic_error (t, text, "server_error", "null", status_json, "overloaded",
+                                  retries);
+    }
+  reason = status == 500 ? "Internal server error" : status == 529 ? "Overloaded"
+           : status == 502 ? "Bad gateway" : status == 503 ? "Service unavailable" : "Server error";
+  text = g_strdup_printf ("API Error: %d %s. This is a server-side issue, usually temporary — "
+                          "try again in a moment.%s", status, reason, tail ? tail : "");
+  return run_synthetic_error (t, text, "server_error", status_json, status_json,
+                              status == 529 ? "overloaded" : "server_error", retries);
 }
 
 /* Lines a robust reader has to survive. */
@@ -1363,6 +1666,8 @@ run_turn_body (Turn *t, const char *prompt)
   emit_init (logged_in);
   if (!logged_in)
     return run_not_logged_in (t);
+  if (cfg ("FAKE_CLAUDE_API_ERROR") && *cfg ("FAKE_CLAUDE_API_ERROR"))
+    return run_api_error (t, cfg ("FAKE_CLAUDE_API_ERROR"));
   if (cfg_flag ("FAKE_CLAUDE_HANG") && !turn_wait (-1))
     return finish_interrupted (t);
   if (F.output_format == FMT_STREAM_JSON && cfg_flag ("FAKE_CLAUDE_GARBAGE"))
@@ -1399,8 +1704,13 @@ run_turn_body (Turn *t, const char *prompt)
   emit_stream_event ("{\"type\":\"content_block_stop\",\"index\":0}", NULL);
   emit_stream_event (delta, NULL);
   emit_stream_event ("{\"type\":\"message_stop\"}", NULL);
-  /* Opus list prices ($5/$25 per MTok); cumulative per process like the CLI */
-  F.total_cost += t->input_tokens * 5e-6 + t->output_tokens * 25e-6;
+  /* list prices per MTok; cumulative per process like the CLI */
+  if (strstr (F.model, "haiku"))
+    F.total_cost += t->input_tokens * 1e-6 + t->output_tokens * 5e-6;
+  else if (strstr (F.model, "sonnet"))
+    F.total_cost += t->input_tokens * 3e-6 + t->output_tokens * 15e-6;
+  else
+    F.total_cost += t->input_tokens * 5e-6 + t->output_tokens * 25e-6;
   return finish_turn (t, reply);
 }
 
@@ -1515,15 +1825,32 @@ run_text_input (void)
     prompt = g_strconcat (arg, "\n", F.stdin_text, NULL);
   else
     prompt = g_strdup (*arg ? arg : F.stdin_text);
-  stripped = g_strstrip (g_strdup (prompt));
-  if (*stripped == '\0')
+  if (*prompt == '\0')
     die ("Error: Input must be provided either through stdin or as a prompt argument when "
          "using --print");
+  /* A blank prompt starts no turn and writes no transcript: stream-json
+   * output ends silently with 0, the other formats fail. */
+  stripped = g_strstrip (g_strdup (prompt));
+  if (*stripped == '\0')
+    {
+      if (F.output_format == FMT_STREAM_JSON)
+        exit (0);
+      die ("Error: No messages returned from query");
+    }
   is_error = run_turn (prompt);
   return F.pending_exit >= 0 ? F.pending_exit : is_error;
 }
 
 /* ---- start-up --------------------------------------------------------------------------------- */
+
+/* The real CLI catches SIGTERM and exits 143 with no result line (a
+ * normal exit, not a death by signal). */
+static void
+on_sigterm (int signum)
+{
+  (void) signum;
+  _exit (128 + SIGTERM);
+}
 
 static void
 on_sigint (int signum)
@@ -1553,10 +1880,36 @@ spawn_grandchild (void)
   write_all (STDERR_FILENO, msg, strlen (msg));
 }
 
+/* Aliases as init shows them; opus[1m] keeps its suffix. */
+static char *
+resolve_model (const char *name)
+{
+  g_autofree char *base = g_strdup (name);
+  gboolean long_context = g_str_has_suffix (base, "[1m]");
+
+  if (long_context)
+    base[strlen (base) - 4] = '\0';
+  for (gsize i = 0; i < G_N_ELEMENTS (model_aliases); i++)
+    if (strcmp (base, model_aliases[i][0]) == 0)
+      {
+        if (g_str_has_suffix (model_aliases[i][1], "[1m]"))
+          return g_strdup (model_aliases[i][1]);
+        return g_strconcat (model_aliases[i][1], long_context ? "[1m]" : "", NULL);
+      }
+  return g_strdup (name);
+}
+
 static void
 setup_identity (void)
 {
-  F.model = g_strdup (F.model_arg ? F.model_arg : DEFAULT_MODEL);
+  const char *agent_model = F.agent_def ? F.agent_def->model : NULL;
+
+  /* --model wins over the agent's model; "inherit" means the default */
+  if (F.model_arg)
+    F.model = resolve_model (F.model_arg);
+  else
+    F.model = resolve_model (g_strcmp0 (agent_model, "inherit") != 0 && agent_model
+                             ? agent_model : "default");
   F.api_model = g_strdup (F.model);
   if (g_str_has_suffix (F.api_model, "[1m]"))
     F.api_model[strlen (F.api_model) - 4] = '\0';   /* only the API request drops it */
@@ -1593,7 +1946,6 @@ main (int argc, char **argv)
   F.json_messages = g_ptr_array_new_with_free_func (g_free);
 
   load_scenario ();
-  /* the real CLI dies on SIGTERM (143, no result line): keep that unless asked */
   if (cfg_flag ("FAKE_CLAUDE_IGNORE_SIGTERM"))
     signal (SIGTERM, SIG_IGN);
   if ((text = cfg ("FAKE_CLAUDE_STDERR")) != NULL)
@@ -1608,6 +1960,9 @@ main (int argc, char **argv)
     }
   if (cfg_flag ("FAKE_CLAUDE_SPAWN_GRANDCHILD"))
     spawn_grandchild ();
+  /* after the fork: the grandchild keeps the default action */
+  if (!cfg_flag ("FAKE_CLAUDE_IGNORE_SIGTERM"))
+    signal (SIGTERM, on_sigterm);
   sigaction (SIGINT, &sa, NULL);
 
   parse_args (argc, argv);

@@ -3,7 +3,7 @@ import os
 import stat
 import unittest
 
-from cas_harness import DaemonTestCase, TOKEN, smoke
+from cas_harness import DaemonTestCase, TOKEN, smoke, wait_for
 
 
 class HealthTest(DaemonTestCase):
@@ -39,7 +39,8 @@ class HealthTest(DaemonTestCase):
         second = self.request('GET', '/health').headers['X-Request-Id']
         self.assertTrue(first)
         self.assertNotEqual(first, second)
-        self.assertIn(second, self.daemon_output())
+        # Logged when the response is done, which may be just after we read it.
+        wait_for(lambda: second in self.daemon_output(), 5, 'the access log line')
 
 
 class AuthTest(DaemonTestCase):

@@ -512,7 +512,17 @@ test_shipped_agents (void)
   const char *const expected[] = {
     "breakglass", "conversational", "issue-implementer", "workspace", NULL
   };
-  const char *const breakglass_tools[] = { "Bash", "Read", "Grep", "Glob", NULL };
+  const char *const breakglass_tools[] = { "Bash", "Read", NULL };
+  /* The tools claude 2.1.197 has (claude-cli.md 4.1 and 5.1): it drops
+   * names it does not know without a word, so an agent naming one would
+   * silently lose that tool. */
+  const char *const cli_tools[] = {
+    "Task", "Bash", "CronCreate", "CronDelete", "CronList", "DesignSync", "Edit",
+    "EnterWorktree", "ExitWorktree", "NotebookEdit", "Read", "ReportFindings",
+    "ScheduleWakeup", "SendMessage", "Skill", "TaskCreate", "TaskGet", "TaskList",
+    "TaskOutput", "TaskStop", "TaskUpdate", "ToolSearch", "WebFetch", "WebSearch",
+    "Workflow", "Write", NULL
+  };
   g_autoptr(GError) error = NULL;
   g_autoptr(CasAgentSet) set = NULL;
   g_auto(GStrv) names = NULL;
@@ -553,6 +563,15 @@ test_shipped_agents (void)
 
   tools = cas_agent_dup_tool_list (cas_agent_set_lookup (set, "breakglass"));
   g_assert_true (g_strv_equal ((const char *const *) tools, breakglass_tools));
+
+  for (gsize i = 0; names[i] != NULL; i++)
+    {
+      g_auto(GStrv) named = cas_agent_dup_tool_list (cas_agent_set_lookup (set, names[i]));
+
+      for (gsize j = 0; named != NULL && named[j] != NULL; j++)
+        if (!g_strv_contains (cli_tools, named[j]))
+          g_error ("agent %s names tool %s, which the CLI does not have", names[i], named[j]);
+    }
 
   /* The implementer is told about the trailer the daemon looks for. */
   implementer = cas_agent_set_lookup (set, "issue-implementer");

@@ -51,6 +51,44 @@ test_conversational (void)
 }
 
 static void
+test_no_session_persistence (void)
+{
+  CasCliInvocation inv = {
+    .kind = CAS_CLI_KIND_CONVERSATIONAL,
+    .command = "claude",
+    .agent = "conversational",
+    .model = "sonnet",
+    .no_session_persistence = TRUE,
+  };
+  g_auto (GStrv) argv = cas_cli_argv_build (&inv);
+
+  g_assert_true (has (argv, "--no-session-persistence"));
+  for (guint i = 0; argv[i] != NULL; i++)
+    {
+      g_assert_false (g_str_has_prefix (argv[i], "--session-id"));
+      g_assert_false (g_str_has_prefix (argv[i], "--resume"));
+    }
+
+  /* A session that is meant to be resumed must be persisted. */
+  inv.session_id = "8c3f5a1e-2b7d-4e9a-a6c4-91d0e7f3b25a";
+  {
+    g_auto (GStrv) with_session = cas_cli_argv_build (&inv);
+
+    g_assert_false (has (with_session, "--no-session-persistence"));
+    g_assert_true (has (with_session, "--session-id=8c3f5a1e-2b7d-4e9a-a6c4-91d0e7f3b25a"));
+  }
+
+  /* Off by default. */
+  inv.session_id = NULL;
+  inv.no_session_persistence = FALSE;
+  {
+    g_auto (GStrv) plain = cas_cli_argv_build (&inv);
+
+    g_assert_false (has (plain, "--no-session-persistence"));
+  }
+}
+
+static void
 test_job (void)
 {
   CasCliInvocation inv = {
@@ -110,6 +148,7 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/argv/conversational", test_conversational);
+  g_test_add_func ("/argv/no-session-persistence", test_no_session_persistence);
   g_test_add_func ("/argv/job", test_job);
   g_test_add_func ("/argv/breakglass", test_breakglass);
   g_test_add_func ("/argv/hostile-values", test_hostile_values_stay_one_argument);

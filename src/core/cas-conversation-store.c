@@ -1,0 +1,268 @@
+/* cas-conversation-store.c: one small JSON file per conversation.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "cas-conversation"
+
+#include "config.h"
+
+#include <errno.h>
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
+
+#include "cas-conversation-plan.h"
+#include "cas-conversation-store.h"
+#include "cas-error.h"
+#include "cas-json.h"
+
+struct _CasConversationStore
+{
+  GObject parent_instance;
+
+  char *dir; /* (owned) */
+};
+
+G_DEFINE_FINAL_TYPE (CasConversationStore, cas_conversation_store, G_TYPE_OBJECT)
+
+void
+cas_conversation_record_free (CasConversationRecord *record)
+{
+  if (record == NULL)
+    return;
+  g_free (record->session_id);
+  g_free (record->model);
+  g_free (record);
+}
+
+static void
+append_time (GString *out,
+             gint64   unix_seconds)
+{
+  g_autoptr (GDateTime) time = g_date_time_new_from_unix_utc (unix_seconds);
+  g_autofree char *text = time != NULL ? g_date_time_format (time, "%Y-%m-%dT%H:%M:%SZ") : NULL;
+
+  cas_json_append_string (out, text);
+}
+
+char *
+cas_conversation_record_to_json (const CasConversationRecord *record)
+{
+  GString *out = g_string_sized_new (256);
+
+  g_string_append (out, "{\"session_id\":");
+  cas_json_append_string (out, record->session_id);
+  g_string_append_printf (out, ",\"started\":%s,\"turns\":%" G_GUINT64_FORMAT ",\"created_at\":",
+                          record->started ? "true" : "false", record->turns);
+  append_time (out, record->created_at);
+  g_string_append (out, ",\"last_used\":");
+  append_time (out, record->last_used);
+  g_string_append (out, ",\"model\":");
+  cas_json_append_string (out, record->model);
+  g_string_append (out, "}\n");
+  return g_string_free (out, FALSE);
+}
+
+/* 0 when absent or not a time. */
+static gint64
+parse_time (JsonObject *object,
+            const char *member)
+{
+  const char *text = cas_json_get_string (object, member, NULL);
+  g_autoptr (GDateTime) time = NULL;
+
+  if (text == NULL)
+    return 0;
+  time = g_date_time_new_from_iso8601 (text, NULL);
+  return time != NULL ? g_date_time_to_unix (time) : 0;
+}
+
+CasConversationRecord *
+cas_conversation_record_from_json (const char *data,
+                                   gsize       length,
+                                   const char *expected_id,
+                                   GError    **error)
+{
+  g_autoptr (JsonObject) object = NULL;
+  g_autoptr (CasConversationRecord) record = NULL;
+  const char *id;
+  JsonNode *started;
+  gint64 turns;
+
+  object = cas_json_parse_object (data, length, error);
+  if (object == NULL)
+    return NULL;
+
+  id = cas_json_get_string (object, "session_id", NULL);
+  if (!cas_conversation_id_is_valid (id))
+    {
+      g_set_error_literal (error, CAS_ERROR, CAS_ERROR_INVALID_ARGUMENT,
+                           "session_id is missing or not a session id");
+      return NULL;
+    }
+  if (expected_id != NULL && g_strcmp0 (id, expected_id) != 0)
+    {
+      g_set_error (error, CAS_ERROR, CAS_ERROR_INVALID_ARGUMENT,
+                   "the record is for %s", id);
+      return NULL;
+    }
+  started = json_object_get_member (object, "started");
+  if (started == NULL || !JSON_NODE_HOLDS_VALUE (started) ||
+      json_node_get_value_type (started) != G_TYPE_BOOLEAN)
+    {
+      g_set_error_literal (error, CAS_ERROR, CAS_ERROR_INVALID_ARGUMENT,
+                           "started is missing or not a boolean");
+      return NULL;
+    }
+  turns = cas_json_get_int (object, "turns", 0);
+
+  record = g_new0 (CasConversationRecord, 1);
+  record->session_id = g_strdup (id);
+  record->started = json_node_get_boolean (started);
+  record->turns = turns > 0 ? (guint64) turns : 0;
+  record->created_at = parse_time (object, "created_at");
+  record->last_used = parse_time (object, "last_used");
+  record->model = g_strdup (cas_json_get_string (object, "model", NULL));
+  return g_steal_pointer (&record);
+}
+
+static void
+cas_conversation_store_finalize (GObject *object)
+{
+  CasConversationStore *self = CAS_CONVERSATION_STORE (object);
+
+  g_free (self->dir);
+
+  G_OBJECT_CLASS (cas_conversation_store_parent_class)->finalize (object);
+}
+
+static void
+cas_conversation_store_class_init (CasConversationStoreClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = cas_conversation_store_finalize;
+}
+
+static void
+cas_conversation_store_init (CasConversationStore *self)
+{
+}
+
+CasConversationStore *
+cas_conversation_store_new (const char *dir,
+                            GError    **error)
+{
+  g_autoptr (CasConversationStore) self = NULL;
+
+  if (g_mkdir_with_parents (dir, 0700) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   _("Cannot create %s: %s"), dir, g_strerror (saved_errno));
+      return NULL;
+    }
+
+  self = g_object_new (CAS_TYPE_CONVERSATION_STORE, NULL);
+  self->dir = g_strdup (dir);
+  return g_steal_pointer (&self);
+}
+
+const char *
+cas_conversation_store_get_dir (CasConversationStore *self)
+{
+  return self->dir;
+}
+
+/* The id is checked by every caller first: it is the file name. */
+static char *
+record_path (CasConversationStore *self,
+             const char           *id)
+{
+  g_autofree char *file = g_strconcat (id, ".json", NULL);
+
+  return g_build_filename (self->dir, file, NULL);
+}
+
+static gboolean
+check_id (const char *id,
+          GError    **error)
+{
+  if (cas_conversation_id_is_valid (id))
+    return TRUE;
+  g_set_error_literal (error, CAS_ERROR, CAS_ERROR_INVALID_ARGUMENT,
+                       "session_id must be a UUID");
+  return FALSE;
+}
+
+CasConversationRecord *
+cas_conversation_store_load (CasConversationStore *self,
+                             const char           *id,
+                             GError              **error)
+{
+  g_autofree char *path = NULL;
+  g_autofree char *data = NULL;
+  g_autoptr (GError) local_error = NULL;
+  CasConversationRecord *record;
+  GStatBuf st;
+  gsize length = 0;
+
+  if (!check_id (id, error))
+    return NULL;
+  path = record_path (self, id);
+
+  if (g_lstat (path, &st) != 0)
+    {
+      if (errno != ENOENT)
+        g_message (_("Ignoring the conversation record %s: %s"), path, g_strerror (errno));
+      return NULL;
+    }
+  /* Only plain files we could have written; never follow a link out. */
+  if (!S_ISREG (st.st_mode) || st.st_size > CAS_CONVERSATION_RECORD_MAX_BYTES)
+    {
+      g_message (_("Ignoring the conversation record %s: not a small regular file"), path);
+      return NULL;
+    }
+  if (!g_file_get_contents (path, &data, &length, &local_error))
+    {
+      g_message (_("Ignoring the conversation record %s: %s"), path, local_error->message);
+      return NULL;
+    }
+  record = cas_conversation_record_from_json (data, length, id, &local_error);
+  if (record == NULL)
+    g_message (_("Ignoring the corrupt conversation record %s: %s"), path, local_error->message);
+  return record;
+}
+
+gboolean
+cas_conversation_store_record_turn (CasConversationStore *self,
+                                    const char           *id,
+                                    const char           *model,
+                                    gint64                now,
+                                    GError              **error)
+{
+  g_autoptr (CasConversationRecord) record = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *json = NULL;
+
+  if (!check_id (id, error))
+    return FALSE;
+
+  record = cas_conversation_store_load (self, id, NULL);
+  if (record == NULL)
+    {
+      record = g_new0 (CasConversationRecord, 1);
+      record->session_id = g_strdup (id);
+    }
+  if (record->created_at == 0)
+    record->created_at = now;
+  record->started = TRUE;
+  record->turns++;
+  record->last_used = now;
+  g_free (record->model);
+  record->model = g_strdup (model);
+
+  path = record_path (self, id);
+  json = cas_conversation_record_to_json (record);
+  /* CONSISTENT: a crash leaves the old record or the new one, never half. */
+  return g_file_set_contents_full (path, json, -1, G_FILE_SET_CONTENTS_CONSISTENT,
+                                   0600, error);
+}

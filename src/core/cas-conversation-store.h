@@ -1,0 +1,66 @@
+/* cas-conversation-store.h: what the daemon remembers about each
+ * /v1/conversational session, one file per conversation in
+ * <state_dir>/conversations/<id>.json, so a restart keeps its decisions.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* Largest record file we read; anything bigger is not ours. */
+#define CAS_CONVERSATION_RECORD_MAX_BYTES (64 * 1024)
+
+typedef struct {
+  char *session_id;  /* (owned) as the client sent it (case kept) */
+  gboolean started;  /* a turn succeeded: the CLI session exists */
+  guint64 turns;     /* successful turns */
+  gint64 created_at; /* Unix seconds of the first successful turn */
+  gint64 last_used;  /* Unix seconds of the last successful turn */
+  char *model;       /* (owned) (nullable) the last turn's model */
+} CasConversationRecord;
+
+void cas_conversation_record_free (CasConversationRecord *record);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CasConversationRecord, cas_conversation_record_free)
+
+/* Pure: the record as JSON (through the one writer), with times as
+ * ISO 8601 UTC strings. */
+char *cas_conversation_record_to_json (const CasConversationRecord *record);
+
+/* Pure: parses a record and checks it belongs to @expected_id (nullable:
+ * no check). Fails with CAS_ERROR_INVALID_ARGUMENT saying what is wrong. */
+CasConversationRecord *cas_conversation_record_from_json (const char *data,
+                                                          gsize       length,
+                                                          const char *expected_id,
+                                                          GError    **error);
+
+#define CAS_TYPE_CONVERSATION_STORE (cas_conversation_store_get_type ())
+G_DECLARE_FINAL_TYPE (CasConversationStore, cas_conversation_store, CAS, CONVERSATION_STORE, GObject)
+
+/* Creates @dir (mode 0700) if needed. */
+CasConversationStore *cas_conversation_store_new (const char *dir,
+                                                  GError    **error);
+
+const char *cas_conversation_store_get_dir (CasConversationStore *self);
+
+/* Reads the record from disk every time (it is small, and the decision
+ * must not rest on memory). Returns NULL with no error when there is
+ * none, and also when the file is unreadable or corrupt (logged: a bad
+ * file must not stop the conversation). Fails only for an id that is not
+ * a valid session id (CAS_ERROR_INVALID_ARGUMENT). */
+CasConversationRecord *cas_conversation_store_load (CasConversationStore *self,
+                                                    const char           *id,
+                                                    GError              **error);
+
+/* After a successful turn: started = TRUE, turns + 1, last_used = @now
+ * (created_at too for the first one), model = @model. Written atomically,
+ * mode 0600. */
+gboolean cas_conversation_store_record_turn (CasConversationStore *self,
+                                             const char           *id,
+                                             const char           *model,
+                                             gint64                now,
+                                             GError              **error);
+
+G_END_DECLS
