@@ -97,11 +97,13 @@ cas_conversation_request_parse (JsonObject         *body,
 
   if (!get_string_member (body, "message", FALSE, &message, error))
     return NULL;
-  if (message == NULL || *message == '\0')
+  /* A blank prompt makes the CLI exit 0 without a word (checked against
+   * claude 2.1.197): refuse it here with a reason instead. */
+  if (message == NULL || message[strspn (message, " \t\r\n\f\v")] == '\0')
     {
       g_set_error_literal (error, CAS_ERROR, CAS_ERROR_INVALID_ARGUMENT,
                            message == NULL ? "message is required"
-                                           : "message must not be empty");
+                                           : "message must not be empty or blank");
       return NULL;
     }
 

@@ -21,6 +21,7 @@
  * connecting at once then lose SYNs and retry after 1 s
  * (aesthetics-anchors 5.1). */
 #define LISTEN_BACKLOG 128
+#define ACCEPT_RETRY_MS 100
 
 typedef struct {
   char *method;
@@ -40,6 +41,8 @@ struct _CasHttpServer
   GSocket *listener;    /* (owned) (nullable) */
   GSocket *keepalive_pair[2]; /* (owned) (nullable) see give_libsoup_a_listener */
   GSource *accept_source; /* (owned) (nullable) */
+  guint accept_retry_id;
+  gboolean keep_alive;
   GPtrArray *routes;    /* (element-type Route) (owned) */
   guint port;
   guint64 request_counter;
@@ -267,6 +270,12 @@ dispatch (SoupServer        *server,
   if (info != NULL)
     soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                   "X-Request-Id", info->id);
+  /* Say so when the connection will not be kept (libsoup 3.2, see
+   * give_libsoup_a_listener): a client that reuses it would send its next
+   * request into a closed socket. */
+  if (!self->keep_alive)
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                  "Connection", "close");
 
   if (info != NULL && info->body_too_large)
     {
@@ -417,6 +426,26 @@ on_request_aborted (SoupServer        *server,
   log_request (user_data, msg, " (client gone)");
 }
 
+static gboolean on_incoming (GSocket *listener, GIOCondition condition, gpointer user_data);
+
+static void
+watch_listener (CasHttpServer *self)
+{
+  self->accept_source = g_socket_create_source (self->listener, G_IO_IN, NULL);
+  g_source_set_callback (self->accept_source, G_SOURCE_FUNC (on_incoming), self, NULL);
+  g_source_attach (self->accept_source, NULL);
+}
+
+static gboolean
+resume_accepting (gpointer user_data)
+{
+  CasHttpServer *self = user_data;
+
+  self->accept_retry_id = 0;
+  watch_listener (self);
+  return G_SOURCE_REMOVE;
+}
+
 /* We accept connections ourselves and hand them to libsoup: libsoup
  * 3.2.3's own listener leaks one GSocket per connection (valgrind:
  * "definitely lost" from g_socket_accept; aesthetics-anchors 5.1), which
@@ -438,9 +467,15 @@ on_incoming (GSocket      *listener,
 
       if (client == NULL)
         {
-          if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
-            g_debug ("accept: %s", error->message);
-          return G_SOURCE_CONTINUE;
+          if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+            return G_SOURCE_CONTINUE;
+          /* Out of descriptors, say: the listener stays readable, so
+           * retrying at once would spin. Pause, and let requests drain. */
+          g_message (_("Cannot accept a connection (%s); pausing for %u ms"),
+                     error->message, ACCEPT_RETRY_MS);
+          g_clear_pointer (&self->accept_source, g_source_unref);
+          self->accept_retry_id = g_timeout_add (ACCEPT_RETRY_MS, resume_accepting, self);
+          return G_SOURCE_REMOVE;
         }
       /* As libsoup does: without it delayed ACKs stall small responses. */
       g_socket_set_option (client, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
@@ -462,8 +497,23 @@ on_incoming (GSocket      *listener,
 /* libsoup keeps a connection open after a response only while it has a
  * listener of its own (request_finished in soup-server.c), and we accept
  * connections ourselves. So it gets one that never sees a connection: one
- * end of a socketpair that nobody writes to. Without it, every client
- * would reconnect for each request. */
+ * end of a socketpair that nobody writes to.
+ *
+ * Only from libsoup 3.3 on: 3.2.x never lets go of an idle kept-alive
+ * connection that the client closes (fixed upstream by commit d20c6601,
+ * "Don't leak idle connections closed by the client"): each one keeps its
+ * descriptor in CLOSE-WAIT and its objects forever, and a long-running
+ * daemon runs out of descriptors. Measured here with a plain libsoup
+ * 3.2.3 server: 200 such connections, 200 descriptors left. So on 3.2
+ * every response closes its connection, which costs a client one loopback
+ * handshake per request. */
+static gboolean
+libsoup_keeps_idle_connections_safely (void)
+{
+  return soup_get_major_version () > 3 ||
+         (soup_get_major_version () == 3 && soup_get_minor_version () >= 3);
+}
+
 static gboolean
 give_libsoup_a_listener (CasHttpServer *self,
                          GError       **error)
@@ -544,7 +594,8 @@ cas_http_server_listen (CasHttpServer *self,
   g_signal_connect (self->soup, "request-finished", G_CALLBACK (on_request_finished), self);
   g_signal_connect (self->soup, "request-aborted", G_CALLBACK (on_request_aborted), self);
 
-  if (!give_libsoup_a_listener (self, &local_error))
+  self->keep_alive = libsoup_keeps_idle_connections_safely ();
+  if (self->keep_alive && !give_libsoup_a_listener (self, &local_error))
     {
       g_set_error (error, CAS_ERROR, CAS_ERROR_CONFIG,
                    _("Cannot listen on %s port %u: %s"), self->config->http_address,
@@ -554,9 +605,7 @@ cas_http_server_listen (CasHttpServer *self,
 
   g_socket_set_blocking (socket, FALSE);
   self->listener = g_steal_pointer (&socket);
-  self->accept_source = g_socket_create_source (self->listener, G_IO_IN, NULL);
-  g_source_set_callback (self->accept_source, G_SOURCE_FUNC (on_incoming), self, NULL);
-  g_source_attach (self->accept_source, NULL);
+  watch_listener (self);
   return TRUE;
 }
 
@@ -569,6 +618,7 @@ cas_http_server_get_port (CasHttpServer *self)
 void
 cas_http_server_shutdown (CasHttpServer *self)
 {
+  g_clear_handle_id (&self->accept_retry_id, g_source_remove);
   if (self->accept_source != NULL)
     g_source_destroy (self->accept_source);
   g_clear_pointer (&self->accept_source, g_source_unref);

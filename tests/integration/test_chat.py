@@ -675,7 +675,10 @@ class QueueWaitTest(ChatTestCase):
 
 class ConnectionTest(ChatTestCase):
 
-    def test_keep_alive_reuse(self):
+    def test_consecutive_requests_on_one_client(self):
+        # On libsoup 3.2 each response closes its connection (see
+        # cas-http-server.c: 3.2 leaks idle kept-alive connections);
+        # clients such as http.client and the openai SDK reconnect.
         self.set_scenario(reply='Same socket', tokens=3)
         conn = http.client.HTTPConnection('127.0.0.1', self.port, timeout=30)
         headers = {'Authorization': f'Bearer {TOKEN}', 'Content-Type': 'application/json',
@@ -688,7 +691,6 @@ class ConnectionTest(ChatTestCase):
                 resp = conn.getresponse()
                 raw = resp.read()
                 self.assertEqual(resp.status, 200, raw)
-                self.assertFalse(resp.will_close)
                 socks.append(conn.sock)
                 if body.get('stream'):
                     self.assertEqual(self.assert_chunk_stream(
@@ -697,11 +699,9 @@ class ConnectionTest(ChatTestCase):
                     self.assertEqual(json.loads(raw)['choices'][0]['message']['content'], 'Same socket')
             conn.request('GET', '/v1/models', headers=headers)
             self.assertEqual(conn.getresponse().read()[:9], b'{"object"')
-            socks.append(conn.sock)
         finally:
             conn.close()
-        self.assertIsNotNone(socks[0])
-        self.assertTrue(all(s is socks[0] for s in socks))
+        self.assertEqual(len(socks), 3)
 
     def test_concurrent_streams(self):
         self.set_scenario(reply='Параллельно', tokens=4, token_interval_ms=50)

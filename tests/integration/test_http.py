@@ -157,6 +157,24 @@ class RoutingTest(DaemonTestCase):
         self.assertEqual(self.request('GET', '/health').status, 200)
 
 
+class ConnectionLeakTest(DaemonTestCase):
+    def open_fds(self):
+        return len(os.listdir(f'/proc/{self.daemon.pid}/fd'))
+
+    def test_client_closed_connections_leave_nothing(self):
+        # libsoup 3.2 kept every idle kept-alive connection a client closed
+        # (a descriptor in CLOSE-WAIT each); the daemon must not.
+        import http.client
+        self.request('GET', '/health')
+        baseline = self.open_fds()
+        for _ in range(300):
+            conn = http.client.HTTPConnection('127.0.0.1', self.port, timeout=10)
+            conn.request('GET', '/health')
+            conn.getresponse().read()
+            conn.close()
+        wait_for(lambda: self.open_fds() <= baseline + 2, 10, 'descriptors to be released')
+
+
 class BodyLimitTest(DaemonTestCase):
     @smoke
     def test_nine_mib_body(self):

@@ -104,6 +104,8 @@ test_request_rejects (void)
     { "{\"session_id\":\"8c3f5a1e-2b7d-4e9a-a6c4-91d0e7f3b25a\"}", "message is required" },
     { "{\"session_id\":\"8c3f5a1e-2b7d-4e9a-a6c4-91d0e7f3b25a\",\"message\":\"\"}",
       "message must not be empty" },
+    { "{\"session_id\":\"8c3f5a1e-2b7d-4e9a-a6c4-91d0e7f3b25a\",\"message\":\" \\n\\t \"}",
+      "message must not be empty or blank" },
     { "{\"session_id\":\"8c3f5a1e-2b7d-4e9a-a6c4-91d0e7f3b25a\",\"message\":{}}",
       "message must be a string, not an object" },
     { "{\"session_id\":\"8c3f5a1e-2b7d-4e9a-a6c4-91d0e7f3b25a\",\"message\":\"hi\",\"model\":\"gpt-4o\"}",
