@@ -507,8 +507,8 @@ on_incoming (GSocket      *listener,
  * 3.2.3 server: 200 such connections, 200 descriptors left. So on 3.2
  * every response closes its connection, which costs a client one loopback
  * handshake per request. */
-static gboolean
-libsoup_keeps_idle_connections_safely (void)
+gboolean
+cas_http_keep_alive_supported (void)
 {
   return soup_get_major_version () > 3 ||
          (soup_get_major_version () == 3 && soup_get_minor_version () >= 3);
@@ -594,7 +594,7 @@ cas_http_server_listen (CasHttpServer *self,
   g_signal_connect (self->soup, "request-finished", G_CALLBACK (on_request_finished), self);
   g_signal_connect (self->soup, "request-aborted", G_CALLBACK (on_request_aborted), self);
 
-  self->keep_alive = libsoup_keeps_idle_connections_safely ();
+  self->keep_alive = cas_http_keep_alive_supported ();
   if (self->keep_alive && !give_libsoup_a_listener (self, &local_error))
     {
       g_set_error (error, CAS_ERROR, CAS_ERROR_CONFIG,
