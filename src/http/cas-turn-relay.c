@@ -434,6 +434,7 @@ client_went_away (CasTurnRelay *self)
   g_debug ("client went away; stopping the CLI");
   if (self->run != NULL && self->running)
     cas_cli_run_stop (self->run);
+  /* Last: its handler may drop the last reference to us. */
   g_signal_emit (self, signals[SIGNAL_CLIENT_GONE], 0);
 }
 
@@ -444,7 +445,8 @@ static void
 on_msg_finished (SoupServerMessage *msg,
                  gpointer           user_data)
 {
-  CasTurnRelay *self = user_data;
+  /* A "client-gone" handler may drop the last reference to us. */
+  g_autoptr (CasTurnRelay) self = g_object_ref (user_data);
 
   self->msg_finished = TRUE;
   g_clear_signal_handler (&self->msg_finished_id, msg);
