@@ -260,10 +260,22 @@ class DaemonTestCase(dbusmock.DBusTestCase):
                     wait_for(lambda: not pid_alive(pid), 5, f'fake process {pid} to go')
 
 
+def close_stream(conn, resp):
+    """Hangs up like a client that goes away (FIN), without reading on."""
+    sock = conn.sock
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    resp.close()
+    conn.close()
+
+
 def pid_alive(pid):
     """True for a live process; a zombie counts as alive (nobody reaped it)."""
     try:
-        with open(f'/proc/{pid}/stat', encoding='utf-8') as f:
+        with open(f'/proc/{pid}/stat', encoding='utf-8'):
             return True
     except FileNotFoundError:
         return False

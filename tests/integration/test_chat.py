@@ -14,8 +14,8 @@ import subprocess
 import threading
 import time
 
-from cas_harness import (DaemonTestCase, TIMEOUT_MULTIPLIER, TOKEN, pid_alive,
-                         smoke, wait_for)
+from cas_harness import (DaemonTestCase, TIMEOUT_MULTIPLIER, TOKEN, close_stream,
+                         pid_alive, smoke, wait_for)
 
 ROUTE = '/v1/chat/completions'
 BULGARIAN = 'Здравей! Днес е хубав ден, нали? Hello, world.'
@@ -52,17 +52,6 @@ def parse_sse(raw):
                 raise AssertionError(f'unexpected SSE line {line!r}')
     return events
 
-
-def close_stream(conn, resp):
-    """Hangs up like a client that goes away (FIN), without reading on."""
-    sock = conn.sock
-    if sock is not None:
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-    resp.close()
-    conn.close()
 
 
 class ChatTestCase(DaemonTestCase):

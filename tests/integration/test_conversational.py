@@ -9,7 +9,8 @@ import stat
 import threading
 import time
 
-from cas_harness import DaemonTestCase, TIMEOUT_MULTIPLIER, pid_alive, smoke, wait_for
+from cas_harness import (DaemonTestCase, TIMEOUT_MULTIPLIER, close_stream, pid_alive,
+                         smoke, wait_for)
 
 ROUTE = '/v1/conversational'
 SID = '8c3f5a1e-2b7d-4e9a-a6c4-91d0e7f3b25a'
@@ -29,17 +30,6 @@ def flag_value(argv, flag):
             return arg[len(flag) + 1:]
     return None
 
-
-def close_stream(conn, resp):
-    """Goes away like a client that hangs up (FIN), without reading on."""
-    sock = conn.sock
-    if sock is not None:
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-    resp.close()
-    conn.close()
 
 
 class ConversationalTestCase(DaemonTestCase):
