@@ -76,16 +76,13 @@ static const char *
 find_claude (CasDaemon *self)
 {
   gint64 now = g_get_monotonic_time ();
-  const char *command = self->config->claude_command;
 
   if (self->claude_checked_us != 0 && now - self->claude_checked_us < CLAUDE_LOOKUP_TTL_US)
     return self->claude_path;
 
   g_free (self->claude_path);
-  if (strchr (command, '/') != NULL)
-    self->claude_path = g_file_test (command, G_FILE_TEST_IS_EXECUTABLE) ? g_strdup (command) : NULL;
-  else
-    self->claude_path = g_find_program_in_path (command);
+  /* The same lookup a run makes, so /health says what a run would find. */
+  self->claude_path = cas_cli_resolve_program (self->config->claude_command);
   self->claude_checked_us = now;
   return self->claude_path;
 }

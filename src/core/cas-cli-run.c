@@ -467,8 +467,8 @@ find_spawn_helper (void)
   return helper;
 }
 
-static char *
-resolve_program (const char *command)
+char *
+cas_cli_resolve_program (const char *command)
 {
   if (command == NULL || *command == '\0')
     return NULL;
@@ -494,7 +494,7 @@ cas_cli_run_start (CasCliRun *self,
   g_return_val_if_fail (CAS_IS_CLI_RUN (self), FALSE);
   g_return_val_if_fail (!self->started, FALSE);
 
-  program = resolve_program (self->argv[0]);
+  program = cas_cli_resolve_program (self->argv[0]);
   if (program == NULL)
     {
       g_set_error_literal (error, CAS_ERROR, CAS_ERROR_CLI_NOT_FOUND,

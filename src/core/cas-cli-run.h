@@ -52,6 +52,10 @@ guint cas_cli_run_get_oversized_lines (CasCliRun *self);
 char *cas_cli_describe_exit (int         exit_status,
                              const char *stderr_first_line);
 
+/* The absolute path @command runs: a path with a '/' if it is an
+ * executable file, else the first match on PATH; NULL when none. */
+char *cas_cli_resolve_program (const char *command);
+
 /* The environment variables a parent Claude Code session sets, which
  * must not leak into our children (NULL-terminated). */
 const char * const *cas_cli_scrubbed_env_names (void);
