@@ -42,7 +42,8 @@ struct _CasHttpServer
   GSocket *keepalive_pair[2]; /* (owned) (nullable) see give_libsoup_a_listener */
   GSource *accept_source; /* (owned) (nullable) */
   guint accept_retry_id;
-  gboolean keep_alive;
+  GHashTable *connections; /* (element-type CasHttpConnection) (owned) set */
+  guint sweep_id;
   GPtrArray *routes;    /* (element-type Route) (owned) */
   guint port;
   guint64 request_counter;
@@ -50,6 +51,14 @@ struct _CasHttpServer
 };
 
 /* Per-request bookkeeping, attached to the message. */
+/* One accepted connection: data on its GSocket, and in the server's set
+ * (see sweep_idle_connections). */
+typedef struct {
+  CasHttpServer *server; /* (nullable) NULL once the server is gone */
+  GSocket *socket;       /* (unowned) this is data on it */
+  guint in_flight;       /* requests read and not yet answered */
+} CasHttpConnection;
+
 typedef struct {
   char id[32];
   gint64 start_us;
@@ -77,8 +86,16 @@ cas_http_server_finalize (GObject *object)
 {
   CasHttpServer *self = CAS_HTTP_SERVER (object);
 
+  GHashTableIter iter;
+  CasHttpConnection *conn;
+
   cas_http_server_shutdown (self);
   g_clear_object (&self->soup);
+  /* Sockets that outlive the server must not reach back into it. */
+  g_hash_table_iter_init (&iter, self->connections);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &conn, NULL))
+    conn->server = NULL;
+  g_hash_table_unref (self->connections);
   g_ptr_array_unref (self->routes);
   g_clear_pointer (&self->config, cas_config_unref);
   if (self->api_token != NULL)
@@ -98,6 +115,7 @@ static void
 cas_http_server_init (CasHttpServer *self)
 {
   self->routes = g_ptr_array_new_with_free_func (route_free);
+  self->connections = g_hash_table_new (NULL, NULL);
   g_snprintf (self->request_id_prefix, sizeof self->request_id_prefix,
               "%08x", g_random_int ());
 }
@@ -159,11 +177,27 @@ cas_http_format_error (const char *path,
   return g_string_free (out, FALSE);
 }
 
+/* libsoup sends a response's headers and its body in two sends. On
+ * loopback each send is a packet and a wake-up of the client, and together
+ * they were half the CPU time of a /health request. Corked, the kernel
+ * sends both as one packet when on_request_finished uncorks. Only whole
+ * responses are corked: a stream must go out as it is written. */
+static void
+set_cork (SoupServerMessage *msg,
+          gboolean           on)
+{
+  GSocket *socket = cas_http_server_get_client_socket (msg);
+
+  if (socket != NULL && !g_socket_is_closed (socket))
+    g_socket_set_option (socket, IPPROTO_TCP, TCP_CORK, on, NULL);
+}
+
 void
 cas_http_reply_json (SoupServerMessage *msg,
                      guint              status,
                      char              *json)
 {
+  set_cork (msg, TRUE);
   soup_server_message_set_status (msg, status, NULL);
   soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE,
                                     json, strlen (json));
@@ -270,12 +304,6 @@ dispatch (SoupServer        *server,
   if (info != NULL)
     soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                   "X-Request-Id", info->id);
-  /* Say so when the connection will not be kept (libsoup 3.2, see
-   * give_libsoup_a_listener): a client that reuses it would send its next
-   * request into a closed socket. */
-  if (!self->keep_alive)
-    soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                  "Connection", "close");
 
   if (info != NULL && info->body_too_large)
     {
@@ -410,11 +438,113 @@ log_request (CasHttpServer     *self,
              (g_get_monotonic_time () - info->start_us) / 1000.0);
 }
 
+/* libsoup 3.2.x never lets go of a kept-alive connection that the client
+ * closes while it is idle (fixed upstream in 3.3 by commit d20c6601,
+ * "Don't leak idle connections closed by the client"): each one keeps its
+ * descriptor in CLOSE-WAIT and its objects until shutdown, and a
+ * long-running daemon runs out of descriptors. So we keep a list of the
+ * connections, and twice a second look at the idle ones: where the client
+ * has hung up we close our end, libsoup's pending read fails, and it drops
+ * the connection and its objects. A watch re-armed after every response
+ * did the same, but cost four main-loop wake-ups per request. Harmless on
+ * libsoup 3.3, which notices the hang-up on its own. */
+#define CONNECTION_KEY "cas-http-connection"
+#define IDLE_SWEEP_MS 500
+
+static void
+connection_free (gpointer data)
+{
+  CasHttpConnection *conn = data;
+
+  if (conn->server != NULL)
+    g_hash_table_remove (conn->server->connections, conn);
+  g_free (conn);
+}
+
+static CasHttpConnection *
+connection_for_message (SoupServerMessage *msg)
+{
+  GSocket *socket = cas_http_server_get_client_socket (msg);
+
+  return socket != NULL ? g_object_get_data (G_OBJECT (socket), CONNECTION_KEY) : NULL;
+}
+
+static gboolean
+client_hung_up (GSocket *socket)
+{
+  char byte;
+  gssize peeked = recv (g_socket_get_fd (socket), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+
+  /* 0 is an orderly hang-up; an error such as ECONNRESET (a client that
+   * quit with a request in flight) is just as final. */
+  return peeked == 0 || (peeked < 0 && errno != EAGAIN && errno != EINTR);
+}
+
+static gboolean
+sweep_idle_connections (gpointer user_data)
+{
+  CasHttpServer *self = user_data;
+  GHashTableIter iter;
+  CasHttpConnection *conn;
+
+  if (g_hash_table_size (self->connections) == 0)
+    {
+      self->sweep_id = 0;
+      return G_SOURCE_REMOVE;
+    }
+  g_hash_table_iter_init (&iter, self->connections);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &conn, NULL))
+    {
+      /* Closing only fails libsoup's read; the connection leaves the
+       * table later, when libsoup lets go of its socket. */
+      if (conn->in_flight == 0 && !g_socket_is_closed (conn->socket) &&
+          client_hung_up (conn->socket))
+        g_socket_close (conn->socket, NULL);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+track_connection (CasHttpServer *self,
+                  GSocket       *socket)
+{
+  CasHttpConnection *conn = g_new0 (CasHttpConnection, 1);
+
+  conn->server = self;
+  conn->socket = socket;
+  g_object_set_data_full (G_OBJECT (socket), CONNECTION_KEY, conn, connection_free);
+  g_hash_table_add (self->connections, conn);
+  if (self->sweep_id == 0)
+    self->sweep_id = g_timeout_add (IDLE_SWEEP_MS, sweep_idle_connections, self);
+}
+
+static void
+on_request_read (SoupServer        *server,
+                 SoupServerMessage *msg,
+                 gpointer           user_data)
+{
+  CasHttpConnection *conn = connection_for_message (msg);
+
+  if (conn != NULL)
+    conn->in_flight++;
+}
+
+static void
+request_done (SoupServerMessage *msg)
+{
+  CasHttpConnection *conn = connection_for_message (msg);
+
+  set_cork (msg, FALSE);
+  if (conn != NULL && conn->in_flight > 0)
+    conn->in_flight--;
+}
+
 static void
 on_request_finished (SoupServer        *server,
                      SoupServerMessage *msg,
                      gpointer           user_data)
 {
+  request_done (msg);
   log_request (user_data, msg, "");
 }
 
@@ -423,6 +553,7 @@ on_request_aborted (SoupServer        *server,
                     SoupServerMessage *msg,
                     gpointer           user_data)
 {
+  request_done (msg);
   log_request (user_data, msg, " (client gone)");
 }
 
@@ -479,15 +610,22 @@ on_incoming (GSocket      *listener,
         }
       /* As libsoup does: without it delayed ACKs stall small responses. */
       g_socket_set_option (client, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
-      connection = g_socket_connection_factory_create_connection (client);
       local = g_socket_get_local_address (client, NULL);
       remote = g_socket_get_remote_address (client, NULL);
+      /* A client that reset the connection while it waited in the
+       * backlog has no address any more (ENOTCONN): nothing to serve. */
+      if (local == NULL || remote == NULL)
+        {
+          g_socket_close (client, NULL);
+          continue;
+        }
+      connection = g_socket_connection_factory_create_connection (client);
       /* libsoup keeps the address for the connection's life and hands it to
        * every message: it carries the socket for
        * cas_http_server_get_client_socket (). */
-      if (remote != NULL)
-        g_object_set_data_full (G_OBJECT (remote), CLIENT_SOCKET_KEY,
-                                g_object_ref (client), g_object_unref);
+      g_object_set_data_full (G_OBJECT (remote), CLIENT_SOCKET_KEY,
+                              g_object_ref (client), g_object_unref);
+      track_connection (self, client);
       if (!soup_server_accept_iostream (self->soup, G_IO_STREAM (connection),
                                         local, remote, &error))
         g_debug ("accept: %s", error->message);
@@ -497,23 +635,7 @@ on_incoming (GSocket      *listener,
 /* libsoup keeps a connection open after a response only while it has a
  * listener of its own (request_finished in soup-server.c), and we accept
  * connections ourselves. So it gets one that never sees a connection: one
- * end of a socketpair that nobody writes to.
- *
- * Only from libsoup 3.3 on: 3.2.x never lets go of an idle kept-alive
- * connection that the client closes (fixed upstream by commit d20c6601,
- * "Don't leak idle connections closed by the client"): each one keeps its
- * descriptor in CLOSE-WAIT and its objects forever, and a long-running
- * daemon runs out of descriptors. Measured here with a plain libsoup
- * 3.2.3 server: 200 such connections, 200 descriptors left. So on 3.2
- * every response closes its connection, which costs a client one loopback
- * handshake per request. */
-gboolean
-cas_http_keep_alive_supported (void)
-{
-  return soup_get_major_version () > 3 ||
-         (soup_get_major_version () == 3 && soup_get_minor_version () >= 3);
-}
-
+ * end of a socketpair that nobody writes to. */
 static gboolean
 give_libsoup_a_listener (CasHttpServer *self,
                          GError       **error)
@@ -591,11 +713,11 @@ cas_http_server_listen (CasHttpServer *self,
   soup_server_add_early_handler (self->soup, NULL, check_body_size, self, NULL);
   soup_server_add_handler (self->soup, NULL, dispatch, self, NULL);
   g_signal_connect (self->soup, "request-started", G_CALLBACK (on_request_started), self);
+  g_signal_connect (self->soup, "request-read", G_CALLBACK (on_request_read), self);
   g_signal_connect (self->soup, "request-finished", G_CALLBACK (on_request_finished), self);
   g_signal_connect (self->soup, "request-aborted", G_CALLBACK (on_request_aborted), self);
 
-  self->keep_alive = cas_http_keep_alive_supported ();
-  if (self->keep_alive && !give_libsoup_a_listener (self, &local_error))
+  if (!give_libsoup_a_listener (self, &local_error))
     {
       g_set_error (error, CAS_ERROR, CAS_ERROR_CONFIG,
                    _("Cannot listen on %s port %u: %s"), self->config->http_address,
@@ -619,6 +741,7 @@ void
 cas_http_server_shutdown (CasHttpServer *self)
 {
   g_clear_handle_id (&self->accept_retry_id, g_source_remove);
+  g_clear_handle_id (&self->sweep_id, g_source_remove);
   if (self->accept_source != NULL)
     g_source_destroy (self->accept_source);
   g_clear_pointer (&self->accept_source, g_source_unref);

@@ -48,10 +48,6 @@ void cas_http_server_shutdown (CasHttpServer *self);
  * (libsoup only notices it on a write). Do not read from it. */
 GSocket *cas_http_server_get_client_socket (SoupServerMessage *msg);
 
-/* Whether connections are kept alive between requests: only on libsoup
- * 3.3 or newer (see cas-http-server.c). */
-gboolean cas_http_keep_alive_supported (void);
-
 /* Pure: constant-time token comparison. */
 gboolean cas_http_token_equal (const char *given,
                                const char *expected);

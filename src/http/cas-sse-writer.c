@@ -140,13 +140,12 @@ cas_sse_writer_new (SoupServerMessage *msg,
   soup_message_headers_replace (headers, "Cache-Control", "no-cache");
   /* Tell proxies such as nginx not to buffer the stream. */
   soup_message_headers_replace (headers, "X-Accel-Buffering", "no");
-  /* Chunked keeps the connection reusable, but libsoup writes each chunk
-   * in three sends (size line, data, CRLF). When the connection closes
-   * after the response anyway (libsoup 3.2), the end of the stream is the
-   * end of the body: one send per event. */
-  soup_message_headers_set_encoding (headers, cas_http_keep_alive_supported ()
-                                                ? SOUP_ENCODING_CHUNKED
-                                                : SOUP_ENCODING_EOF);
+  /* Close-delimited: libsoup writes each chunk of a chunked body in three
+   * sends (size line, data, CRLF); with the end of the connection as the
+   * end of the body, an event is one send. A stream lasts a whole turn,
+   * so reusing its connection would save the client little. */
+  soup_message_headers_set_encoding (headers, SOUP_ENCODING_EOF);
+  soup_message_headers_replace (headers, "Connection", "close");
   /* Accumulation on would keep every chunk written for the life of the
    * stream (soup_message_body_wrote_chunk returns early). */
   soup_message_body_set_accumulate (soup_server_message_get_response_body (msg), FALSE);

@@ -183,7 +183,7 @@ class StreamTest(ChatTestCase):
         self.assertEqual(resp.status, 200)
         self.assertEqual(resp.headers['Content-Type'], 'text/event-stream')
         self.assertEqual(resp.headers['Cache-Control'], 'no-cache')
-        # libsoup 3.2: no keep-alive, so the stream ends with the connection.
+        # Close-delimited: the stream ends with the connection.
         self.assertEqual(resp.headers['Connection'], 'close')
         content = self.assert_chunk_stream(events)
         self.assertEqual(content, BULGARIAN)
@@ -666,9 +666,8 @@ class QueueWaitTest(ChatTestCase):
 class ConnectionTest(ChatTestCase):
 
     def test_consecutive_requests_on_one_client(self):
-        # On libsoup 3.2 each response closes its connection (see
-        # cas-http-server.c: 3.2 leaks idle kept-alive connections);
-        # clients such as http.client and the openai SDK reconnect.
+        # A plain response keeps the connection; a stream closes it (it is
+        # close-delimited), and http.client reconnects, as the SDKs do.
         self.set_scenario(reply='Same socket', tokens=3)
         conn = http.client.HTTPConnection('127.0.0.1', self.port, timeout=30)
         headers = {'Authorization': f'Bearer {TOKEN}', 'Content-Type': 'application/json',
@@ -682,6 +681,8 @@ class ConnectionTest(ChatTestCase):
                 raw = resp.read()
                 self.assertEqual(resp.status, 200, raw)
                 socks.append(conn.sock)
+                self.assertEqual(resp.getheader('Connection'),
+                                 'close' if body.get('stream') else None)
                 if body.get('stream'):
                     self.assertEqual(self.assert_chunk_stream(
                         parse_sse(raw), usage=body.get('stream_options') is not None), 'Same socket')

@@ -161,9 +161,26 @@ class ConnectionLeakTest(DaemonTestCase):
     def open_fds(self):
         return len(os.listdir(f'/proc/{self.daemon.pid}/fd'))
 
+    @smoke
+    def test_keep_alive(self):
+        import http.client
+        conn = http.client.HTTPConnection('127.0.0.1', self.port, timeout=10)
+        socks = []
+        try:
+            for path in ('/health', '/no/such/route', '/health'):
+                conn.request('GET', path)
+                resp = conn.getresponse()
+                resp.read()
+                self.assertIsNone(resp.getheader('Connection'))
+                socks.append(conn.sock)
+        finally:
+            conn.close()
+        # One connection carried all three.
+        self.assertEqual(len(set(map(id, socks))), 1)
+
     def test_client_closed_connections_leave_nothing(self):
-        # libsoup 3.2 kept every idle kept-alive connection a client closed
-        # (a descriptor in CLOSE-WAIT each); the daemon must not.
+        # libsoup 3.2 keeps every idle kept-alive connection a client
+        # closed (a descriptor in CLOSE-WAIT each); the daemon must not.
         import http.client
         self.request('GET', '/health')
         baseline = self.open_fds()
@@ -173,6 +190,24 @@ class ConnectionLeakTest(DaemonTestCase):
             conn.getresponse().read()
             conn.close()
         wait_for(lambda: self.open_fds() <= baseline + 2, 10, 'descriptors to be released')
+
+    def test_reset_connections_leave_nothing(self):
+        # A client that quits with a request in flight resets the
+        # connection (wrk does at the end of every run).
+        import socket
+        import struct
+        self.request('GET', '/health')
+        baseline = self.open_fds()
+        linger_zero = struct.pack('ii', 1, 0)
+        for i in range(100):
+            sock = socket.create_connection(('127.0.0.1', self.port), timeout=10)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger_zero)
+            sock.sendall(b'GET /health HTTP/1.1\r\nHost: x\r\n\r\n')
+            if i % 2:
+                sock.recv(4096)  # after the response, or before it
+            sock.close()
+        wait_for(lambda: self.open_fds() <= baseline + 2, 10, 'descriptors to be released')
+        self.assertEqual(self.request('GET', '/health').status, 200)
 
 
 class BodyLimitTest(DaemonTestCase):

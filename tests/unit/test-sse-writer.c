@@ -221,22 +221,17 @@ test_frames_then_complete (Fixture       *fx,
   g_assert_true (g_str_has_prefix (client.received->str, "HTTP/1.1 200 OK\r\n"));
   g_assert_nonnull (strstr (client.received->str, "Content-Type: text/event-stream\r\n"));
   g_assert_nonnull (strstr (client.received->str, "Cache-Control: no-cache\r\n"));
-  /* Chunked only where connections are kept alive; otherwise the body
-   * ends with the connection, one send per event. */
-  if (cas_http_keep_alive_supported ())
-    g_assert_nonnull (strstr (client.received->str, "Transfer-Encoding: chunked\r\n"));
-  else
-    g_assert_null (strstr (client.received->str, "Transfer-Encoding:"));
+  /* Close-delimited: the body ends with the connection, one send per
+   * event. */
+  g_assert_null (strstr (client.received->str, "Transfer-Encoding:"));
+  g_assert_nonnull (strstr (client.received->str, "Connection: close\r\n"));
   body = strstr (client.received->str, "\r\n\r\n");
   g_assert_nonnull (body);
   /* Each frame went out whole, in order, Cyrillic raw. */
   g_assert_nonnull (strstr (body, frames[0]));
   g_assert_nonnull (strstr (body, frames[1]));
   g_assert_true (strstr (body, frames[1]) < strstr (body, frames[2]));
-  if (cas_http_keep_alive_supported ())
-    g_assert_true (g_str_has_suffix (body, "\r\n0\r\n\r\n"));
-  else
-    g_assert_true (g_str_has_suffix (body, frames[2]));
+  g_assert_true (g_str_has_suffix (body, frames[2]));
   g_assert_null (strstr (body, ": ping"));
   g_string_free (client.received, TRUE);
 }
@@ -318,12 +313,9 @@ test_dispose_completes (Fixture       *fx,
   g_assert_null (fx->writer);
   g_assert_cmpint (fx->closed_count, ==, 0);
   g_assert_nonnull (strstr (client.received->str, "data: 1\n\n"));
-  /* The body was ended: the terminating chunk, or the connection closed
-   * right after the frame (the client read to the end either way). */
-  if (cas_http_keep_alive_supported ())
-    g_assert_true (g_str_has_suffix (client.received->str, "\r\n0\r\n\r\n"));
-  else
-    g_assert_true (g_str_has_suffix (client.received->str, "data: 1\n\n"));
+  /* The body was ended: the connection closed right after the frame (the
+   * client read to the end). */
+  g_assert_true (g_str_has_suffix (client.received->str, "data: 1\n\n"));
   g_assert_null (strstr (client.received->str, ": ping"));
   g_string_free (client.received, TRUE);
 }
