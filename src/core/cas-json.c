@@ -9,6 +9,7 @@
 
 #include "cas-error.h"
 #include "cas-json.h"
+#include "cas-json-scan.h"
 
 /* Deeper documents are refused before JsonParser sees them: it recurses
  * once per level. */
@@ -356,65 +357,28 @@ cas_json_object_to_string (JsonObject *object)
   return g_string_free (out, FALSE);
 }
 
-/* JsonParser recurses per nesting level, so bound the depth first. Only
- * double-quoted strings are skipped; json-glib 1.6 also reads '...'
- * strings and C comments, which could hide a quote from this scan and so
- * hide brackets from the count: refuse them, they are not JSON anyway. */
+/* JsonParser recurses per nesting level, and json-glib 1.6 leaks memory
+ * on many syntax errors (a client could grow the daemon with broken
+ * bodies): only text that passed our own strict check reaches it. */
 static gboolean
-check_structure (const char *data,
-                 gsize       length,
-                 GError    **error)
+check_syntax (const char *data,
+              gsize       length,
+              GError    **error)
 {
-  guint depth = 0;
-  gboolean in_string = FALSE;
+  gsize offset = 0;
+  gboolean too_deep = FALSE;
 
-  for (gsize i = 0; i < length; i++)
-    {
-      char c = data[i];
-
-      if (in_string)
-        {
-          if (c == '\\')
-            i++;
-          else if (c == '"')
-            in_string = FALSE;
-          continue;
-        }
-
-      switch (c)
-        {
-        case '"':
-          in_string = TRUE;
-          break;
-        case '[':
-        case '{':
-          if (++depth > MAX_NESTING_DEPTH)
-            {
-              g_set_error (error, CAS_ERROR, CAS_ERROR_INVALID_ARGUMENT,
-                           "request body is not valid JSON: nested deeper "
-                           "than %d levels", MAX_NESTING_DEPTH);
-              return FALSE;
-            }
-          break;
-        case ']':
-        case '}':
-          if (depth > 0)
-            depth--;
-          break;
-        case '\'':
-        case '/':
-          g_set_error (error, CAS_ERROR, CAS_ERROR_INVALID_ARGUMENT,
-                       "request body is not valid JSON: %s at byte %"
-                       G_GSIZE_FORMAT,
-                       c == '/' ? "comments are not allowed"
-                                : "strings must use double quotes", i);
-          return FALSE;
-        default:
-          break;
-        }
-    }
-
-  return TRUE;
+  if (cas_json_check_syntax (data, length, &offset, &too_deep))
+    return TRUE;
+  if (too_deep)
+    g_set_error (error, CAS_ERROR, CAS_ERROR_INVALID_ARGUMENT,
+                 "request body is not valid JSON: nested deeper than %d levels",
+                 MAX_NESTING_DEPTH);
+  else
+    g_set_error (error, CAS_ERROR, CAS_ERROR_INVALID_ARGUMENT,
+                 "request body is not valid JSON: syntax error at byte %" G_GSIZE_FORMAT,
+                 offset);
+  return FALSE;
 }
 
 /**
@@ -454,7 +418,7 @@ cas_json_parse_object (const char *data,
       return NULL;
     }
 
-  if (!check_structure (data, length, error))
+  if (!check_syntax (data, length, error))
     return NULL;
 
   parser = json_parser_new ();

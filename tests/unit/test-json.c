@@ -403,9 +403,12 @@ static void
 test_parse_errors (void)
 {
   g_autofree char *deep = g_strnfill (100000, '[');
-  g_autofree char *deep_obj = g_strnfill (100000, '{');
+  g_autoptr(GString) deep_obj = g_string_new (NULL);
   g_autofree char *over_limit = nested (129, "1");
   g_autoptr(GString) truncated = g_string_new ("{\"a\":[1,2,");
+
+  for (guint i = 0; i < 20000; i++)
+    g_string_append (deep_obj, "{\"a\":");
 
   assert_parse_fails ("", 0, "request body is not valid JSON");
   assert_parse_fails (NULL, 0, "request body is not valid JSON");
@@ -421,13 +424,16 @@ test_parse_errors (void)
   assert_parse_fails ("{\"a\":1}}", 8, "request body is not valid JSON: ");
   assert_parse_fails ("{\"a\":tru}", 9, "request body is not valid JSON: ");
   assert_parse_fails (deep, 100000, "nested deeper than 128");
-  assert_parse_fails (deep_obj, 100000, "nested deeper than 128");
+  assert_parse_fails (deep_obj->str, deep_obj->len, "nested deeper than 128");
+  assert_parse_fails ("{{{{", 4, "syntax error at byte 1");
   assert_parse_fails (over_limit, strlen (over_limit), "nested deeper than 128");
 
-  /* json-glib 1.6 extensions that could hide brackets from the depth
-   * check are refused. */
-  assert_parse_fails ("{\"a\":'[\"'}", 10, "double quotes");
-  assert_parse_fails ("{\"a\":1 /* \" */}", 15, "comments are not allowed");
+  /* json-glib 1.6 extensions are refused before json-glib sees them. */
+  assert_parse_fails ("{\"a\":'[\"'}", 10, "syntax error at byte 5");
+  assert_parse_fails ("{\"a\":1 /* \" */}", 15, "syntax error at byte 7");
+  /* Errors json-glib 1.6 leaked memory on (valgrind, test-json-scan). */
+  assert_parse_fails ("{\"a\":{{\"b\":1}}", 14, "syntax error at byte 6");
+  assert_parse_fails ("{\"a\":n{ull}", 11, "syntax error at byte 5");
 }
 
 static void
