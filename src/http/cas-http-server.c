@@ -61,6 +61,7 @@ typedef struct {
 
 typedef struct {
   char id[32];
+  gboolean access_log;
   gint64 start_us;
   guint64 body_bytes;
   gboolean body_too_large;
@@ -417,18 +418,18 @@ on_request_started (SoupServer        *server,
   g_snprintf (info->id, sizeof info->id, "%s-%" G_GUINT64_FORMAT,
               self->request_id_prefix, ++self->request_counter);
   info->start_us = g_get_monotonic_time ();
+  info->access_log = self->config->http_access_log;
   g_object_set_data_full (G_OBJECT (msg), REQUEST_INFO_KEY, info, g_free);
 }
 
 static void
-log_request (CasHttpServer     *self,
-             SoupServerMessage *msg,
+log_request (SoupServerMessage *msg,
              const char        *outcome)
 {
   RequestInfo *info = g_object_get_data (G_OBJECT (msg), REQUEST_INFO_KEY);
   GUri *uri = soup_server_message_get_uri (msg);
 
-  if (!self->config->http_access_log || info == NULL)
+  if (info == NULL || !info->access_log)
     return;
   /* Paths only: query strings may carry things that should not be logged. */
   g_message ("%s %s %s %u%s %.1f ms", info->id,
@@ -436,6 +437,13 @@ log_request (CasHttpServer     *self,
              uri != NULL ? g_uri_get_path (uri) : "?",
              soup_server_message_get_status (msg), outcome,
              (g_get_monotonic_time () - info->start_us) / 1000.0);
+}
+
+void
+cas_http_server_log_taken_over (SoupServerMessage *msg,
+                                const char        *outcome)
+{
+  log_request (msg, outcome);
 }
 
 /* libsoup 3.2.x never lets go of a kept-alive connection that the client
@@ -545,7 +553,7 @@ on_request_finished (SoupServer        *server,
                      gpointer           user_data)
 {
   request_done (msg);
-  log_request (user_data, msg, "");
+  log_request (msg, "");
 }
 
 static void
@@ -554,7 +562,7 @@ on_request_aborted (SoupServer        *server,
                     gpointer           user_data)
 {
   request_done (msg);
-  log_request (user_data, msg, " (client gone)");
+  log_request (msg, " (client gone)");
 }
 
 static gboolean on_incoming (GSocket *listener, GIOCondition condition, gpointer user_data);

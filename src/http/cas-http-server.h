@@ -48,6 +48,12 @@ void cas_http_server_shutdown (CasHttpServer *self);
  * (libsoup only notices it on a write). Do not read from it. */
 GSocket *cas_http_server_get_client_socket (SoupServerMessage *msg);
 
+/* The access-log line for a request whose connection was taken over
+ * from libsoup (soup_server_message_steal_connection), which then no
+ * longer reports its end. */
+void cas_http_server_log_taken_over (SoupServerMessage *msg,
+                                     const char        *outcome);
+
 /* Pure: constant-time token comparison. */
 gboolean cas_http_token_equal (const char *given,
                                const char *expected);

@@ -1,15 +1,15 @@
 /* cas-sse-writer.h: one text/event-stream response.
  *
  * The writer owns the response side of a SoupServerMessage from the
- * moment it is created: status 200, text/event-stream, no-cache, chunked
- * encoding, body accumulation off. Each send appends one frame and
- * unpauses the message at once (no buffering, no timer). While nothing
- * has been written for @heartbeat_ms it writes a ": ping" comment, since
- * libsoup only notices a gone client when it writes.
+ * moment it is created: status 200, text/event-stream, no-cache,
+ * close-delimited. libsoup sends the headers; then the writer takes the
+ * connection over and writes each frame the moment it is sent (no
+ * buffering, no timer). A client more than 1 MiB behind is dropped.
+ * While nothing has been written for @heartbeat_ms it writes a ": ping"
+ * comment, so a client that went away is noticed on the write.
  *
- * The message's "finished" signal is the single cleanup point: after it
- * the writer is closed, every send is a no-op returning FALSE, and the
- * writer emits "closed" once. Send from the main context only.
+ * The writer emits "closed" once, when the stream ends; after it every
+ * send is a no-op returning FALSE. Send from the main context only.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -23,13 +23,14 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (CasSseWriter, cas_sse_writer, CAS, SSE_WRITER, GObject)
 
 /* Signals:
- *  "closed" (gboolean completed): the message finished; @completed is
- *    TRUE when cas_sse_writer_complete() ended it, FALSE when the client
- *    went away (or the server dropped the connection) first. */
+ *  "closed" (gboolean completed): the stream ended; @completed is TRUE
+ *    when cas_sse_writer_complete() ended it and all was written, FALSE
+ *    when the client went away (or the server dropped the connection)
+ *    first. Not emitted when the owner drops the writer before
+ *    completing it: that ends the stream quietly. */
 
-/* Sets the status and headers on @msg (nothing is sent until the first
- * frame) and holds a ref on @msg until it finishes. @heartbeat_ms: 0 for
- * no heartbeat. */
+/* Sets the status and headers on @msg and has libsoup send them (unpauses
+ * it). @heartbeat_ms: 0 for no heartbeat. */
 CasSseWriter *cas_sse_writer_new (SoupServerMessage *msg,
                                   guint              heartbeat_ms);
 
@@ -42,11 +43,11 @@ gboolean cas_sse_writer_send_data (CasSseWriter *self,
                                    const char   *data,
                                    gsize         len);
 
-/* Ends the body (the last chunk); "closed" follows once libsoup has
- * written it. Idempotent; a no-op when already closed. */
+/* Ends the stream once all is written, then "closed"; the writer keeps
+ * itself alive until then. Idempotent; a no-op when already closed. */
 void cas_sse_writer_complete (CasSseWriter *self);
 
-/* TRUE once the message finished (client gone or completed). */
+/* TRUE once the stream ended (client gone or completed). */
 gboolean cas_sse_writer_is_closed (CasSseWriter *self);
 /* TRUE once cas_sse_writer_complete() was called. */
 gboolean cas_sse_writer_is_completed (CasSseWriter *self);

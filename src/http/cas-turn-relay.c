@@ -40,6 +40,7 @@ struct _CasTurnRelay
   GSource *peer_watch;       /* (owned) (nullable) */
 
   CasSseWriter *writer;      /* (owned) (nullable) once the SSE response started */
+  gulong writer_closed_id;
   gboolean responded;        /* a JSON reply was set, or the stream completed */
 
   CasCliRun *run;            /* (owned) (nullable) */
@@ -100,13 +101,13 @@ cas_turn_relay_dispose (GObject *object)
   disconnect_run (self);
   g_clear_object (&self->run);
   g_clear_pointer (&self->slot, cas_admission_slot_release);
-  g_clear_object (&self->writer);
   if (self->msg != NULL)
     {
       g_clear_signal_handler (&self->msg_finished_id, self->msg);
       g_clear_signal_handler (&self->msg_disconnected_id, self->msg);
-      /* Never leave a paused message without a reply. */
-      if (!self->msg_finished && !self->responded)
+      /* Never leave a paused message without a reply (a stream's end is
+       * the writer's). */
+      if (!self->msg_finished && !self->responded && self->writer == NULL)
         {
           self->responded = TRUE;
           cas_http_reply_error_status (self->msg, 500, "internal_error",
@@ -115,6 +116,9 @@ cas_turn_relay_dispose (GObject *object)
         }
       g_clear_object (&self->msg);
     }
+  if (self->writer != NULL)
+    g_clear_signal_handler (&self->writer_closed_id, self->writer);
+  g_clear_object (&self->writer);
   G_OBJECT_CLASS (cas_turn_relay_parent_class)->dispose (object);
 }
 
@@ -209,12 +213,34 @@ cas_turn_relay_reply_error (CasTurnRelay *self,
 
 /* --- the SSE side ---------------------------------------------------------- */
 
+static void client_went_away (CasTurnRelay *self);
+
+/* The writer's end of the stream: written whole, or the client gone. */
+static void
+on_writer_closed (CasSseWriter *writer,
+                  gboolean      completed,
+                  gpointer      user_data)
+{
+  /* A "client-gone" handler may drop the last reference to us. */
+  g_autoptr (CasTurnRelay) self = g_object_ref (user_data);
+
+  self->msg_finished = TRUE;
+  if (!completed && !self->responded)
+    client_went_away (self);
+  remove_peer_watch (self);
+}
+
 static void
 start_stream (CasTurnRelay *self)
 {
   GString *frame = g_string_sized_new (256);
 
+  /* From here on the writer sees the message to its end. */
+  g_clear_signal_handler (&self->msg_finished_id, self->msg);
+  g_clear_signal_handler (&self->msg_disconnected_id, self->msg);
   self->writer = cas_sse_writer_new (self->msg, self->heartbeat_ms);
+  self->writer_closed_id = g_signal_connect (self->writer, "closed",
+                                             G_CALLBACK (on_writer_closed), self);
   cas_chunk_format_append_role (self->format, frame);
   cas_sse_writer_send (self->writer, frame);
 }
