@@ -230,6 +230,20 @@ forget_below (Scan       *s,
 
 static gboolean scan_value (Scan *s, gssize path_len);
 
+typedef enum { ITEM_NEXT, ITEM_END, ITEM_BAD } ItemEnd;
+
+/* After a member or an element: ',' goes on, @close ends the container.
+ * On ITEM_BAD the position stays on the offending byte. */
+static ItemEnd
+end_of_item (Scan *s,
+             char  close)
+{
+  skip_ws (s);
+  if (s->p >= s->end || (*s->p != ',' && *s->p != close))
+    return ITEM_BAD;
+  return *s->p++ == ',' ? ITEM_NEXT : ITEM_END;
+}
+
 /* An object, after its '{'. @path_len is the length of its path in
  * s->path, or -1 when nothing wanted lies inside it. */
 static gboolean
@@ -293,17 +307,12 @@ scan_object (Scan   *s,
       else if (!scan_value (s, member_path_len))
         return FALSE;
 
-      skip_ws (s);
-      if (s->p >= s->end)
-        return FALSE;
-      if (*s->p == '}')
+      switch (end_of_item (s, '}'))
         {
-          s->p++;
-          return TRUE;
+        case ITEM_NEXT: break;
+        case ITEM_END: return TRUE;
+        case ITEM_BAD: default: return FALSE;
         }
-      if (*s->p != ',')
-        return FALSE;
-      s->p++;
     }
 }
 
@@ -321,17 +330,12 @@ scan_array (Scan *s)
       /* Nothing wanted lies inside arrays. */
       if (!scan_value (s, -1))
         return FALSE;
-      skip_ws (s);
-      if (s->p >= s->end)
-        return FALSE;
-      if (*s->p == ']')
+      switch (end_of_item (s, ']'))
         {
-          s->p++;
-          return TRUE;
+        case ITEM_NEXT: break;
+        case ITEM_END: return TRUE;
+        case ITEM_BAD: default: return FALSE;
         }
-      if (*s->p != ',')
-        return FALSE;
-      s->p++;
     }
 }
 
