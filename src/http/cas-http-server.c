@@ -477,15 +477,19 @@ connection_for_message (SoupServerMessage *msg)
   return socket != NULL ? g_object_get_data (G_OBJECT (socket), CONNECTION_KEY) : NULL;
 }
 
-static gboolean
-client_hung_up (GSocket *socket)
+CasPeerState
+cas_http_peek_peer (GSocket *socket)
 {
   char byte;
   gssize peeked = recv (g_socket_get_fd (socket), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
 
+  if (peeked > 0)
+    return CAS_PEER_SENT_DATA;
+  if (peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+    return CAS_PEER_QUIET;
   /* 0 is an orderly hang-up; an error such as ECONNRESET (a client that
    * quit with a request in flight) is just as final. */
-  return peeked == 0 || (peeked < 0 && errno != EAGAIN && errno != EINTR);
+  return CAS_PEER_GONE;
 }
 
 static gboolean
@@ -506,7 +510,7 @@ sweep_idle_connections (gpointer user_data)
       /* Closing only fails libsoup's read; the connection leaves the
        * table later, when libsoup lets go of its socket. */
       if (conn->in_flight == 0 && !g_socket_is_closed (conn->socket) &&
-          client_hung_up (conn->socket))
+          cas_http_peek_peer (conn->socket) == CAS_PEER_GONE)
         g_socket_close (conn->socket, NULL);
     }
   return G_SOURCE_CONTINUE;

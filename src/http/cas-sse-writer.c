@@ -38,9 +38,8 @@ struct _CasSseWriter
   GSource *flush_source;   /* (owned) (nullable) waiting for room */
   guint heartbeat_id;
   guint idle_ticks;        /* ticks since the last write */
-  gboolean completed;
+  gboolean completed;      /* holds a reference on itself until closed */
   gboolean closed;
-  gboolean holds_itself;   /* from complete () until closed */
 };
 
 enum {
@@ -91,11 +90,8 @@ close_stream_full (CasSseWriter *self,
   g_string_truncate (self->pending, 0);
   if (notify)
     g_signal_emit (self, signals[SIGNAL_CLOSED], 0, completed);
-  if (self->holds_itself)
-    {
-      self->holds_itself = FALSE;
-      g_object_unref (self);
-    }
+  if (self->completed)
+    g_object_unref (self);
 }
 
 static void
@@ -109,39 +105,56 @@ close_stream (CasSseWriter *self,
 
 static gboolean on_writable (GObject *stream, gpointer user_data);
 
+/* Writes as much of @data as the socket takes now. Returns the count, or
+ * -1 when the client is gone (the stream is closed then). */
+static gssize
+write_now (CasSseWriter *self,
+           const char   *data,
+           gsize         len)
+{
+  GPollableOutputStream *out =
+    G_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (self->stream));
+  gsize written = 0;
+
+  while (written < len)
+    {
+      g_autoptr (GError) error = NULL;
+      gssize n = g_pollable_output_stream_write_nonblocking (out, data + written, len - written,
+                                                             NULL, &error);
+
+      if (n > 0)
+        written += (gsize) n;
+      else if (n == 0 || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        break;
+      else
+        {
+          g_debug ("SSE client gone: %s", error->message);
+          close_stream (self, FALSE);
+          return -1;
+        }
+    }
+  return (gssize) written;
+}
+
 /* Writes what is pending, as far as the socket takes it; closes the
  * stream once it is completed and all out. */
 static void
 flush (CasSseWriter *self)
 {
-  GPollableOutputStream *out;
-  gsize written = 0;
-  g_autoptr (GError) error = NULL;
+  gssize written;
 
   if (self->stream == NULL || self->closed || self->flush_source != NULL)
     return;
-  out = G_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (self->stream));
-  while (written < self->pending->len)
-    {
-      gssize n = g_pollable_output_stream_write_nonblocking (out, self->pending->str + written,
-                                                             self->pending->len - written,
-                                                             NULL, &error);
-      if (n < 0)
-        {
-          if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
-            {
-              g_debug ("SSE client gone: %s", error->message);
-              close_stream (self, FALSE);
-              return;
-            }
-          break;
-        }
-      written += (gsize) n;
-    }
+  written = write_now (self, self->pending->str, self->pending->len);
+  if (written < 0)
+    return;
   g_string_erase (self->pending, 0, written);
   if (self->pending->len > 0)
     {
-      self->flush_source = g_pollable_output_stream_create_source (out, NULL);
+      GOutputStream *out = g_io_stream_get_output_stream (self->stream);
+
+      self->flush_source = g_pollable_output_stream_create_source (G_POLLABLE_OUTPUT_STREAM (out),
+                                                                   NULL);
       g_source_set_callback (self->flush_source, G_SOURCE_FUNC (on_writable), self, NULL);
       g_source_attach (self->flush_source, NULL);
     }
@@ -248,6 +261,18 @@ write_frame (CasSseWriter *self,
       close_stream (self, FALSE);
       return;
     }
+  /* The usual case: nothing waits, so the frame goes out uncopied. */
+  if (self->stream != NULL && self->pending->len == 0)
+    {
+      gssize written = write_now (self, data, len);
+
+      if (written < 0)
+        return;
+      data += written;
+      len -= (gsize) written;
+    }
+  if (len == 0)
+    return;
   g_string_append_len (self->pending, data, len);
   flush (self);
 }
@@ -328,7 +353,6 @@ cas_sse_writer_complete (CasSseWriter *self)
   self->completed = TRUE;
   g_clear_handle_id (&self->heartbeat_id, g_source_remove);
   /* Lives on until all is written, even if its owner lets go now. */
-  self->holds_itself = TRUE;
   g_object_ref (self);
   flush (self);
 }

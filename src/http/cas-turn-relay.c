@@ -7,9 +7,7 @@
 
 #include "config.h"
 
-#include <errno.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "cas-error.h"
 #include "cas-http-server.h"
@@ -491,15 +489,13 @@ on_peer_event (GSocket      *socket,
                gpointer      user_data)
 {
   CasTurnRelay *self = user_data;
-  char byte;
-  gssize n;
+  CasPeerState state = cas_http_peek_peer (socket);
 
-  n = recv (g_socket_get_fd (socket), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+  if (state == CAS_PEER_QUIET)
     return G_SOURCE_CONTINUE;
   g_clear_pointer (&self->peer_watch, g_source_unref);
-  /* n > 0: a pipelined request, not a hang-up; stop watching. */
-  if (n <= 0)
+  /* Data is a pipelined request, not a hang-up; stop watching. */
+  if (state == CAS_PEER_GONE)
     client_went_away (self);
   return G_SOURCE_REMOVE;
 }
