@@ -16,7 +16,8 @@
 #include <unistd.h>
 
 #include <glib.h>
-#include <json-glib/json-glib.h>
+
+#include "fake-json.h"
 
 #define CLI_VERSION "2.1.197"
 #define NOT_LOGGED_IN_TEXT "Not logged in · Please run /login"
@@ -160,8 +161,8 @@ static volatile sig_atomic_t got_sigint;
 
 /* ---- JSON text ---------------------------------------------------------- */
 
-/* Own escaper instead of JsonGenerator: UTF-8 stays raw as in the CLI's
- * output, and key order is simply the template's. */
+/* UTF-8 stays raw as in the CLI's output, and key order is simply the
+ * template's. */
 static void
 append_jstr (GString *out, const char *s)
 {
@@ -840,44 +841,30 @@ load_user_agents (void)
     load_agent_file (files->pdata[i]);
 }
 
-static const char *
-string_member (JsonObject *obj, const char *key)
-{
-  JsonNode *node = json_object_get_member (obj, key);
-
-  return (node && JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING)
-         ? json_node_get_string (node) : NULL;
-}
-
 /* description and prompt non-empty strings; model a string, tools and
  * disallowedTools arrays of strings, if given (the CLI's schema). */
 static gboolean
-json_agent_valid (JsonNode *value)
+json_agent_valid (const FjNode *def)
 {
   static const char *const lists[] = { "tools", "disallowedTools", NULL };
-  JsonObject *def = JSON_NODE_HOLDS_OBJECT (value) ? json_node_get_object (value) : NULL;
-  const char *description = def ? string_member (def, "description") : NULL;
-  const char *prompt = def ? string_member (def, "prompt") : NULL;
+  const char *description = fj_string_member (def, "description");
+  const char *prompt = fj_string_member (def, "prompt");
 
   if (!description || !*description || !prompt || !*prompt)
     return FALSE;
-  if (json_object_has_member (def, "model") && string_member (def, "model") == NULL)
+  if (fj_member (def, "model") && fj_string_member (def, "model") == NULL)
     return FALSE;
   for (const char *const *key = lists; *key; key++)
     {
-      JsonNode *node = json_object_get_member (def, *key);
+      const FjNode *list = fj_member (def, *key);
 
-      if (node == NULL)
+      if (list == NULL)
         continue;
-      if (!JSON_NODE_HOLDS_ARRAY (node))
+      if (list->type != FJ_ARRAY)
         return FALSE;
-      for (guint i = 0; i < json_array_get_length (json_node_get_array (node)); i++)
-        {
-          JsonNode *item = json_array_get_element (json_node_get_array (node), i);
-
-          if (!JSON_NODE_HOLDS_VALUE (item) || json_node_get_value_type (item) != G_TYPE_STRING)
-            return FALSE;
-        }
+      for (guint i = 0; i < list->items->len; i++)
+        if (fj_string (list->items->pdata[i]) == NULL)
+          return FALSE;
     }
   return TRUE;
 }
@@ -888,31 +875,23 @@ json_agent_valid (JsonNode *value)
 static void
 load_json_agents (void)
 {
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  JsonObjectIter iter;
-  const char *name;
-  JsonNode *root, *value;
+  g_autoptr(FjNode) root = F.agents_json ? fj_parse (F.agents_json) : NULL;
 
-  if (F.agents_json == NULL || !json_parser_load_from_data (parser, F.agents_json, -1, NULL))
+  if (root == NULL || root->type != FJ_OBJECT)
     return;
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
-    return;
-  json_object_iter_init (&iter, json_node_get_object (root));
-  while (json_object_iter_next (&iter, &name, &value))
-    if (!json_agent_valid (value))
+  for (guint i = 0; i < root->items->len; i++)
+    if (!json_agent_valid (root->items->pdata[i]))
       return;
-  json_object_iter_init (&iter, json_node_get_object (root));
-  while (json_object_iter_next (&iter, &name, &value))
+  for (guint i = 0; i < root->items->len; i++)
     {
-      JsonObject *def = json_node_get_object (value);
-      JsonNode *tools = json_object_get_member (def, "tools");
+      const FjNode *def = root->items->pdata[i];
+      const FjNode *tools = fj_member (def, "tools");
       g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
 
       if (tools != NULL)
-        for (guint i = 0; i < json_array_get_length (json_node_get_array (tools)); i++)
-          g_strv_builder_add (builder, json_array_get_string_element (json_node_get_array (tools), i));
-      add_agent (name, string_member (def, "model"), tools ? g_strv_builder_end (builder) : NULL);
+        for (guint j = 0; j < tools->items->len; j++)
+          g_strv_builder_add (builder, fj_string (tools->items->pdata[j]));
+      add_agent (def->name, fj_string_member (def, "model"), tools ? g_strv_builder_end (builder) : NULL);
     }
 }
 
@@ -1137,43 +1116,24 @@ next_line (void)
     }
 }
 
-/* json_object_get_object_member() warns on a missing member; this does not. */
-static JsonObject *
-object_member (JsonObject *obj, const char *name)
-{
-  JsonNode *node = obj ? json_object_get_member (obj, name) : NULL;
-
-  return (node && JSON_NODE_HOLDS_OBJECT (node)) ? json_node_get_object (node) : NULL;
-}
-
-static JsonObject *
-parse_object (JsonParser *parser, const char *line)
-{
-  JsonNode *root;
-
-  if (!json_parser_load_from_data (parser, line, -1, NULL))
-    return NULL;
-  root = json_parser_get_root (parser);
-  return (root && JSON_NODE_HOLDS_OBJECT (root)) ? json_node_get_object (root) : NULL;
-}
-
+/* "" unless obj is an object with a string "type". */
 static const char *
-type_of (JsonObject *obj)
+type_of (const FjNode *obj)
 {
-  return obj ? json_object_get_string_member_with_default (obj, "type", "") : "";
+  const char *type = fj_string_member (obj, "type");
+
+  return type ? type : "";
 }
 
 /* Answer a control_request; an interrupt also stops the running turn. */
 static void
-handle_control (JsonObject *obj)
+handle_control (const FjNode *obj)
 {
-  JsonNode *id = json_object_get_member (obj, "request_id");
-  JsonObject *req = object_member (obj, "request");
-  g_autofree char *id_json = id ? json_to_string (id, FALSE) : g_strdup ("null");
+  const FjNode *id = fj_member (obj, "request_id");
+  g_autofree char *id_json = id ? fj_to_string (id) : g_strdup ("null");
   g_autofree char *line = NULL;
 
-  if (req && g_strcmp0 (json_object_get_string_member_with_default (req, "subtype", NULL),
-                        "interrupt") == 0)
+  if (g_strcmp0 (fj_string_member (fj_member (obj, "request"), "subtype"), "interrupt") == 0)
     F.control_interrupt = TRUE;   /* reset when a turn starts: idle interrupts are no-ops */
   line = g_strdup_printf ("{\"type\":\"control_response\",\"response\":"
                           "{\"subtype\":\"success\",\"request_id\":%s}}", id_json);
@@ -1188,8 +1148,7 @@ drain_incoming (void)
 
   while ((line = take_line ()) != NULL)
     {
-      g_autoptr(JsonParser) parser = json_parser_new ();
-      JsonObject *obj = parse_object (parser, line);
+      g_autoptr(FjNode) obj = fj_parse (line);
 
       if (strcmp (type_of (obj), "control_request") == 0)
         {
@@ -1734,23 +1693,19 @@ run_turn (const char *prompt)
 /* ---- the two input modes ------------------------------------------------------------------ */
 
 static char *
-user_message_text (JsonObject *message)
+user_message_text (const FjNode *message)
 {
-  JsonNode *content = message ? json_object_get_member (message, "content") : NULL;
-  JsonArray *blocks;
+  const FjNode *content = fj_member (message, "content");
   GString *text;
 
-  if (content && JSON_NODE_HOLDS_VALUE (content) && json_node_get_value_type (content) == G_TYPE_STRING)
-    return g_strdup (json_node_get_string (content));
-  if (content == NULL || !JSON_NODE_HOLDS_ARRAY (content))
+  if (fj_string (content))
+    return g_strdup (fj_string (content));
+  if (content == NULL || content->type != FJ_ARRAY)
     return NULL;
-  blocks = json_node_get_array (content);
   text = g_string_new (NULL);
-  for (guint i = 0; i < json_array_get_length (blocks); i++)
+  for (guint i = 0; i < content->items->len; i++)
     {
-      JsonNode *block = json_array_get_element (blocks, i);
-      JsonObject *obj = JSON_NODE_HOLDS_OBJECT (block) ? json_node_get_object (block) : NULL;
-      const char *part = obj ? json_object_get_string_member_with_default (obj, "text", NULL) : NULL;
+      const char *part = fj_string_member (content->items->pdata[i], "text");
 
       if (part)
         g_string_append_printf (text, "%s%s", text->len ? "\n" : "", part);
@@ -1787,20 +1742,18 @@ run_stream_input (void)
   while ((raw = next_line ()) != NULL)
     {
       g_autofree char *line = raw;
-      g_autoptr(JsonParser) parser = json_parser_new ();
+      g_autoptr(FjNode) obj = NULL;
       g_autofree char *text = NULL;
-      JsonObject *obj;
 
       if (strspn (line, " \t\r") == strlen (line))
         continue;
-      if (!json_parser_load_from_data (parser, line, -1, NULL))
+      if ((obj = fj_parse (line)) == NULL)
         die_bad_input_line (line);
-      obj = parse_object (parser, line);
       if (strcmp (type_of (obj), "control_request") == 0)
         handle_control (obj);
       /* other types are ignored, as the CLI does */
       if (strcmp (type_of (obj), "user") != 0
-          || (text = user_message_text (object_member (obj, "message"))) == NULL)
+          || (text = user_message_text (fj_member (obj, "message"))) == NULL)
         continue;
       log_turn_input (text);
       last_error = run_turn (text);
