@@ -9,11 +9,17 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <gio/gunixinputstream.h>
+#include <gio/gunixoutputstream.h>
+#include <glib-unix.h>
 
 #include "cas-cli-run.h"
 #include "cas-error.h"
 #include "cas-line-splitter.h"
+#include "cas-spawn.h"
 
 #define READ_CHUNK 65536
 #define MAX_STDERR_BYTES 65536
@@ -30,7 +36,9 @@ struct _CasCliRun
   guint kill_grace_seconds;
   gsize max_line_bytes;
 
-  GSubprocess *process;    /* (owned) (nullable) */
+  GOutputStream *stdin_pipe;  /* (owned) (nullable) */
+  GInputStream *stdout_pipe;  /* (owned) (nullable) */
+  GInputStream *stderr_pipe;  /* (owned) (nullable) */
   GCancellable *io_cancellable; /* (owned) */
   CasLineSplitter *stdout_lines; /* (owned) (nullable) */
   GString *stderr_text;    /* (owned) bounded by MAX_STDERR_BYTES */
@@ -95,7 +103,9 @@ cas_cli_run_finalize (GObject *object)
   g_strfreev (self->argv);
   g_free (self->cwd);
   g_clear_pointer (&self->stdin_bytes, g_bytes_unref);
-  g_clear_object (&self->process);
+  g_clear_object (&self->stdin_pipe);
+  g_clear_object (&self->stdout_pipe);
+  g_clear_object (&self->stderr_pipe);
   g_clear_object (&self->io_cancellable);
   g_clear_pointer (&self->stdout_lines, cas_line_splitter_free);
   g_string_free (self->stderr_text, TRUE);
@@ -281,7 +291,7 @@ on_stdout_read (GObject      *source,
 static void
 read_stdout (CasCliRun *self)
 {
-  g_input_stream_read_async (g_subprocess_get_stdout_pipe (self->process),
+  g_input_stream_read_async (self->stdout_pipe,
                              self->stdout_buffer, READ_CHUNK,
                              G_PRIORITY_DEFAULT, self->io_cancellable,
                              on_stdout_read, g_object_ref (self));
@@ -320,32 +330,22 @@ on_stderr_read (GObject      *source,
 static void
 read_stderr (CasCliRun *self)
 {
-  g_input_stream_read_async (g_subprocess_get_stderr_pipe (self->process),
+  g_input_stream_read_async (self->stderr_pipe,
                              self->stderr_buffer, READ_CHUNK,
                              G_PRIORITY_DEFAULT, self->io_cancellable,
                              on_stderr_read, g_object_ref (self));
 }
 
 static void
-on_stdin_closed (GObject      *source,
-                 GAsyncResult *result,
-                 gpointer      user_data)
-{
-  g_autoptr (CasCliRun) self = user_data;
-  g_autoptr (GError) error = NULL;
-
-  if (!g_output_stream_close_finish (G_OUTPUT_STREAM (source), result, &error))
-    g_debug ("pid %d: closing stdin: %s", (int) self->pid, error->message);
-}
-
-static void
 close_stdin (CasCliRun *self)
 {
+  g_autoptr (GError) error = NULL;
+
   /* Closing is what tells the CLI the prompt is complete (an open, empty
-   * stdin makes it wait 3 s). */
-  g_output_stream_close_async (g_subprocess_get_stdin_pipe (self->process),
-                               G_PRIORITY_DEFAULT, NULL,
-                               on_stdin_closed, g_object_ref (self));
+   * stdin makes it wait 3 s). Closing a pipe never blocks, and the async
+   * close would wait for a worker thread: do it here. */
+  if (!g_output_stream_close (self->stdin_pipe, NULL, &error))
+    g_debug ("pid %d: closing stdin: %s", (int) self->pid, error->message);
 }
 
 static void
@@ -362,6 +362,38 @@ on_stdin_written (GObject      *source,
   close_stdin (self);
 }
 
+/* Most prompts fit in the pipe: write them at once and close, so the CLI
+ * starts without waiting for a main-loop pass; the rest goes async. */
+static void
+feed_stdin (CasCliRun *self)
+{
+  g_autoptr (GError) error = NULL;
+  gsize size = 0;
+  const guint8 *data = self->stdin_bytes != NULL ? g_bytes_get_data (self->stdin_bytes, &size) : NULL;
+  gsize done = 0;
+
+  if (size > 0)
+    {
+      gssize n = g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (self->stdin_pipe),
+                                                             data, size, NULL, &error);
+
+      if (n >= 0)
+        done = n;
+      else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        {
+          /* EPIPE: the child exited early; its exit status tells why. */
+          g_debug ("pid %d: writing the prompt: %s", (int) self->pid, error->message);
+          done = size;
+        }
+    }
+  if (done < size)
+    g_output_stream_write_all_async (self->stdin_pipe, data + done, size - done,
+                                     G_PRIORITY_DEFAULT, NULL,
+                                     on_stdin_written, g_object_ref (self));
+  else
+    close_stdin (self);
+}
+
 static gboolean
 on_drain_timeout (gpointer user_data)
 {
@@ -375,21 +407,16 @@ on_drain_timeout (gpointer user_data)
 }
 
 static void
-on_exited (GObject      *source,
-           GAsyncResult *result,
-           gpointer      user_data)
+on_exited (GPid     pid,
+           int      wait_status,
+           gpointer user_data)
 {
-  g_autoptr (CasCliRun) self = user_data;
-  GSubprocess *process = G_SUBPROCESS (source);
-  g_autoptr (GError) error = NULL;
+  CasCliRun *self = user_data;
 
-  if (!g_subprocess_wait_finish (process, result, &error))
-    g_debug ("pid %d: wait: %s", (int) self->pid, error->message);
-
-  if (g_subprocess_get_if_exited (process))
-    self->exit_status = g_subprocess_get_exit_status (process);
-  else if (g_subprocess_get_if_signaled (process))
-    self->exit_status = 128 + g_subprocess_get_term_sig (process);
+  if (WIFEXITED (wait_status))
+    self->exit_status = WEXITSTATUS (wait_status);
+  else if (WIFSIGNALED (wait_status))
+    self->exit_status = 128 + WTERMSIG (wait_status);
 
   /* Sweep whatever the CLI left in its group (tool helpers, a stray
    * grandchild): they would hold our pipes open and outlive the run. */
@@ -437,36 +464,6 @@ cas_cli_run_stop (CasCliRun *self)
   self->kill_id = g_timeout_add_seconds (self->kill_grace_seconds, on_kill_timeout, self);
 }
 
-#define SPAWN_HELPER_NAME "claude-agent-service-spawn"
-
-/* The helper lives next to the daemon (build tree or libexecdir);
- * CAS_SPAWN_HELPER names it for programs elsewhere, such as tests. */
-static const char *
-find_spawn_helper (void)
-{
-  static char *helper;
-  static gsize resolved;
-
-  if (g_once_init_enter (&resolved))
-    {
-      const char *override = g_getenv ("CAS_SPAWN_HELPER");
-      g_autofree char *self_exe = g_file_read_link ("/proc/self/exe", NULL);
-      g_autofree char *self_dir = self_exe != NULL ? g_path_get_dirname (self_exe) : NULL;
-      const char *candidates[] = {
-        override,
-        self_dir != NULL ? g_build_filename (self_dir, SPAWN_HELPER_NAME, NULL) : NULL,
-        LIBEXECDIR "/" SPAWN_HELPER_NAME,
-      };
-
-      for (guint i = 0; i < G_N_ELEMENTS (candidates) && helper == NULL; i++)
-        if (candidates[i] != NULL && g_file_test (candidates[i], G_FILE_TEST_IS_EXECUTABLE))
-          helper = g_strdup (candidates[i]);
-      g_free ((char *) candidates[1]);
-      g_once_init_leave (&resolved, 1);
-    }
-  return helper;
-}
-
 char *
 cas_cli_resolve_program (const char *command)
 {
@@ -478,18 +475,50 @@ cas_cli_resolve_program (const char *command)
   return g_find_program_in_path (command);
 }
 
+/* The child's environment: ours, less what a parent Claude Code session
+ * set (nested sessions refuse to start). */
+static GStrv
+child_environment (void)
+{
+  GStrv env = g_get_environ ();
+
+  for (guint i = 0; scrubbed_env_names[i] != NULL; i++)
+    env = g_environ_unsetenv (env, scrubbed_env_names[i]);
+  return env;
+}
+
+/* Three pipes: [0] the child's stdin, [1] stdout, [2] stderr. Ours are
+ * the write end of [0] and the read ends of the others, non-blocking so
+ * a 1 MiB prompt never stalls the main loop. */
+static gboolean
+open_stdio_pipes (int      pipes[3][2],
+                  GError **error)
+{
+  for (int i = 0; i < 3; i++)
+    if (!cas_spawn_open_pipe (pipes[i], error))
+      {
+        for (int j = 0; j < i; j++)
+          {
+            close (pipes[j][0]);
+            close (pipes[j][1]);
+          }
+        return FALSE;
+      }
+  g_unix_set_fd_nonblocking (pipes[0][1], TRUE, NULL);
+  g_unix_set_fd_nonblocking (pipes[1][0], TRUE, NULL);
+  g_unix_set_fd_nonblocking (pipes[2][0], TRUE, NULL);
+  return TRUE;
+}
+
 gboolean
 cas_cli_run_start (CasCliRun *self,
                    GError   **error)
 {
-  g_autoptr (GSubprocessLauncher) launcher = NULL;
-  g_autoptr (GError) local_error = NULL;
-  g_autoptr (GStrvBuilder) spawn_argv = g_strv_builder_new ();
-  g_auto (GStrv) full_argv = NULL;
   g_autofree char *program = NULL;
-  g_autofree char *parent = g_strdup_printf ("%d", (int) getpid ());
-  const char *helper = find_spawn_helper ();
-  const char *identifier;
+  g_auto (GStrv) env = NULL;
+  int pipes[3][2];
+  int child_fds[3];
+  pid_t pid;
 
   g_return_val_if_fail (CAS_IS_CLI_RUN (self), FALSE);
   g_return_val_if_fail (!self->started, FALSE);
@@ -504,41 +533,22 @@ cas_cli_run_start (CasCliRun *self,
   g_free (self->argv[0]);
   self->argv[0] = g_steal_pointer (&program);
 
-  if (helper == NULL)
-    {
-      g_set_error (error, CAS_ERROR, CAS_ERROR_CLI_FAILED,
-                   "cannot start %s: %s is not installed next to the daemon",
-                   self->argv[0], SPAWN_HELPER_NAME);
-      return FALSE;
-    }
-  g_strv_builder_add_many (spawn_argv, helper, parent,
-                           self->cwd != NULL ? self->cwd : "-", NULL);
-  g_strv_builder_addv (spawn_argv, (const char **) self->argv);
-  full_argv = g_strv_builder_end (spawn_argv);
+  if (!open_stdio_pipes (pipes, error))
+    return FALSE;
+  child_fds[0] = pipes[0][0];
+  child_fds[1] = pipes[1][1];
+  child_fds[2] = pipes[2][1];
+  env = child_environment ();
+  pid = cas_spawn_in_new_group (self->argv[0], self->argv, env, self->cwd, child_fds, error);
+  for (int i = 0; i < 3; i++)
+    close (child_fds[i]);
+  self->stdin_pipe = g_unix_output_stream_new (pipes[0][1], TRUE);
+  self->stdout_pipe = g_unix_input_stream_new (pipes[1][0], TRUE);
+  self->stderr_pipe = g_unix_input_stream_new (pipes[2][0], TRUE);
+  if (pid < 0)
+    return FALSE;
 
-  /* No working directory and no child-setup function, and inherited
-   * descriptors (ours are all close-on-exec; the helper closes the rest):
-   * that keeps GLib on its posix_spawn path, 0.3 ms instead of 2.1 ms of
-   * stalled main loop per spawn (aesthetics-anchors 5.2). */
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
-                                        G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                                        G_SUBPROCESS_FLAGS_STDERR_PIPE |
-                                        G_SUBPROCESS_FLAGS_INHERIT_FDS);
-  for (guint i = 0; scrubbed_env_names[i] != NULL; i++)
-    g_subprocess_launcher_unsetenv (launcher, scrubbed_env_names[i]);
-
-  self->process = g_subprocess_launcher_spawnv (launcher,
-                                                (const char * const *) full_argv,
-                                                &local_error);
-  if (self->process == NULL)
-    {
-      g_set_error (error, CAS_ERROR, CAS_ERROR_CLI_FAILED,
-                   "cannot start %s: %s", self->argv[0], local_error->message);
-      return FALSE;
-    }
-
-  identifier = g_subprocess_get_identifier (self->process);
-  self->pid = identifier != NULL ? (pid_t) g_ascii_strtoll (identifier, NULL, 10) : 0;
+  self->pid = pid;
   self->started = TRUE;
   live_runs = g_list_prepend (live_runs, g_object_ref (self));
   g_debug ("started pid %d: %s", (int) self->pid, self->argv[0]);
@@ -546,16 +556,10 @@ cas_cli_run_start (CasCliRun *self,
   self->stdout_lines = cas_line_splitter_new (self->max_line_bytes, on_stdout_line, self);
   read_stdout (self);
   read_stderr (self);
-  g_subprocess_wait_async (self->process, NULL, on_exited, g_object_ref (self));
+  g_child_watch_add_full (G_PRIORITY_DEFAULT, pid, on_exited,
+                          g_object_ref (self), g_object_unref);
 
-  if (self->stdin_bytes != NULL && g_bytes_get_size (self->stdin_bytes) > 0)
-    g_output_stream_write_all_async (g_subprocess_get_stdin_pipe (self->process),
-                                     g_bytes_get_data (self->stdin_bytes, NULL),
-                                     g_bytes_get_size (self->stdin_bytes),
-                                     G_PRIORITY_DEFAULT, NULL,
-                                     on_stdin_written, g_object_ref (self));
-  else
-    close_stdin (self);
+  feed_stdin (self);
 
   if (self->timeout_seconds > 0)
     self->timeout_id = g_timeout_add_seconds (self->timeout_seconds, on_run_timeout, self);
