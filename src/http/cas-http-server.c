@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <glib/gi18n.h>
 
+#include "cas-client-input-stream.h"
 #include "cas-error.h"
 #include "cas-http-server.h"
 #include "cas-json.h"
@@ -42,8 +43,6 @@ struct _CasHttpServer
   GSocket *keepalive_pair[2]; /* (owned) (nullable) see give_libsoup_a_listener */
   GSource *accept_source; /* (owned) (nullable) */
   guint accept_retry_id;
-  GHashTable *connections; /* (element-type CasHttpConnection) (owned) set */
-  guint sweep_id;
   GPtrArray *routes;    /* (element-type Route) (owned) */
   guint port;
   guint64 request_counter;
@@ -51,14 +50,6 @@ struct _CasHttpServer
 };
 
 /* Per-request bookkeeping, attached to the message. */
-/* One accepted connection: data on its GSocket, and in the server's set
- * (see sweep_idle_connections). */
-typedef struct {
-  CasHttpServer *server; /* (nullable) NULL once the server is gone */
-  GSocket *socket;       /* (unowned) this is data on it */
-  guint in_flight;       /* requests read and not yet answered */
-} CasHttpConnection;
-
 typedef struct {
   char id[32];
   gboolean access_log;
@@ -69,6 +60,7 @@ typedef struct {
 
 #define REQUEST_INFO_KEY "cas-request-info"
 #define CLIENT_SOCKET_KEY "cas-client-socket"
+#define CLIENT_INPUT_KEY "cas-client-input"
 
 G_DEFINE_FINAL_TYPE (CasHttpServer, cas_http_server, G_TYPE_OBJECT)
 
@@ -87,16 +79,8 @@ cas_http_server_finalize (GObject *object)
 {
   CasHttpServer *self = CAS_HTTP_SERVER (object);
 
-  GHashTableIter iter;
-  CasHttpConnection *conn;
-
   cas_http_server_shutdown (self);
   g_clear_object (&self->soup);
-  /* Sockets that outlive the server must not reach back into it. */
-  g_hash_table_iter_init (&iter, self->connections);
-  while (g_hash_table_iter_next (&iter, (gpointer *) &conn, NULL))
-    conn->server = NULL;
-  g_hash_table_unref (self->connections);
   g_ptr_array_unref (self->routes);
   g_clear_pointer (&self->config, cas_config_unref);
   if (self->api_token != NULL)
@@ -116,7 +100,6 @@ static void
 cas_http_server_init (CasHttpServer *self)
 {
   self->routes = g_ptr_array_new_with_free_func (route_free);
-  self->connections = g_hash_table_new (NULL, NULL);
   g_snprintf (self->request_id_prefix, sizeof self->request_id_prefix,
               "%08x", g_random_int ());
 }
@@ -446,37 +429,6 @@ cas_http_server_log_taken_over (SoupServerMessage *msg,
   log_request (msg, outcome);
 }
 
-/* libsoup 3.2.x never lets go of a kept-alive connection that the client
- * closes while it is idle (fixed upstream in 3.3 by commit d20c6601,
- * "Don't leak idle connections closed by the client"): each one keeps its
- * descriptor in CLOSE-WAIT and its objects until shutdown, and a
- * long-running daemon runs out of descriptors. So we keep a list of the
- * connections, and twice a second look at the idle ones: where the client
- * has hung up we close our end, libsoup's pending read fails, and it drops
- * the connection and its objects. A watch re-armed after every response
- * did the same, but cost four main-loop wake-ups per request. Harmless on
- * libsoup 3.3, which notices the hang-up on its own. */
-#define CONNECTION_KEY "cas-http-connection"
-#define IDLE_SWEEP_MS 500
-
-static void
-connection_free (gpointer data)
-{
-  CasHttpConnection *conn = data;
-
-  if (conn->server != NULL)
-    g_hash_table_remove (conn->server->connections, conn);
-  g_free (conn);
-}
-
-static CasHttpConnection *
-connection_for_message (SoupServerMessage *msg)
-{
-  GSocket *socket = cas_http_server_get_client_socket (msg);
-
-  return socket != NULL ? g_object_get_data (G_OBJECT (socket), CONNECTION_KEY) : NULL;
-}
-
 CasPeerState
 cas_http_peek_peer (GSocket *socket)
 {
@@ -492,63 +444,15 @@ cas_http_peek_peer (GSocket *socket)
   return CAS_PEER_GONE;
 }
 
-static gboolean
-sweep_idle_connections (gpointer user_data)
-{
-  CasHttpServer *self = user_data;
-  GHashTableIter iter;
-  CasHttpConnection *conn;
-
-  if (g_hash_table_size (self->connections) == 0)
-    {
-      self->sweep_id = 0;
-      return G_SOURCE_REMOVE;
-    }
-  g_hash_table_iter_init (&iter, self->connections);
-  while (g_hash_table_iter_next (&iter, (gpointer *) &conn, NULL))
-    {
-      /* Closing only fails libsoup's read; the connection leaves the
-       * table later, when libsoup lets go of its socket. */
-      if (conn->in_flight == 0 && !g_socket_is_closed (conn->socket) &&
-          cas_http_peek_peer (conn->socket) == CAS_PEER_GONE)
-        g_socket_close (conn->socket, NULL);
-    }
-  return G_SOURCE_CONTINUE;
-}
-
-static void
-track_connection (CasHttpServer *self,
-                  GSocket       *socket)
-{
-  CasHttpConnection *conn = g_new0 (CasHttpConnection, 1);
-
-  conn->server = self;
-  conn->socket = socket;
-  g_object_set_data_full (G_OBJECT (socket), CONNECTION_KEY, conn, connection_free);
-  g_hash_table_add (self->connections, conn);
-  if (self->sweep_id == 0)
-    self->sweep_id = g_timeout_add (IDLE_SWEEP_MS, sweep_idle_connections, self);
-}
-
-static void
-on_request_read (SoupServer        *server,
-                 SoupServerMessage *msg,
-                 gpointer           user_data)
-{
-  CasHttpConnection *conn = connection_for_message (msg);
-
-  if (conn != NULL)
-    conn->in_flight++;
-}
-
 static void
 request_done (SoupServerMessage *msg)
 {
-  CasHttpConnection *conn = connection_for_message (msg);
+  GSocketAddress *remote = soup_server_message_get_remote_address (msg);
+  CasClientInputStream *input = remote != NULL ? g_object_get_data (G_OBJECT (remote), CLIENT_INPUT_KEY) : NULL;
 
   set_cork (msg, FALSE);
-  if (conn != NULL && conn->in_flight > 0)
-    conn->in_flight--;
+  if (input != NULL)
+    cas_client_input_stream_request_done (input);
 }
 
 static void
@@ -605,6 +509,8 @@ on_incoming (GSocket      *listener,
       g_autoptr (GError) error = NULL;
       g_autoptr (GSocket) client = g_socket_accept (listener, NULL, &error);
       g_autoptr (GSocketConnection) connection = NULL;
+      g_autoptr (GInputStream) input = NULL;
+      g_autoptr (GIOStream) stream = NULL;
       g_autoptr (GSocketAddress) local = NULL;
       g_autoptr (GSocketAddress) remote = NULL;
 
@@ -632,14 +538,17 @@ on_incoming (GSocket      *listener,
           continue;
         }
       connection = g_socket_connection_factory_create_connection (client);
+      input = cas_client_input_stream_new (connection);
+      stream = g_simple_io_stream_new (input, g_io_stream_get_output_stream (G_IO_STREAM (connection)));
       /* libsoup keeps the address for the connection's life and hands it to
        * every message: it carries the socket for
-       * cas_http_server_get_client_socket (). */
+       * cas_http_server_get_client_socket (), and the input for
+       * request_done (). */
       g_object_set_data_full (G_OBJECT (remote), CLIENT_SOCKET_KEY,
                               g_object_ref (client), g_object_unref);
-      track_connection (self, client);
-      if (!soup_server_accept_iostream (self->soup, G_IO_STREAM (connection),
-                                        local, remote, &error))
+      g_object_set_data_full (G_OBJECT (remote), CLIENT_INPUT_KEY,
+                              g_object_ref (input), g_object_unref);
+      if (!soup_server_accept_iostream (self->soup, stream, local, remote, &error))
         g_debug ("accept: %s", error->message);
     }
 }
@@ -725,7 +634,6 @@ cas_http_server_listen (CasHttpServer *self,
   soup_server_add_early_handler (self->soup, NULL, check_body_size, self, NULL);
   soup_server_add_handler (self->soup, NULL, dispatch, self, NULL);
   g_signal_connect (self->soup, "request-started", G_CALLBACK (on_request_started), self);
-  g_signal_connect (self->soup, "request-read", G_CALLBACK (on_request_read), self);
   g_signal_connect (self->soup, "request-finished", G_CALLBACK (on_request_finished), self);
   g_signal_connect (self->soup, "request-aborted", G_CALLBACK (on_request_aborted), self);
 
@@ -753,7 +661,6 @@ void
 cas_http_server_shutdown (CasHttpServer *self)
 {
   g_clear_handle_id (&self->accept_retry_id, g_source_remove);
-  g_clear_handle_id (&self->sweep_id, g_source_remove);
   if (self->accept_source != NULL)
     g_source_destroy (self->accept_source);
   g_clear_pointer (&self->accept_source, g_source_unref);
