@@ -38,6 +38,11 @@ struct _CasDaemon
 
   char *claude_path;          /* (owned) (nullable) */
   gint64 claude_checked_us;
+
+  /* The last /health body and the counts in it (see handle_health). */
+  char *health_body;          /* (owned) (nullable) */
+  guint health_active;
+  guint health_queued;
 };
 
 G_DEFINE_FINAL_TYPE (CasDaemon, cas_daemon, G_TYPE_OBJECT)
@@ -57,6 +62,7 @@ cas_daemon_finalize (GObject *object)
   g_free (self->state_dir);
   g_free (self->agents_dir);
   g_free (self->claude_path);
+  g_free (self->health_body);
 
   G_OBJECT_CLASS (cas_daemon_parent_class)->finalize (object);
 }
@@ -84,6 +90,7 @@ find_claude (CasDaemon *self)
   /* The same lookup a run makes, so /health says what a run would find. */
   self->claude_path = cas_cli_resolve_program (self->config->claude_command);
   self->claude_checked_us = now;
+  g_clear_pointer (&self->health_body, g_free);
   return self->claude_path;
 }
 
@@ -96,25 +103,34 @@ handle_health (CasHttpServer     *server,
 {
   CasDaemon *self = user_data;
   guint active = cas_admission_get_active (self->admission);
+  guint queued = cas_admission_get_queued (self->admission);
   guint capacity = cas_admission_get_capacity (self->admission);
   const char *claude = find_claude (self);
-  GString *out = g_string_sized_new (256);
 
-  /* Formatted by hand: /health is the hottest route (see NEWS). */
-  g_string_append_printf (out,
-                          "{\"status\":\"ok\",\"service\":\"claude-agent-service\","
-                          "\"version\":\"%s\",\"busy\":%s,\"active\":%u,\"queued\":%u,"
-                          "\"capacity\":%u,\"claude\":{\"available\":%s,\"path\":",
-                          PACKAGE_VERSION, active >= capacity ? "true" : "false",
-                          active, cas_admission_get_queued (self->admission), capacity,
-                          claude != NULL ? "true" : "false");
-  if (claude != NULL)
-    cas_json_append_string (out, claude);
-  else
-    g_string_append (out, "null");
-  g_string_append (out, "}}");
+  /* Schedulers and load balancers poll this: format the body only when
+   * a figure in it changed (find_claude () drops it on each lookup; the
+   * capacity is fixed). */
+  if (self->health_body == NULL || active != self->health_active || queued != self->health_queued)
+    {
+      GString *out = g_string_sized_new (256);
 
-  cas_http_reply_json (msg, SOUP_STATUS_OK, g_string_free (out, FALSE));
+      g_string_append_printf (out,
+                              "{\"status\":\"ok\",\"service\":\"claude-agent-service\","
+                              "\"version\":\"%s\",\"busy\":%s,\"active\":%u,\"queued\":%u,"
+                              "\"capacity\":%u,\"claude\":{\"available\":%s,\"path\":",
+                              PACKAGE_VERSION, active >= capacity ? "true" : "false",
+                              active, queued, capacity, claude != NULL ? "true" : "false");
+      if (claude != NULL)
+        cas_json_append_string (out, claude);
+      else
+        g_string_append (out, "null");
+      g_string_append (out, "}}");
+      g_free (self->health_body);
+      self->health_body = g_string_free (out, FALSE);
+      self->health_active = active;
+      self->health_queued = queued;
+    }
+  cas_http_reply_json (msg, SOUP_STATUS_OK, g_strdup (self->health_body));
 }
 
 static void

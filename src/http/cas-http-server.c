@@ -58,9 +58,11 @@ typedef struct {
   gboolean body_too_large;
 } RequestInfo;
 
-#define REQUEST_INFO_KEY "cas-request-info"
-#define CLIENT_SOCKET_KEY "cas-client-socket"
-#define CLIENT_INPUT_KEY "cas-client-input"
+/* Looked up several times per request: quarks, not strings, which
+ * would take GLib's global quark lock each time. */
+static GQuark request_info_quark;
+static GQuark client_socket_quark;
+static GQuark client_input_quark;
 
 G_DEFINE_FINAL_TYPE (CasHttpServer, cas_http_server, G_TYPE_OBJECT)
 
@@ -94,6 +96,9 @@ static void
 cas_http_server_class_init (CasHttpServerClass *klass)
 {
   G_OBJECT_CLASS (klass)->finalize = cas_http_server_finalize;
+  request_info_quark = g_quark_from_static_string ("cas-request-info");
+  client_socket_quark = g_quark_from_static_string ("cas-client-socket");
+  client_input_quark = g_quark_from_static_string ("cas-client-input");
 }
 
 static void
@@ -279,15 +284,15 @@ dispatch (SoupServer        *server,
 {
   CasHttpServer *self = user_data;
   const char *method = soup_server_message_get_method (msg);
-  RequestInfo *info = g_object_get_data (G_OBJECT (msg), REQUEST_INFO_KEY);
+  RequestInfo *info = g_object_get_qdata (G_OBJECT (msg), request_info_quark);
   const Route *found = NULL;
   gboolean path_known = FALSE;
   g_autoptr (GString) allowed = g_string_new (NULL);
   const char *auth_failure;
 
   if (info != NULL)
-    soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                  "X-Request-Id", info->id);
+    soup_message_headers_append (soup_server_message_get_response_headers (msg),
+                                 "X-Request-Id", info->id);
 
   if (info != NULL && info->body_too_large)
     {
@@ -350,7 +355,7 @@ on_got_chunk (SoupServerMessage *msg,
               gpointer           user_data)
 {
   CasHttpServer *self = user_data;
-  RequestInfo *info = g_object_get_data (G_OBJECT (msg), REQUEST_INFO_KEY);
+  RequestInfo *info = g_object_get_qdata (G_OBJECT (msg), request_info_quark);
 
   if (info == NULL || info->body_too_large)
     return;
@@ -364,21 +369,28 @@ on_got_chunk (SoupServerMessage *msg,
     }
 }
 
-/* Early handler: sees the headers before any of the body is read. */
+/* Early handler: sees each request once its headers are read, before
+ * any of its body. (Not the server's "request-started" signal: libsoup's
+ * signals have no marshaller of their own, and each emission through
+ * libffi cost more than all of this.) */
 static void
-check_body_size (SoupServer        *server,
-                 SoupServerMessage *msg,
-                 const char        *path,
-                 GHashTable        *query,
-                 gpointer           user_data)
+start_request (SoupServer        *server,
+               SoupServerMessage *msg,
+               const char        *path,
+               GHashTable        *query,
+               gpointer           user_data)
 {
   CasHttpServer *self = user_data;
-  RequestInfo *info = g_object_get_data (G_OBJECT (msg), REQUEST_INFO_KEY);
+  RequestInfo *info = g_new0 (RequestInfo, 1);
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
   goffset declared = soup_message_headers_get_content_length (headers);
 
-  if (info == NULL)
-    return;
+  g_snprintf (info->id, sizeof info->id, "%s-%" G_GUINT64_FORMAT,
+              self->request_id_prefix, ++self->request_counter);
+  info->start_us = g_get_monotonic_time ();
+  info->access_log = self->config->http_access_log;
+  g_object_set_qdata_full (G_OBJECT (msg), request_info_quark, info, g_free);
+
   if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH &&
       (guint64) declared > self->config->http_max_body_bytes)
     {
@@ -391,25 +403,10 @@ check_body_size (SoupServer        *server,
 }
 
 static void
-on_request_started (SoupServer        *server,
-                    SoupServerMessage *msg,
-                    gpointer           user_data)
-{
-  CasHttpServer *self = user_data;
-  RequestInfo *info = g_new0 (RequestInfo, 1);
-
-  g_snprintf (info->id, sizeof info->id, "%s-%" G_GUINT64_FORMAT,
-              self->request_id_prefix, ++self->request_counter);
-  info->start_us = g_get_monotonic_time ();
-  info->access_log = self->config->http_access_log;
-  g_object_set_data_full (G_OBJECT (msg), REQUEST_INFO_KEY, info, g_free);
-}
-
-static void
 log_request (SoupServerMessage *msg,
              const char        *outcome)
 {
-  RequestInfo *info = g_object_get_data (G_OBJECT (msg), REQUEST_INFO_KEY);
+  RequestInfo *info = g_object_get_qdata (G_OBJECT (msg), request_info_quark);
   GUri *uri = soup_server_message_get_uri (msg);
 
   if (info == NULL || !info->access_log)
@@ -448,7 +445,7 @@ static void
 request_done (SoupServerMessage *msg)
 {
   GSocketAddress *remote = soup_server_message_get_remote_address (msg);
-  CasClientInputStream *input = remote != NULL ? g_object_get_data (G_OBJECT (remote), CLIENT_INPUT_KEY) : NULL;
+  CasClientInputStream *input = remote != NULL ? g_object_get_qdata (G_OBJECT (remote), client_input_quark) : NULL;
 
   set_cork (msg, FALSE);
   if (input != NULL)
@@ -544,13 +541,27 @@ on_incoming (GSocket      *listener,
        * every message: it carries the socket for
        * cas_http_server_get_client_socket (), and the input for
        * request_done (). */
-      g_object_set_data_full (G_OBJECT (remote), CLIENT_SOCKET_KEY,
+      g_object_set_qdata_full (G_OBJECT (remote), client_socket_quark,
                               g_object_ref (client), g_object_unref);
-      g_object_set_data_full (G_OBJECT (remote), CLIENT_INPUT_KEY,
+      g_object_set_qdata_full (G_OBJECT (remote), client_input_quark,
                               g_object_ref (input), g_object_unref);
       if (!soup_server_accept_iostream (self->soup, stream, local, remote, &error))
         g_debug ("accept: %s", error->message);
     }
+}
+
+/* libsoup's signals are declared without a marshaller, so GLib would
+ * call every handler through libffi: these get GLib's own. */
+static void
+connect_marshalled (SoupServer *soup,
+                    const char *signal_name,
+                    GCallback   callback,
+                    gpointer    user_data)
+{
+  GClosure *closure = g_cclosure_new (callback, user_data, NULL);
+
+  g_closure_set_marshal (closure, g_cclosure_marshal_VOID__OBJECT);
+  g_signal_connect_closure (soup, signal_name, closure, FALSE);
 }
 
 /* libsoup keeps a connection open after a response only while it has a
@@ -588,7 +599,7 @@ cas_http_server_get_client_socket (SoupServerMessage *msg)
 {
   GSocketAddress *remote = soup_server_message_get_remote_address (msg);
 
-  return remote != NULL ? g_object_get_data (G_OBJECT (remote), CLIENT_SOCKET_KEY) : NULL;
+  return remote != NULL ? g_object_get_qdata (G_OBJECT (remote), client_socket_quark) : NULL;
 }
 
 gboolean
@@ -630,12 +641,14 @@ cas_http_server_listen (CasHttpServer *self,
   if (bound != NULL)
     self->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
 
-  self->soup = soup_server_new ("server-header", "claude-agent-service/" PACKAGE_VERSION, NULL);
-  soup_server_add_early_handler (self->soup, NULL, check_body_size, self, NULL);
+  /* No Server header: libsoup formats each header with printf on every
+   * response, and a version is better not announced; /health tells who
+   * and which version to those who ask. */
+  self->soup = soup_server_new (NULL, NULL);
+  soup_server_add_early_handler (self->soup, NULL, start_request, self, NULL);
   soup_server_add_handler (self->soup, NULL, dispatch, self, NULL);
-  g_signal_connect (self->soup, "request-started", G_CALLBACK (on_request_started), self);
-  g_signal_connect (self->soup, "request-finished", G_CALLBACK (on_request_finished), self);
-  g_signal_connect (self->soup, "request-aborted", G_CALLBACK (on_request_aborted), self);
+  connect_marshalled (self->soup, "request-finished", G_CALLBACK (on_request_finished), self);
+  connect_marshalled (self->soup, "request-aborted", G_CALLBACK (on_request_aborted), self);
 
   if (!give_libsoup_a_listener (self, &local_error))
     {
