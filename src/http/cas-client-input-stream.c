@@ -10,9 +10,12 @@
  * libsoup's ordinary bad-request path, which drops the connection.
  *
  * So when a read between requests hits end-of-file or an error, this
- * stream hands libsoup one byte first. libsoup takes it for a malformed
- * request, the real end-of-file follows, and the connection goes at once.
- * Harmless on libsoup 3.3, which needs no help.
+ * stream hands libsoup one byte first, and shuts down our sending side.
+ * libsoup takes the byte for a malformed request, and the connection
+ * goes at once; its answer to that request fails to send, so a client
+ * that only shut down its own sending side reads its last response to
+ * the end, then the end of the stream. Harmless on libsoup 3.3, which
+ * needs no help.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -63,8 +66,9 @@ read_or_report_hang_up (CasClientInputStream *self,
            !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK) &&
            !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
-      /* Not a request line: see the top of the file. */
+      /* See the top of the file. */
       self->between_requests = FALSE;
+      g_socket_shutdown (g_socket_connection_get_socket (self->connection), FALSE, TRUE, NULL);
       ((char *) buffer)[0] = 'X';
       return 1;
     }

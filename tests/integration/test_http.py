@@ -221,6 +221,26 @@ class ConnectionLeakTest(DaemonTestCase):
         time.sleep(0.5)
         self.assertLess(self.rss_anon_kib() - before, 512)
 
+    def test_half_closed_client_reads_one_response_then_the_end(self):
+        # A client that shuts down its sending side after its request
+        # still reads its response to the end, then nothing more.
+        import json
+        import socket
+        sock = socket.create_connection(('127.0.0.1', self.port), timeout=10)
+        sock.sendall(b'GET /health HTTP/1.1\r\nHost: x\r\n\r\n')
+        sock.shutdown(socket.SHUT_WR)
+        data = b''
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        sock.close()
+        head, body = data.split(b'\r\n\r\n', 1)
+        self.assertTrue(head.startswith(b'HTTP/1.1 200'), head)
+        self.assertEqual(data.count(b'HTTP/1.'), 1)
+        self.assertEqual(json.loads(body)['status'], 'ok')
+
     def test_reset_connections_leave_nothing(self):
         # A client that quits with a request in flight resets the
         # connection (wrk does at the end of every run).
