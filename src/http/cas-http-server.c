@@ -370,9 +370,9 @@ on_got_chunk (SoupServerMessage *msg,
 }
 
 /* Early handler: sees each request once its headers are read, before
- * any of its body. (Not the server's "request-started" signal: libsoup's
- * signals have no marshaller of their own, and each emission through
- * libffi cost more than all of this.) */
+ * any of its body. (Not the server's "request-started" signal: libsoup
+ * declares its signals without a marshaller, so GLib calls their handlers
+ * through libffi; see connect_marshalled ().) */
 static void
 start_request (SoupServer        *server,
                SoupServerMessage *msg,
