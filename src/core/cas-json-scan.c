@@ -14,7 +14,6 @@
 
 #include "cas-json-scan.h"
 
-#define MAX_DEPTH 128
 #define MAX_PATH 128
 
 typedef struct {
@@ -352,7 +351,7 @@ scan_value (Scan  *s,
     {
     case '{':
     case '[':
-      if (++s->depth > MAX_DEPTH)
+      if (++s->depth > CAS_JSON_MAX_DEPTH)
         {
           s->too_deep = TRUE;
           return FALSE;

@@ -8,9 +8,13 @@
 
 G_BEGIN_DECLS
 
-/* Walks @text (one JSON object, RFC 8259, nesting at most 128 deep) and
- * sets values[i] to the string at paths[i], a dotted chain of member
- * names such as "event.delta.text". As in json-glib, the last of
+/* Deeper texts are refused (json-glib's parser recurses once per level);
+ * real request bodies and CLI lines nest a few dozen levels. */
+#define CAS_JSON_MAX_DEPTH 128
+
+/* Walks @text (one JSON object, RFC 8259, nesting at most
+ * CAS_JSON_MAX_DEPTH deep) and sets values[i] to the string at paths[i],
+ * a dotted chain of member names such as "event.delta.text". As in json-glib, the last of
  * duplicate members wins; a value that is not a string (or sits under a
  * member that is not an object) gives NULL.
  *
@@ -24,7 +28,7 @@ gboolean cas_json_scan_strings (const char        *text,
                                 char             **values);
 
 /* Whether @text is one JSON value by RFC 8259's grammar, nested at most
- * 128 deep. @text must already be valid UTF-8. On failure, @error_offset
+ * CAS_JSON_MAX_DEPTH deep. @text must already be valid UTF-8. On failure, @error_offset
  * is where reading stopped and @too_deep says whether the nesting was the
  * reason. json-glib 1.6 leaks memory on many syntax errors, so text goes
  * to it only once this has passed. */

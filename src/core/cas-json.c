@@ -11,11 +11,6 @@
 #include "cas-json.h"
 #include "cas-json-scan.h"
 
-/* Deeper documents are refused before JsonParser sees them: it recurses
- * once per level. */
-/* Request bodies and CLI lines alike: real ones nest a few dozen levels. */
-#define MAX_NESTING_DEPTH 128
-
 static const char hex_digits[] = "0123456789abcdef";
 
 static void
@@ -373,7 +368,7 @@ check_syntax (const char *data,
   if (too_deep)
     g_set_error (error, CAS_ERROR, CAS_ERROR_INVALID_ARGUMENT,
                  "request body is not valid JSON: nested deeper than %d levels",
-                 MAX_NESTING_DEPTH);
+                 CAS_JSON_MAX_DEPTH);
   else
     g_set_error (error, CAS_ERROR, CAS_ERROR_INVALID_ARGUMENT,
                  "request body is not valid JSON: syntax error at byte %" G_GSIZE_FORMAT,

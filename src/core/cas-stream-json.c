@@ -289,8 +289,8 @@ cas_stream_event_parse_tree (const char *line,
 
 /* Most lines of a streamed reply are stream_event lines, and of those we
  * need only the text of a text_delta: picked out without building a
- * json-glib tree. The result is the same as parse_stream_event's (a test
- * compares the two on many lines, broken ones included). */
+ * json-glib tree. The result is the same as cas_stream_event_parse_tree ()'s
+ * (a test compares the two on many lines, broken ones included). */
 static CasStreamEvent *
 parse_stream_event_line (const char *line,
                          gsize       len)
