@@ -68,7 +68,7 @@ read_or_report_hang_up (CasClientInputStream *self,
     {
       /* See the top of the file. */
       self->between_requests = FALSE;
-      g_socket_shutdown (g_socket_connection_get_socket (self->connection), FALSE, TRUE, NULL);
+      g_socket_shutdown (cas_client_input_stream_get_socket (self), FALSE, TRUE, NULL);
       ((char *) buffer)[0] = 'X';
       return 1;
     }
@@ -178,6 +178,14 @@ cas_client_input_stream_new (GSocketConnection *connection)
                        NULL);
   self->connection = g_object_ref (connection);
   return G_INPUT_STREAM (self);
+}
+
+GSocket *
+cas_client_input_stream_get_socket (CasClientInputStream *self)
+{
+  g_return_val_if_fail (CAS_IS_CLIENT_INPUT_STREAM (self), NULL);
+
+  return g_socket_connection_get_socket (self->connection);
 }
 
 void

@@ -15,6 +15,9 @@ G_DECLARE_FINAL_TYPE (CasClientInputStream, cas_client_input_stream, CAS, CLIENT
 /* Reads @connection's input; closing it closes the whole connection. */
 GInputStream *cas_client_input_stream_new (GSocketConnection *connection);
 
+/* The connection's socket. */
+GSocket *cas_client_input_stream_get_socket (CasClientInputStream *self);
+
 /* The request being read has been answered: what comes next belongs to
  * a new one. */
 void cas_client_input_stream_request_done (CasClientInputStream *self);

@@ -61,7 +61,6 @@ typedef struct {
 /* Looked up several times per request: quarks, not strings, which
  * would take GLib's global quark lock each time. */
 static GQuark request_info_quark;
-static GQuark client_socket_quark;
 static GQuark client_input_quark;
 
 G_DEFINE_FINAL_TYPE (CasHttpServer, cas_http_server, G_TYPE_OBJECT)
@@ -97,7 +96,6 @@ cas_http_server_class_init (CasHttpServerClass *klass)
 {
   G_OBJECT_CLASS (klass)->finalize = cas_http_server_finalize;
   request_info_quark = g_quark_from_static_string ("cas-request-info");
-  client_socket_quark = g_quark_from_static_string ("cas-client-socket");
   client_input_quark = g_quark_from_static_string ("cas-client-input");
 }
 
@@ -426,26 +424,18 @@ cas_http_server_log_taken_over (SoupServerMessage *msg,
   log_request (msg, outcome);
 }
 
-CasPeerState
-cas_http_peek_peer (GSocket *socket)
+static CasClientInputStream *
+client_input (SoupServerMessage *msg)
 {
-  char byte;
-  gssize peeked = recv (g_socket_get_fd (socket), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  GSocketAddress *remote = soup_server_message_get_remote_address (msg);
 
-  if (peeked > 0)
-    return CAS_PEER_SENT_DATA;
-  if (peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-    return CAS_PEER_QUIET;
-  /* 0 is an orderly hang-up; an error such as ECONNRESET (a client that
-   * quit with a request in flight) is just as final. */
-  return CAS_PEER_GONE;
+  return remote != NULL ? g_object_get_qdata (G_OBJECT (remote), client_input_quark) : NULL;
 }
 
 static void
 request_done (SoupServerMessage *msg)
 {
-  GSocketAddress *remote = soup_server_message_get_remote_address (msg);
-  CasClientInputStream *input = remote != NULL ? g_object_get_qdata (G_OBJECT (remote), client_input_quark) : NULL;
+  CasClientInputStream *input = client_input (msg);
 
   set_cork (msg, FALSE);
   if (input != NULL)
@@ -538,11 +528,8 @@ on_incoming (GSocket      *listener,
       input = cas_client_input_stream_new (connection);
       stream = g_simple_io_stream_new (input, g_io_stream_get_output_stream (G_IO_STREAM (connection)));
       /* libsoup keeps the address for the connection's life and hands it to
-       * every message: it carries the socket for
-       * cas_http_server_get_client_socket (), and the input for
-       * request_done (). */
-      g_object_set_qdata_full (G_OBJECT (remote), client_socket_quark,
-                              g_object_ref (client), g_object_unref);
+       * every message: it carries the input, and through it the socket
+       * (client_input ()). */
       g_object_set_qdata_full (G_OBJECT (remote), client_input_quark,
                               g_object_ref (input), g_object_unref);
       if (!soup_server_accept_iostream (self->soup, stream, local, remote, &error))
@@ -597,9 +584,9 @@ give_libsoup_a_listener (CasHttpServer *self,
 GSocket *
 cas_http_server_get_client_socket (SoupServerMessage *msg)
 {
-  GSocketAddress *remote = soup_server_message_get_remote_address (msg);
+  CasClientInputStream *input = client_input (msg);
 
-  return remote != NULL ? g_object_get_qdata (G_OBJECT (remote), client_socket_quark) : NULL;
+  return input != NULL ? cas_client_input_stream_get_socket (input) : NULL;
 }
 
 gboolean

@@ -48,15 +48,6 @@ void cas_http_server_shutdown (CasHttpServer *self);
  * (libsoup only notices it on a write). Do not read from it. */
 GSocket *cas_http_server_get_client_socket (SoupServerMessage *msg);
 
-typedef enum {
-  CAS_PEER_SENT_DATA, /* bytes wait to be read: not a hang-up */
-  CAS_PEER_QUIET,     /* nothing to read yet */
-  CAS_PEER_GONE,      /* hung up or reset */
-} CasPeerState;
-
-/* Looks at a client's socket without taking a byte from libsoup. */
-CasPeerState cas_http_peek_peer (GSocket *socket);
-
 /* The access-log line for a request whose connection was taken over
  * from libsoup (soup_server_message_steal_connection), which then no
  * longer reports its end. */

@@ -7,7 +7,9 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "cas-error.h"
 #include "cas-http-server.h"
@@ -489,13 +491,15 @@ on_peer_event (GSocket      *socket,
                gpointer      user_data)
 {
   CasTurnRelay *self = user_data;
-  CasPeerState state = cas_http_peek_peer (socket);
+  char byte;
+  gssize n = recv (g_socket_get_fd (socket), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
 
-  if (state == CAS_PEER_QUIET)
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
     return G_SOURCE_CONTINUE;
   g_clear_pointer (&self->peer_watch, g_source_unref);
-  /* Data is a pipelined request, not a hang-up; stop watching. */
-  if (state == CAS_PEER_GONE)
+  /* n > 0: a pipelined request, not a hang-up; stop watching. 0 is an
+   * orderly hang-up, and an error such as ECONNRESET just as final. */
+  if (n <= 0)
     client_went_away (self);
   return G_SOURCE_REMOVE;
 }
