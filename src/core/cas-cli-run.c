@@ -12,7 +12,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <gio/gunixinputstream.h>
 #include <gio/gunixoutputstream.h>
 #include <glib-unix.h>
 
@@ -37,9 +36,10 @@ struct _CasCliRun
   gsize max_line_bytes;
 
   GOutputStream *stdin_pipe;  /* (owned) (nullable) */
-  GInputStream *stdout_pipe;  /* (owned) (nullable) */
-  GInputStream *stderr_pipe;  /* (owned) (nullable) */
-  GCancellable *io_cancellable; /* (owned) */
+  int stdout_fd;              /* (owned) -1 once read to the end */
+  int stderr_fd;              /* (owned) -1 once read to the end */
+  GSource *stdout_watch;      /* (owned) (nullable) */
+  GSource *stderr_watch;      /* (owned) (nullable) */
   CasLineSplitter *stdout_lines; /* (owned) (nullable) */
   GString *stderr_text;    /* (owned) bounded by MAX_STDERR_BYTES */
   char *stderr_first_line; /* (owned) (nullable) */
@@ -93,6 +93,14 @@ cas_cli_scrubbed_env_names (void)
 }
 
 static void
+close_pipe (int *fd)
+{
+  if (*fd >= 0)
+    close (*fd);
+  *fd = -1;
+}
+
+static void
 cas_cli_run_finalize (GObject *object)
 {
   CasCliRun *self = CAS_CLI_RUN (object);
@@ -104,9 +112,10 @@ cas_cli_run_finalize (GObject *object)
   g_free (self->cwd);
   g_clear_pointer (&self->stdin_bytes, g_bytes_unref);
   g_clear_object (&self->stdin_pipe);
-  g_clear_object (&self->stdout_pipe);
-  g_clear_object (&self->stderr_pipe);
-  g_clear_object (&self->io_cancellable);
+  /* The watches hold references: by now they are gone, and so are the
+   * descriptors, unless the run never started. */
+  close_pipe (&self->stdout_fd);
+  close_pipe (&self->stderr_fd);
   g_clear_pointer (&self->stdout_lines, cas_line_splitter_free);
   g_string_free (self->stderr_text, TRUE);
   g_free (self->stderr_first_line);
@@ -139,7 +148,8 @@ cas_cli_run_init (CasCliRun *self)
 {
   self->kill_grace_seconds = 3;
   self->max_line_bytes = DEFAULT_MAX_LINE_BYTES;
-  self->io_cancellable = g_cancellable_new ();
+  self->stdout_fd = -1;
+  self->stderr_fd = -1;
   self->stderr_text = g_string_new (NULL);
   self->stdout_buffer = g_malloc (READ_CHUNK);
   self->stderr_buffer = g_malloc (READ_CHUNK);
@@ -262,50 +272,75 @@ on_stdout_line (const char *line,
   g_signal_emit (self, signals[SIGNAL_LINE], 0, line, (guint64) length);
 }
 
-static void read_stdout (CasCliRun *self);
-static void read_stderr (CasCliRun *self);
-
-static void
-on_stdout_read (GObject      *source,
-                GAsyncResult *result,
-                gpointer      user_data)
+/* One read per dispatch: the watch is level-triggered, so what is left
+ * comes in the next pass, and a chatty CLI cannot starve the others.
+ * Returns FALSE at the end of the pipe or on an error. */
+static gboolean
+read_pipe (CasCliRun  *self,
+           int         fd,
+           const char *name,
+           guint8     *buffer,
+           gssize     *n_read)
 {
-  g_autoptr (CasCliRun) self = user_data;
-  g_autoptr (GError) error = NULL;
-  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
+  do
+    *n_read = read (fd, buffer, READ_CHUNK);
+  while (*n_read < 0 && errno == EINTR);
 
-  if (n > 0)
-    {
-      cas_line_splitter_feed (self->stdout_lines, self->stdout_buffer, n);
-      read_stdout (self);
-      return;
-    }
-  if (n < 0 && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    g_debug ("pid %d: stdout: %s", (int) self->pid, error->message);
-  if (n == 0)
-    cas_line_splitter_finish (self->stdout_lines);
-  self->stdout_done = TRUE;
+  if (*n_read > 0 || (*n_read < 0 && errno == EAGAIN))
+    return TRUE;
+  if (*n_read < 0)
+    g_debug ("pid %d: %s: %s", (int) self->pid, name, g_strerror (errno));
+  return FALSE;
+}
+
+/* A pipe read to its end, or given up on. */
+static void
+pipe_done (CasCliRun *self,
+           int       *fd,
+           GSource  **watch,
+           gboolean  *done)
+{
+  if (*watch != NULL)
+    g_source_destroy (*watch);
+  g_clear_pointer (watch, g_source_unref);
+  close_pipe (fd);
+  *done = TRUE;
   maybe_finish (self);
 }
 
-static void
-read_stdout (CasCliRun *self)
+static gboolean
+on_stdout_ready (int          fd,
+                 GIOCondition condition,
+                 gpointer     user_data)
 {
-  g_input_stream_read_async (self->stdout_pipe,
-                             self->stdout_buffer, READ_CHUNK,
-                             G_PRIORITY_DEFAULT, self->io_cancellable,
-                             on_stdout_read, g_object_ref (self));
+  CasCliRun *self = user_data;
+  gssize n;
+
+  if (read_pipe (self, fd, "stdout", self->stdout_buffer, &n))
+    {
+      if (n > 0)
+        cas_line_splitter_feed (self->stdout_lines, self->stdout_buffer, n);
+      return G_SOURCE_CONTINUE;
+    }
+  if (n == 0)
+    cas_line_splitter_finish (self->stdout_lines);
+  pipe_done (self, &self->stdout_fd, &self->stdout_watch, &self->stdout_done);
+  return G_SOURCE_REMOVE;
 }
 
-static void
-on_stderr_read (GObject      *source,
-                GAsyncResult *result,
-                gpointer      user_data)
+static gboolean
+on_stderr_ready (int          fd,
+                 GIOCondition condition,
+                 gpointer     user_data)
 {
-  g_autoptr (CasCliRun) self = user_data;
-  g_autoptr (GError) error = NULL;
-  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
+  CasCliRun *self = user_data;
+  gssize n;
 
+  if (!read_pipe (self, fd, "stderr", self->stderr_buffer, &n))
+    {
+      pipe_done (self, &self->stderr_fd, &self->stderr_watch, &self->stderr_done);
+      return G_SOURCE_REMOVE;
+    }
   if (n > 0)
     {
       /* Keep the head: the first line is what people need to see. */
@@ -318,22 +353,26 @@ on_stderr_read (GObject      *source,
 
           g_string_append (self->stderr_text, valid);
         }
-      read_stderr (self);
-      return;
     }
-  if (n < 0 && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    g_debug ("pid %d: stderr: %s", (int) self->pid, error->message);
-  self->stderr_done = TRUE;
-  maybe_finish (self);
+  return G_SOURCE_CONTINUE;
 }
 
-static void
-read_stderr (CasCliRun *self)
+/* One watch for the pipe's whole life, not a read_async (and a new
+ * source) per chunk. It may recurse: it never runs a nested main loop,
+ * and GLib 2.74 would otherwise take its descriptor out of the poll set
+ * and put it back around each dispatch, waking itself twice
+ * (cas-fd-mux.c). */
+static GSource *
+watch_pipe (CasCliRun        *self,
+            int               fd,
+            GUnixFDSourceFunc on_ready)
 {
-  g_input_stream_read_async (self->stderr_pipe,
-                             self->stderr_buffer, READ_CHUNK,
-                             G_PRIORITY_DEFAULT, self->io_cancellable,
-                             on_stderr_read, g_object_ref (self));
+  GSource *watch = g_unix_fd_source_new (fd, G_IO_IN);
+
+  g_source_set_can_recurse (watch, TRUE);
+  g_source_set_callback (watch, G_SOURCE_FUNC (on_ready), g_object_ref (self), g_object_unref);
+  g_source_attach (watch, NULL);
+  return watch;
 }
 
 static void
@@ -402,7 +441,13 @@ on_drain_timeout (gpointer user_data)
   /* Something outside the group still holds our pipes: stop waiting. */
   self->drain_id = 0;
   g_debug ("pid %d: pipes still open after exit; closing them", (int) self->pid);
-  g_cancellable_cancel (self->io_cancellable);
+  /* Each may finish the run, which drops the reference we borrow. */
+  g_object_ref (self);
+  if (!self->stdout_done)
+    pipe_done (self, &self->stdout_fd, &self->stdout_watch, &self->stdout_done);
+  if (!self->stderr_done)
+    pipe_done (self, &self->stderr_fd, &self->stderr_watch, &self->stderr_done);
+  g_object_unref (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -543,8 +588,8 @@ cas_cli_run_start (CasCliRun *self,
   for (int i = 0; i < 3; i++)
     close (child_fds[i]);
   self->stdin_pipe = g_unix_output_stream_new (pipes[0][1], TRUE);
-  self->stdout_pipe = g_unix_input_stream_new (pipes[1][0], TRUE);
-  self->stderr_pipe = g_unix_input_stream_new (pipes[2][0], TRUE);
+  self->stdout_fd = pipes[1][0];
+  self->stderr_fd = pipes[2][0];
   if (pid < 0)
     return FALSE;
 
@@ -554,8 +599,8 @@ cas_cli_run_start (CasCliRun *self,
   g_debug ("started pid %d: %s", (int) self->pid, self->argv[0]);
 
   self->stdout_lines = cas_line_splitter_new (self->max_line_bytes, on_stdout_line, self);
-  read_stdout (self);
-  read_stderr (self);
+  self->stdout_watch = watch_pipe (self, self->stdout_fd, on_stdout_ready);
+  self->stderr_watch = watch_pipe (self, self->stderr_fd, on_stderr_ready);
   g_child_watch_add_full (G_PRIORITY_DEFAULT, pid, on_exited,
                           g_object_ref (self), g_object_unref);
 

@@ -320,6 +320,55 @@ test_stop_all (Fixture      *fx,
   g_assert_cmpint (cas_cli_run_get_exit_status (run), ==, 128 + SIGKILL);
 }
 
+/* A process that left the group (setsid) still holds stdout and stderr
+ * after the CLI exits: the run finishes after the grace period anyway,
+ * with the lines it got. */
+static void
+test_pipes_held_outside_the_group (Fixture      *fx,
+                                   gconstpointer data)
+{
+  g_autofree char *script = g_build_filename (fx->dir, "escaping-claude", NULL);
+  g_autofree char *pid_file = g_build_filename (fx->dir, "escaped.pid", NULL);
+  /* The pid file is written once the sleeper has its own session, out
+   * of reach of the group kill that follows the CLI's exit. */
+  g_autofree char *text = g_strdup_printf ("#!/bin/sh\n"
+                                           "setsid sh -c 'echo $$ > \"$0\"; exec sleep 30' '%s' &\n"
+                                           "while [ ! -s '%s' ]; do sleep 0.01; done\n"
+                                           "echo '{\"type\":\"system\"}'\n",
+                                           pid_file, pid_file);
+  const char *argv[] = { script, NULL };
+  g_autoptr (CasCliRun) run = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *escaped = NULL;
+  gint64 started;
+
+  g_file_set_contents (script, text, -1, &error);
+  g_assert_no_error (error);
+  g_chmod (script, 0755);
+  run = cas_cli_run_new (argv, fx->dir, NULL);
+  cas_cli_run_set_kill_grace (run, 1);
+  g_signal_connect (run, "line", G_CALLBACK (on_line), fx);
+  g_signal_connect (run, "finished", G_CALLBACK (on_finished), fx);
+  started = g_get_monotonic_time ();
+  g_assert_true (cas_cli_run_start (run, &error));
+  wait_finished (fx);
+
+  g_assert_no_error ((GError *) cas_cli_run_get_error (run));
+  g_assert_cmpint (cas_cli_run_get_exit_status (run), ==, 0);
+  g_assert_cmpuint (fx->lines->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (fx->lines, 0), ==, "{\"type\":\"system\"}");
+  g_assert_cmpuint (cas_cli_run_get_live_count (), ==, 0);
+
+  /* Finished while the pipes were still held, long before the sleeper's
+   * 30 s. */
+  g_assert_cmpint (g_get_monotonic_time () - started, <, 10 * G_USEC_PER_SEC);
+  g_file_get_contents (pid_file, &escaped, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (process_exists (atoi (escaped)));
+  kill (atoi (escaped), SIGKILL);
+  assert_gone (atoi (escaped));
+}
+
 static void
 test_garbage_and_huge_lines (Fixture      *fx,
                              gconstpointer data)
@@ -430,6 +479,7 @@ main (int   argc,
   ADD ("/cli-run/timeout-kills-everything", test_timeout_kills_everything);
   ADD ("/cli-run/stop", test_stop);
   ADD ("/cli-run/stop-all", test_stop_all);
+  ADD ("/cli-run/pipes-held-outside-the-group", test_pipes_held_outside_the_group);
   ADD ("/cli-run/garbage-and-huge-lines", test_garbage_and_huge_lines);
   ADD ("/cli-run/scrubbed-environment", test_parent_claude_variables_scrubbed);
   ADD ("/cli-run/root-refusal", test_root_refusal_in_clear_words);
