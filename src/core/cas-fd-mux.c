@@ -2,13 +2,13 @@
  *
  * GLib 2.74 writes to its main context's wake-up eventfd whenever a file
  * descriptor joins or leaves the context's poll set, even from the
- * context's own thread. And around every dispatch it takes the fds of
- * the source, and of each source it is nested in, out of the set and puts
- * them back ("blocking" the source). libsoup 3.2 builds a new source four
+ * context's own thread. And around every dispatch it takes the fds of the
+ * source, and of every source nested in it, out of the set and puts them
+ * back ("blocking" the source). libsoup 3.2 builds a new source four
  * levels deep for every read wait on a kept-alive connection, so each
  * request cost eight eventfd writes, one read and an extra pass of the
- * main loop: a fifth of the CPU time of a `/health` request. (GLib 2.76
- * stopped waking its own thread.)
+ * main loop: about a sixth of the CPU time of a `/health` request.
+ * (GLib 2.76 stopped waking its own thread.)
  *
  * The sources made here carry no file descriptor. Only the epoll fd is in
  * the poll set, added once. The multiplexer checks first (it has a higher
