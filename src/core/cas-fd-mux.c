@@ -297,6 +297,9 @@ cas_fd_mux_create_source (CasFdMux    *self,
       watch->fd = fd;
       g_hash_table_insert (self->watches, GINT_TO_POINTER (fd), watch);
     }
+  /* Armed afresh for every new source: the number may belong to a new
+   * descriptor since it was last armed, and epoll forgot the old one. */
+  watch->armed_events = 0;
   g_source_set_static_name (&source->source, "CasFdMux watch");
   source->mux = cas_fd_mux_ref (self);
   source->watch = watch;

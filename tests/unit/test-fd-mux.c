@@ -204,6 +204,37 @@ test_reused_descriptor_number (Fixture      *fixture,
   g_source_unref (source);
 }
 
+/* The same, while a source for the old descriptor is still attached:
+ * the old arming is gone with the old descriptor, and the new source
+ * must not take it for its own. */
+static void
+test_reused_number_while_old_source_lives (Fixture      *fixture,
+                                           gconstpointer data)
+{
+  guint old_dispatches = 0, dispatches = 0;
+  GSource *old_source = watch (fixture, fixture->pair[0], G_IO_IN, &old_dispatches);
+  GSource *source;
+  int old_fd = fixture->pair[0];
+  int fresh[2];
+
+  spin ();
+  close (fixture->pair[0]);
+  close (fixture->pair[1]);
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fresh), ==, 0);
+  g_assert_cmpint (fresh[0], ==, old_fd);
+  fixture->pair[0] = fresh[0];
+  fixture->pair[1] = fresh[1];
+
+  source = watch (fixture, fixture->pair[0], G_IO_IN, &dispatches);
+  g_assert_cmpint (write (fixture->pair[1], "x", 1), ==, 1);
+  spin ();
+  g_assert_cmpuint (dispatches, >=, 1);
+  g_source_destroy (old_source);
+  g_source_unref (old_source);
+  g_source_destroy (source);
+  g_source_unref (source);
+}
+
 /* epoll refuses regular files: the owner must hear, not wait forever. */
 static void
 test_unpollable_descriptor_dispatches (Fixture      *fixture,
@@ -276,6 +307,7 @@ main (int argc, char **argv)
   ADD ("/fd-mux/hang-up-wakes-a-reader", test_hang_up_wakes_a_reader);
   ADD ("/fd-mux/sources-leave-the-poll-set-alone", test_sources_leave_the_poll_set_alone);
   ADD ("/fd-mux/reused-descriptor-number", test_reused_descriptor_number);
+  ADD ("/fd-mux/reused-number-while-old-source-lives", test_reused_number_while_old_source_lives);
   ADD ("/fd-mux/unpollable-descriptor-dispatches", test_unpollable_descriptor_dispatches);
   ADD ("/fd-mux/source-outlives-destroyed-mux", test_source_outlives_destroyed_mux);
   ADD ("/fd-mux/data-before-attach-and-after-destroy", test_data_before_attach_and_after_destroy);
