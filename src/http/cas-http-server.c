@@ -590,6 +590,18 @@ cas_http_server_get_client_socket (SoupServerMessage *msg)
   return input != NULL ? cas_client_input_stream_get_socket (input) : NULL;
 }
 
+/* Every step of listening fails with the same words. */
+static gboolean
+cannot_listen (CasHttpServer *self,
+               const GError  *cause,
+               GError       **error)
+{
+  g_set_error (error, CAS_ERROR, CAS_ERROR_CONFIG,
+               _("Cannot listen on %s port %u: %s"), self->config->http_address,
+               self->config->http_port, cause->message);
+  return FALSE;
+}
+
 gboolean
 cas_http_server_listen (CasHttpServer *self,
                         GError       **error)
@@ -618,12 +630,7 @@ cas_http_server_listen (CasHttpServer *self,
   if (socket == NULL ||
       !g_socket_bind (socket, socket_address, TRUE, &local_error) ||
       !g_socket_listen (socket, &local_error))
-    {
-      g_set_error (error, CAS_ERROR, CAS_ERROR_CONFIG,
-                   _("Cannot listen on %s port %u: %s"), self->config->http_address,
-                   self->config->http_port, local_error->message);
-      return FALSE;
-    }
+    return cannot_listen (self, local_error, error);
 
   bound = g_socket_get_local_address (socket, NULL);
   if (bound != NULL)
@@ -639,21 +646,12 @@ cas_http_server_listen (CasHttpServer *self,
   connect_marshalled (self->soup, "request-aborted", G_CALLBACK (on_request_aborted), self);
 
   if (!give_libsoup_a_listener (self, &local_error))
-    {
-      g_set_error (error, CAS_ERROR, CAS_ERROR_CONFIG,
-                   _("Cannot listen on %s port %u: %s"), self->config->http_address,
-                   self->config->http_port, local_error->message);
-      return FALSE;
-    }
+    return cannot_listen (self, local_error, error);
 
   self->fd_mux = cas_fd_mux_new (NULL, &local_error);
   if (self->fd_mux == NULL)
-    {
-      g_set_error (error, CAS_ERROR, CAS_ERROR_CONFIG,
-                   _("Cannot listen on %s port %u: %s"), self->config->http_address,
-                   self->config->http_port, local_error->message);
-      return FALSE;
-    }
+    return cannot_listen (self, local_error, error);
+
   g_socket_set_blocking (socket, FALSE);
   self->listener = g_steal_pointer (&socket);
   watch_listener (self);
