@@ -24,6 +24,16 @@
 #define MAX_STDERR_BYTES 65536
 #define DEFAULT_MAX_LINE_BYTES (8 * 1024 * 1024)
 
+/* The read end of the child's stdout or stderr. */
+typedef struct
+{
+  const char *name;
+  int fd;          /* (owned) -1 once read to the end, or before the start */
+  GSource *watch;  /* (owned) (nullable) */
+  guint8 *buffer;  /* (owned) READ_CHUNK bytes */
+  gboolean done;
+} OutputPipe;
+
 struct _CasCliRun
 {
   GObject parent_instance;
@@ -36,15 +46,11 @@ struct _CasCliRun
   gsize max_line_bytes;
 
   GOutputStream *stdin_pipe;  /* (owned) (nullable) */
-  int stdout_fd;              /* (owned) -1 once read to the end */
-  int stderr_fd;              /* (owned) -1 once read to the end */
-  GSource *stdout_watch;      /* (owned) (nullable) */
-  GSource *stderr_watch;      /* (owned) (nullable) */
+  OutputPipe out;
+  OutputPipe err;
   CasLineSplitter *stdout_lines; /* (owned) (nullable) */
   GString *stderr_text;    /* (owned) bounded by MAX_STDERR_BYTES */
   char *stderr_first_line; /* (owned) (nullable) */
-  guint8 *stdout_buffer;   /* (owned) READ_CHUNK bytes */
-  guint8 *stderr_buffer;   /* (owned) READ_CHUNK bytes */
   pid_t pid;               /* also the process group id */
 
   guint timeout_id;
@@ -54,8 +60,6 @@ struct _CasCliRun
   gboolean started;
   gboolean stopping;
   gboolean timed_out;
-  gboolean stdout_done;
-  gboolean stderr_done;
   gboolean exited;
   gboolean finished;
   int exit_status;
@@ -93,11 +97,29 @@ cas_cli_scrubbed_env_names (void)
 }
 
 static void
-close_pipe (int *fd)
+output_pipe_init (OutputPipe *output,
+                  const char *name)
 {
-  if (*fd >= 0)
-    close (*fd);
-  *fd = -1;
+  output->name = name;
+  output->fd = -1;
+  output->buffer = g_malloc (READ_CHUNK);
+}
+
+static void
+close_pipe_fd (OutputPipe *output)
+{
+  if (output->fd >= 0)
+    close (output->fd);
+  output->fd = -1;
+}
+
+/* The watch holds a reference on the run: by finalize it is gone, and so
+ * is the descriptor, unless the run never started. */
+static void
+output_pipe_clear (OutputPipe *output)
+{
+  close_pipe_fd (output);
+  g_free (output->buffer);
 }
 
 static void
@@ -112,15 +134,11 @@ cas_cli_run_finalize (GObject *object)
   g_free (self->cwd);
   g_clear_pointer (&self->stdin_bytes, g_bytes_unref);
   g_clear_object (&self->stdin_pipe);
-  /* The watches hold references: by now they are gone, and so are the
-   * descriptors, unless the run never started. */
-  close_pipe (&self->stdout_fd);
-  close_pipe (&self->stderr_fd);
+  output_pipe_clear (&self->out);
+  output_pipe_clear (&self->err);
   g_clear_pointer (&self->stdout_lines, cas_line_splitter_free);
   g_string_free (self->stderr_text, TRUE);
   g_free (self->stderr_first_line);
-  g_free (self->stdout_buffer);
-  g_free (self->stderr_buffer);
   g_clear_error (&self->error);
 
   G_OBJECT_CLASS (cas_cli_run_parent_class)->finalize (object);
@@ -148,11 +166,9 @@ cas_cli_run_init (CasCliRun *self)
 {
   self->kill_grace_seconds = 3;
   self->max_line_bytes = DEFAULT_MAX_LINE_BYTES;
-  self->stdout_fd = -1;
-  self->stderr_fd = -1;
+  output_pipe_init (&self->out, "stdout");
+  output_pipe_init (&self->err, "stderr");
   self->stderr_text = g_string_new (NULL);
-  self->stdout_buffer = g_malloc (READ_CHUNK);
-  self->stderr_buffer = g_malloc (READ_CHUNK);
   self->exit_status = -1;
 }
 
@@ -218,7 +234,7 @@ signal_group (CasCliRun *self,
 static void
 maybe_finish (CasCliRun *self)
 {
-  if (self->finished || !self->exited || !self->stdout_done || !self->stderr_done)
+  if (self->finished || !self->exited || !self->out.done || !self->err.done)
     return;
 
   self->finished = TRUE;
@@ -277,34 +293,30 @@ on_stdout_line (const char *line,
  * Returns FALSE at the end of the pipe or on an error. */
 static gboolean
 read_pipe (CasCliRun  *self,
-           int         fd,
-           const char *name,
-           guint8     *buffer,
+           OutputPipe *output,
            gssize     *n_read)
 {
   do
-    *n_read = read (fd, buffer, READ_CHUNK);
+    *n_read = read (output->fd, output->buffer, READ_CHUNK);
   while (*n_read < 0 && errno == EINTR);
 
   if (*n_read > 0 || (*n_read < 0 && errno == EAGAIN))
     return TRUE;
   if (*n_read < 0)
-    g_debug ("pid %d: %s: %s", (int) self->pid, name, g_strerror (errno));
+    g_debug ("pid %d: %s: %s", (int) self->pid, output->name, g_strerror (errno));
   return FALSE;
 }
 
 /* A pipe read to its end, or given up on. */
 static void
-pipe_done (CasCliRun *self,
-           int       *fd,
-           GSource  **watch,
-           gboolean  *done)
+pipe_done (CasCliRun  *self,
+           OutputPipe *output)
 {
-  if (*watch != NULL)
-    g_source_destroy (*watch);
-  g_clear_pointer (watch, g_source_unref);
-  close_pipe (fd);
-  *done = TRUE;
+  if (output->watch != NULL)
+    g_source_destroy (output->watch);
+  g_clear_pointer (&output->watch, g_source_unref);
+  close_pipe_fd (output);
+  output->done = TRUE;
   maybe_finish (self);
 }
 
@@ -316,15 +328,15 @@ on_stdout_ready (int          fd,
   CasCliRun *self = user_data;
   gssize n;
 
-  if (read_pipe (self, fd, "stdout", self->stdout_buffer, &n))
+  if (read_pipe (self, &self->out, &n))
     {
       if (n > 0)
-        cas_line_splitter_feed (self->stdout_lines, self->stdout_buffer, n);
+        cas_line_splitter_feed (self->stdout_lines, self->out.buffer, n);
       return G_SOURCE_CONTINUE;
     }
   if (n == 0)
     cas_line_splitter_finish (self->stdout_lines);
-  pipe_done (self, &self->stdout_fd, &self->stdout_watch, &self->stdout_done);
+  pipe_done (self, &self->out);
   return G_SOURCE_REMOVE;
 }
 
@@ -336,9 +348,9 @@ on_stderr_ready (int          fd,
   CasCliRun *self = user_data;
   gssize n;
 
-  if (!read_pipe (self, fd, "stderr", self->stderr_buffer, &n))
+  if (!read_pipe (self, &self->err, &n))
     {
-      pipe_done (self, &self->stderr_fd, &self->stderr_watch, &self->stderr_done);
+      pipe_done (self, &self->err);
       return G_SOURCE_REMOVE;
     }
   if (n > 0)
@@ -348,7 +360,7 @@ on_stderr_ready (int          fd,
 
       if (room > 0)
         {
-          g_autofree char *valid = g_utf8_make_valid ((const char *) self->stderr_buffer,
+          g_autofree char *valid = g_utf8_make_valid ((const char *) self->err.buffer,
                                                       MIN ((gsize) n, room));
 
           g_string_append (self->stderr_text, valid);
@@ -362,17 +374,16 @@ on_stderr_ready (int          fd,
  * and GLib 2.74 would otherwise take its descriptor out of the poll set
  * and put it back around each dispatch, waking itself twice
  * (cas-fd-mux.c). */
-static GSource *
+static void
 watch_pipe (CasCliRun        *self,
-            int               fd,
+            OutputPipe       *output,
             GUnixFDSourceFunc on_ready)
 {
-  GSource *watch = g_unix_fd_source_new (fd, G_IO_IN);
-
-  g_source_set_can_recurse (watch, TRUE);
-  g_source_set_callback (watch, G_SOURCE_FUNC (on_ready), g_object_ref (self), g_object_unref);
-  g_source_attach (watch, NULL);
-  return watch;
+  output->watch = g_unix_fd_source_new (output->fd, G_IO_IN);
+  g_source_set_can_recurse (output->watch, TRUE);
+  g_source_set_callback (output->watch, G_SOURCE_FUNC (on_ready), g_object_ref (self),
+                         g_object_unref);
+  g_source_attach (output->watch, NULL);
 }
 
 static void
@@ -437,17 +448,17 @@ static gboolean
 on_drain_timeout (gpointer user_data)
 {
   CasCliRun *self = user_data;
+  /* Each pipe_done () may finish the run, which drops the reference this
+   * callback borrows. */
+  g_autoptr (CasCliRun) keep = g_object_ref (self);
 
   /* Something outside the group still holds our pipes: stop waiting. */
   self->drain_id = 0;
   g_debug ("pid %d: pipes still open after exit; closing them", (int) self->pid);
-  /* Each may finish the run, which drops the reference we borrow. */
-  g_object_ref (self);
-  if (!self->stdout_done)
-    pipe_done (self, &self->stdout_fd, &self->stdout_watch, &self->stdout_done);
-  if (!self->stderr_done)
-    pipe_done (self, &self->stderr_fd, &self->stderr_watch, &self->stderr_done);
-  g_object_unref (self);
+  if (!self->out.done)
+    pipe_done (self, &self->out);
+  if (!self->err.done)
+    pipe_done (self, &self->err);
   return G_SOURCE_REMOVE;
 }
 
@@ -468,7 +479,7 @@ on_exited (GPid     pid,
   signal_group (self, SIGKILL);
   self->exited = TRUE;
   g_clear_handle_id (&self->kill_id, g_source_remove);
-  if (!self->stdout_done || !self->stderr_done)
+  if (!self->out.done || !self->err.done)
     self->drain_id = g_timeout_add_seconds (self->kill_grace_seconds, on_drain_timeout, self);
   maybe_finish (self);
 }
@@ -588,8 +599,8 @@ cas_cli_run_start (CasCliRun *self,
   for (int i = 0; i < 3; i++)
     close (child_fds[i]);
   self->stdin_pipe = g_unix_output_stream_new (pipes[0][1], TRUE);
-  self->stdout_fd = pipes[1][0];
-  self->stderr_fd = pipes[2][0];
+  self->out.fd = pipes[1][0];
+  self->err.fd = pipes[2][0];
   if (pid < 0)
     return FALSE;
 
@@ -599,8 +610,8 @@ cas_cli_run_start (CasCliRun *self,
   g_debug ("started pid %d: %s", (int) self->pid, self->argv[0]);
 
   self->stdout_lines = cas_line_splitter_new (self->max_line_bytes, on_stdout_line, self);
-  self->stdout_watch = watch_pipe (self, self->stdout_fd, on_stdout_ready);
-  self->stderr_watch = watch_pipe (self, self->stderr_fd, on_stderr_ready);
+  watch_pipe (self, &self->out, on_stdout_ready);
+  watch_pipe (self, &self->err, on_stderr_ready);
   g_child_watch_add_full (G_PRIORITY_DEFAULT, pid, on_exited,
                           g_object_ref (self), g_object_unref);
 
