@@ -174,6 +174,7 @@ cas_spawn_in_new_group (const char        *program,
   void *stack;
   pid_t pid;
   int clone_errno;
+  gboolean failed;
 
   g_return_val_if_fail (program != NULL && g_path_is_absolute (program), -1);
   /* dup2 onto 0..2 must not clobber another of the three. */
@@ -215,12 +216,10 @@ cas_spawn_in_new_group (const char        *program,
   /* By now the child has exec'd or given up (CLONE_VFORK), so this read
    * does not wait. A pipe, not shared memory, because valgrind runs a
    * vfork-style clone as a plain fork. */
-  if (!read_report (report_pipe[0], &report))
-    {
-      close (report_pipe[0]);
-      return pid;
-    }
+  failed = read_report (report_pipe[0], &report);
   close (report_pipe[0]);
+  if (!failed)
+    return pid;
   while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
     ;
   if (report.step == FAILED_AT_CHDIR)
