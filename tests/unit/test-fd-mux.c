@@ -13,6 +13,12 @@ typedef struct {
 } Fixture;
 
 static void
+open_pair (int pair[2])
+{
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair), ==, 0);
+}
+
+static void
 fixture_set_up (Fixture      *fixture,
                 gconstpointer data)
 {
@@ -20,8 +26,20 @@ fixture_set_up (Fixture      *fixture,
 
   fixture->mux = cas_fd_mux_new (NULL, &error);
   g_assert_no_error (error);
-  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
-                               fixture->pair), ==, 0);
+  open_pair (fixture->pair);
+}
+
+/* Closes the pair and opens a new one, whose first descriptor gets the
+ * number the old one had. */
+static void
+reopen_pair_on_the_same_number (Fixture *fixture)
+{
+  int old_fd = fixture->pair[0];
+
+  close (fixture->pair[0]);
+  close (fixture->pair[1]);
+  open_pair (fixture->pair);
+  g_assert_cmpint (fixture->pair[0], ==, old_fd);
 }
 
 static void
@@ -180,18 +198,11 @@ test_reused_descriptor_number (Fixture      *fixture,
 {
   guint dispatches = 0;
   GSource *source = watch (fixture, fixture->pair[0], G_IO_IN, &dispatches);
-  int old_fd = fixture->pair[0];
-  int fresh[2];
 
   spin ();
   g_source_destroy (source);
   g_source_unref (source);
-  close (fixture->pair[0]);
-  close (fixture->pair[1]);
-  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fresh), ==, 0);
-  g_assert_cmpint (fresh[0], ==, old_fd);
-  fixture->pair[0] = fresh[0];
-  fixture->pair[1] = fresh[1];
+  reopen_pair_on_the_same_number (fixture);
 
   dispatches = 0;
   source = watch (fixture, fixture->pair[0], G_IO_IN, &dispatches);
@@ -214,16 +225,9 @@ test_reused_number_while_old_source_lives (Fixture      *fixture,
   guint old_dispatches = 0, dispatches = 0;
   GSource *old_source = watch (fixture, fixture->pair[0], G_IO_IN, &old_dispatches);
   GSource *source;
-  int old_fd = fixture->pair[0];
-  int fresh[2];
 
   spin ();
-  close (fixture->pair[0]);
-  close (fixture->pair[1]);
-  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fresh), ==, 0);
-  g_assert_cmpint (fresh[0], ==, old_fd);
-  fixture->pair[0] = fresh[0];
-  fixture->pair[1] = fresh[1];
+  reopen_pair_on_the_same_number (fixture);
 
   source = watch (fixture, fixture->pair[0], G_IO_IN, &dispatches);
   g_assert_cmpint (write (fixture->pair[1], "x", 1), ==, 1);
