@@ -407,15 +407,24 @@ log_request (SoupServerMessage *msg,
 {
   RequestInfo *info = g_object_get_qdata (G_OBJECT (msg), request_info_quark);
   GUri *uri = soup_server_message_get_uri (msg);
+  const char *path = uri != NULL ? g_uri_get_path (uri) : "?";
+  GLogLevelFlags level = G_LOG_LEVEL_MESSAGE;
 
   if (info == NULL || !info->access_log)
     return;
+  /* /health is polled by schedulers: at message level it would flood the
+   * journal. (And a dropped line is not worth formatting.) */
+  if (g_str_equal (path, "/health"))
+    {
+      level = G_LOG_LEVEL_DEBUG;
+      if (g_log_writer_default_would_drop (level, G_LOG_DOMAIN))
+        return;
+    }
   /* Paths only: query strings may carry things that should not be logged. */
-  g_message ("%s %s %s %u%s %.1f ms", info->id,
-             soup_server_message_get_method (msg),
-             uri != NULL ? g_uri_get_path (uri) : "?",
-             soup_server_message_get_status (msg), outcome,
-             (g_get_monotonic_time () - info->start_us) / 1000.0);
+  g_log (G_LOG_DOMAIN, level,
+         "%s %s %s %u%s %.1f ms", info->id, soup_server_message_get_method (msg), path,
+         soup_server_message_get_status (msg), outcome,
+         (g_get_monotonic_time () - info->start_us) / 1000.0);
 }
 
 void

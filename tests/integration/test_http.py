@@ -37,11 +37,27 @@ class HealthTest(DaemonTestCase):
 
     def test_request_id_header(self):
         first = self.request('GET', '/health').headers['X-Request-Id']
-        second = self.request('GET', '/health').headers['X-Request-Id']
+        second = self.request('GET', '/v1/models').headers['X-Request-Id']
         self.assertTrue(first)
         self.assertNotEqual(first, second)
         # Logged when the response is done, which may be just after we read it.
-        wait_for(lambda: second in self.daemon_output(), 5, 'the access log line')
+        wait_for(lambda: f'{second} GET /v1/models 200' in self.daemon_output(), 5,
+                 'the access log line')
+
+    def test_health_is_logged_at_debug_level_only(self):
+        # A scheduler polling /health must not fill the journal; every
+        # API request still gets its line.
+        for _ in range(20):
+            self.assertEqual(self.request('GET', '/health', token=None).status, 200)
+        models = self.request('GET', '/v1/models').headers['X-Request-Id']
+        wait_for(lambda: models in self.daemon_output(), 5, 'the access log line')
+        self.assertNotIn('/health', self.daemon_output())
+
+        self.stop_daemon()
+        self.start(env={'G_MESSAGES_DEBUG': 'cas-http'})
+        health = self.request('GET', '/health').headers['X-Request-Id']
+        wait_for(lambda: f'{health} GET /health 200' in self.daemon_output(), 5,
+                 'the debug line for /health')
 
 
 class AuthTest(DaemonTestCase):
