@@ -158,12 +158,12 @@ CasConversationRetry
 cas_conversation_plan_retry (CasConversationStart used,
                              guint                attempt,
                              int                  exit_status,
-                             gboolean             wrote_stdout,
+                             gboolean             turn_began,
                              const char          *stderr_text)
 {
   /* Once only: a second refusal means something else is wrong, and
    * alternating forever would hide it. */
-  if (attempt > 0 || exit_status == 0 || wrote_stdout || stderr_text == NULL)
+  if (attempt > 0 || exit_status == 0 || turn_began || stderr_text == NULL)
     return CAS_CONVERSATION_RETRY_NONE;
 
   /* "Error: Session ID <id> is already in use." */

@@ -60,16 +60,17 @@ typedef enum {
 } CasConversationRetry;
 
 /* What to do after a failed attempt: @used is how it started,
- * @attempt counts from 0, @wrote_stdout says whether any stdout line
- * arrived, @stderr_text is the CLI's stderr (nullable).
+ * @attempt counts from 0, @turn_began says whether the turn got under
+ * way (stdout beyond the error result the CLI refuses with),
+ * @stderr_text is the CLI's stderr (nullable).
  * "Session ID X is already in use" after --session-id -> retry with
  * --resume; "No conversation found with session ID: X" after --resume
  * -> retry with --session-id. Only once, and only for a refusal that came
- * before any output (the CLI checks its arguments first). */
+ * before the turn began (the CLI checks its arguments first). */
 CasConversationRetry cas_conversation_plan_retry (CasConversationStart used,
                                                   guint                attempt,
                                                   int                  exit_status,
-                                                  gboolean             wrote_stdout,
+                                                  gboolean             turn_began,
                                                   const char          *stderr_text);
 
 /* The CLI's directory name for @cwd under <config>/projects: every

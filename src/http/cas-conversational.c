@@ -362,9 +362,12 @@ on_relay_done (CasTurnRelay *relay,
     {
       /* The guess from disk was wrong (a transcript removed, or written
        * by a run we never heard back from): the CLI said which way. */
-      g_debug ("turn for %s: the CLI refused (%s); retrying with %s",
-               turn->request->session_id, error->message,
-               retry == CAS_CONVERSATION_RETRY_RESUME ? "--resume" : "--session-id");
+      if (retry == CAS_CONVERSATION_RETRY_OPEN)
+        g_message (_("Conversation %s has no transcript any more: starting it afresh"),
+                   turn->request->session_id);
+      else
+        g_debug ("turn for %s: the CLI refused (%s); retrying with --resume",
+                 turn->request->session_id, error->message);
       turn->attempt++;
       turn->used = retry == CAS_CONVERSATION_RETRY_RESUME ? CAS_CONVERSATION_RESUME
                                                           : CAS_CONVERSATION_OPEN;

@@ -328,6 +328,12 @@ on_result (CasTurnRelay         *self,
   end_stream (self, NULL);
 }
 
+static gboolean
+is_refusal (const CasStreamEvent *event)
+{
+  return event != NULL && event->kind == CAS_STREAM_EVENT_RESULT && event->is_error;
+}
+
 static void
 on_line (CasCliRun  *run,
          const char *line,
@@ -338,16 +344,19 @@ on_line (CasCliRun  *run,
   g_autoptr (CasStreamEvent) event = NULL;
   g_autoptr (GError) error = NULL;
 
-  if (!self->got_output)
+  event = cas_stream_event_parse (line, length, &error);
+
+  /* The response starts with the CLI's first line: before it, a CLI
+   * that fails can still be answered with a plain 503. An error result
+   * before anything else is the CLI refusing its arguments (2.1.332 says
+   * "No conversation found" that way), not the start of a turn. */
+  if (!self->got_output && !is_refusal (event))
     {
       self->got_output = TRUE;
-      /* The response starts with the CLI's first line: before it, a CLI
-       * that fails can still be answered with a plain 503. */
       if (self->mode == CAS_TURN_RELAY_STREAM && !self->msg_finished)
         start_stream (self);
     }
 
-  event = cas_stream_event_parse (line, length, &error);
   if (event == NULL)
     {
       self->skipped_lines++;

@@ -81,8 +81,10 @@ void cas_turn_relay_start (CasTurnRelay     *self,
  * ("exit N: ..." or the result's error text), CAS_ERROR_NOT_LOGGED_IN,
  * CAS_ERROR_TIMED_OUT or CAS_ERROR_CANCELLED (client gone). */
 const GError *cas_turn_relay_get_error (CasTurnRelay *self);
-/* TRUE when the CLI wrote at least one stdout line (in STREAM mode: the
- * SSE response has started, and errors went out as an error chunk). */
+/* TRUE once the CLI's turn got under way: it wrote a stdout line other
+ * than an error result opening its output, which is how it refuses its
+ * arguments. In STREAM mode: the SSE response has started, and errors
+ * went out as an error chunk. */
 gboolean cas_turn_relay_got_output (CasTurnRelay *self);
 /* TRUE when the client went away (or the message finished) first. */
 gboolean cas_turn_relay_client_gone (CasTurnRelay *self);

@@ -969,6 +969,9 @@ append_to_transcript (const char *data)
   close (fd);
 }
 
+static void G_GNUC_NORETURN die_no_conversation (const char *id);
+static gboolean env_truthy (const char *name);
+
 static void
 setup_session (void)
 {
@@ -981,6 +984,14 @@ setup_session (void)
   F.config_dir = (config && *config) ? g_strdup (config)
                  : g_build_filename (home ? home : g_get_home_dir (), ".claude", NULL);
   F.project_dir = g_build_filename (F.config_dir, "projects", sanitized, NULL);
+  /* 2.1.332 makes the project's auto-memory folder at every start, even
+   * with --no-session-persistence. */
+  if (!env_truthy ("CLAUDE_CODE_DISABLE_AUTO_MEMORY"))
+    {
+      g_autofree char *memory = g_build_filename (F.project_dir, "memory", NULL);
+
+      g_mkdir_with_parents (memory, 0700);
+    }
 
   if (resume_id)
     {
@@ -992,7 +1003,7 @@ setup_session (void)
              "is not a UUID and does not match any session title.", resume_id);
       /* only the current cwd's project dir is searched */
       if (!g_file_get_contents (old, &history, NULL, NULL))
-        die ("No conversation found with session ID: %s", resume_id);
+        die_no_conversation (resume_id);
       F.last_record_uuid = last_record_uuid (history);
     }
 
@@ -1352,6 +1363,28 @@ error_result (Turn *t, const char *subtype, int num_turns, const char *stop_reas
                   "\"errors\":[%J]}",
                   subtype, duration, duration, num_turns, stop_reason, cost, usage,
                   model_usage, terminal_json, error);
+}
+
+/* An unknown --resume id.  2.1.332 also says it on stdout, with
+ * stream-json output: an error result that opens the output, before any
+ * init line; then exit 1. */
+static void G_GNUC_NORETURN
+die_no_conversation (const char *id)
+{
+  g_autofree char *message = g_strdup_printf ("No conversation found with session ID: %s", id);
+
+  if (F.output_format == FMT_STREAM_JSON)
+    {
+      g_auto (Turn) t = { .start_us = g_get_monotonic_time (), .so_far = g_string_new (NULL) };
+      g_autofree char *usage = g_strdup_printf (RESULT_USAGE_FMT, 0, 0);
+      g_autofree char *result = NULL;
+
+      F.session_id = g_strdup (id);
+      result = error_result (&t, "error_during_execution", 0, "null", "0", usage, "{}",
+                             NULL, message);
+      emit_line (result);
+    }
+  die ("%s", message);
 }
 
 /* 5.7: assistant with the text so far, the interrupt marker, then an

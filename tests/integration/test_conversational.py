@@ -341,6 +341,31 @@ class ConversationalTest(ConversationalTestCase):
         self.assertEqual(flag_value(self.fake_runs()[-1]['argv'], '--resume'), SID)
         self.assert_no_children()
 
+    def test_transcript_deleted_while_running_recovers(self):
+        # The real CLI (2.1.332) refuses an unknown --resume on stdout too:
+        # an error result before anything else. It must stay unseen.
+        self.assertEqual(self.turn(SID, 'one').status, 200)
+        os.unlink(self.transcript(SID))
+        resp = self.turn(SID, 'two')
+        self.assertEqual(resp.status, 200, resp.body)
+        self.assertEqual(resp.json(), {'session_id': SID, 'reply': 'Echo: two'})
+        os.unlink(self.transcript(SID))
+        conn, resp = self.open_stream(ROUTE, {'session_id': SID, 'message': 'three',
+                                              'stream': True})
+        self.assertEqual(resp.status, 200)
+        chunks, done = self.read_stream(resp)
+        conn.close()
+        self.assertTrue(done)
+        self.assertEqual(self.content_of(chunks), 'Echo: three')
+        self.assertFalse([c for c in chunks if 'error' in c], chunks)
+        runs = self.fake_runs()
+        self.assertEqual([bool(flag_value(r['argv'], '--resume')) for r in runs],
+                         [False, True, False, True, False])
+        self.assertEqual(self.daemon_output().count(
+            f'Conversation {SID} has no transcript any more: starting it afresh'), 2)
+        self.assertEqual(self.turn(SID, 'four').status, 200)
+        self.assert_no_children()
+
     def test_corrupt_record_is_ignored(self):
         self.assertEqual(self.turn(SID, 'one').status, 200)
         for garbage in (b'{"session_id": tru', b'\xff\xfe\x00', b'[]',
