@@ -14,9 +14,11 @@
 #include <fcntl.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cas-conversation-plan.h"
 #include "cas-error.h"
 #include "cas-workspace.h"
 
@@ -664,29 +666,62 @@ remove_at (int         dirfd,
   return ok;
 }
 
+/* Removes @path; a parent that is gone means there is nothing to do. */
+static void
+remove_path (const char *path)
+{
+  g_autofree char *parent = g_path_get_dirname (path);
+  g_autofree char *name = g_path_get_basename (path);
+  int parent_fd = open (parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+  if (parent_fd < 0 && errno == ENOENT)
+    return;
+  if (parent_fd < 0 || !remove_at (parent_fd, name, 0))
+    g_message (_("Could not remove all of the workspace %s"), path);
+  if (parent_fd >= 0)
+    close (parent_fd);
+}
+
 static void
 remove_in_thread (GTask        *task,
                   gpointer      source_object,
                   gpointer      task_data,
                   GCancellable *cancellable)
 {
-  const char *path = task_data;
-  g_autofree char *parent = g_path_get_dirname (path);
-  g_autofree char *name = g_path_get_basename (path);
-  int parent_fd = open (parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-  if (parent_fd < 0 || !remove_at (parent_fd, name, 0))
-    g_message (_("Could not remove all of the workspace %s"), path);
-  if (parent_fd >= 0)
-    close (parent_fd);
+  for (char **path = task_data; *path != NULL; path++)
+    remove_path (*path);
   g_task_return_boolean (task, TRUE);
+}
+
+/* The folder the CLI keeps for a working directory under
+ * <config>/projects (2.1.332 makes its auto-memory folder there even with
+ * --no-session-persistence); NULL when the CLI hashes a long name. The
+ * CLI names it after its cwd as getcwd() says it, links resolved. */
+static char *
+cli_project_dir (const char *workspace)
+{
+  g_autofree char *real = realpath (workspace, NULL);
+  g_autofree char *projects = NULL;
+  g_autofree char *name = NULL;
+  const char *home = g_getenv ("HOME");
+  gboolean hashed = FALSE;
+
+  name = cas_conversation_project_name (real != NULL ? real : workspace, &hashed);
+  if (hashed)
+    return NULL;
+  projects = cas_conversation_projects_dir (g_getenv ("CLAUDE_CONFIG_DIR"),
+                                            home != NULL && *home != '\0'
+                                              ? home : g_get_home_dir ());
+  return g_build_filename (projects, name, NULL);
 }
 
 void
 cas_workspace_remove (const char *path)
 {
   g_autoptr (GTask) task = NULL;
+  g_autoptr (GStrvBuilder) paths = g_strv_builder_new ();
   g_autofree char *canonical = NULL;
+  g_autofree char *project = NULL;
 
   if (path == NULL || !g_path_is_absolute (path))
     return;
@@ -695,8 +730,13 @@ cas_workspace_remove (const char *path)
   if (g_str_equal (canonical, "/"))
     return;
 
+  project = cli_project_dir (canonical);
+  g_strv_builder_add (paths, canonical);
+  if (project != NULL)
+    g_strv_builder_add (paths, project);
+
   task = g_task_new (NULL, NULL, NULL, NULL);
   g_task_set_source_tag (task, cas_workspace_remove);
-  g_task_set_task_data (task, g_steal_pointer (&canonical), g_free);
+  g_task_set_task_data (task, g_strv_builder_end (paths), (GDestroyNotify) g_strfreev);
   g_task_run_in_thread (task, remove_in_thread);
 }

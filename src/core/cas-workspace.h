@@ -40,8 +40,10 @@ void cas_workspace_prepare_async (const char         *base_repo,
 char *cas_workspace_prepare_finish (GAsyncResult *result,
                                     GError      **error);
 
-/* Removes @path and everything under it in a worker thread. Symlinks are
- * removed, never followed, so nothing outside @path is touched. */
+/* Removes @path and everything under it in a worker thread, and the
+ * folder the claude CLI keeps for @path as a working directory
+ * (~/.claude/projects/<@path, non-alphanumerics as '-'>). Symlinks are
+ * removed, never followed, so nothing outside those two is touched. */
 void cas_workspace_remove (const char *path);
 
 G_END_DECLS

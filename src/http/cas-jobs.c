@@ -279,6 +279,8 @@ start_run (Job *job)
     .agent = record->agent,
     .agents_json = job->agents_json,
     .max_budget_usd = record->max_budget_usd,
+    /* The record keeps what a job said; a transcript would be a copy. */
+    .no_session_persistence = TRUE,
   };
   g_auto (GStrv) argv = cas_cli_argv_build (&invocation);
   g_autoptr (GBytes) prompt = g_bytes_new (record->prompt, strlen (record->prompt));

@@ -119,6 +119,23 @@ class ExecuteTest(JobsTestCase):
         self.assertNotIn('--verbose', argv)
         self.assertNotIn('--setting-sources=user', argv)
 
+    def test_leaves_nothing_under_dot_claude(self):
+        # Each job runs in its own directory, and the CLI keeps a folder per
+        # directory under ~/.claude/projects: they used to pile up.
+        projects = os.path.join(self.home, '.claude', 'projects')
+        for _ in range(3):
+            job_id = self.submit()
+            self.assertEqual(self.wait_status(job_id)['status'], 'completed')
+            cwd = self.fake_runs()[-1]['cwd']
+            wait_for(lambda: not os.path.exists(cwd), 10, 'the workspace to go')
+            wait_for(lambda: not os.listdir(projects), 10, 'the CLI project folder to go')
+        # No transcript was written in the first place.
+        for run in self.fake_runs():
+            self.assertIn('--no-session-persistence', run['argv'])
+        # Without a workspace-repo a job works in an empty directory of its own
+        # under the state directory (the README says so).
+        self.assertEqual(os.path.dirname(cwd), os.path.join(self.state_dir, 'job-workspaces'))
+
     def test_default_budget(self):
         job_id = self.submit()
         self.assertEqual(self.wait_status(job_id)['status'], 'completed')
