@@ -890,7 +890,7 @@ class OpenAIClientTest(ChatTestCase):
         module = os.path.join(HERE, 'node_modules', 'openai')
         if node is None or not os.path.isdir(module):
             self.fail('the openai npm client is not installed: run '
-                      '`npm ci --prefix tests/integration` (node 20 or later)')
+                      '`npm ci --prefix tests/integration` (Node.js 18 or later)')
         env = dict(os.environ, CAS_PORT=str(self.port), CAS_TOKEN=TOKEN)
         done = subprocess.run([node, os.path.join(HERE, 'openai_client.mjs'), scenario],
                               env=env, capture_output=True, text=True,
