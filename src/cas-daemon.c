@@ -28,8 +28,7 @@ struct _CasDaemon
 
   CasConfig *config;          /* (owned) */
   char *state_dir;            /* (owned) */
-  char *agents_dir;           /* (owned) */
-  CasAgentSet *agents;        /* (owned) (nullable) */
+  CasAgentSet *agents;        /* (owned) */
   CasAdmission *admission;    /* (owned) */
   CasHttpServer *http;        /* (owned) */
   CasChatRoutes *chat;        /* (owned) */
@@ -60,7 +59,6 @@ cas_daemon_finalize (GObject *object)
   g_clear_pointer (&self->agents, cas_agent_set_unref);
   g_clear_pointer (&self->config, cas_config_unref);
   g_free (self->state_dir);
-  g_free (self->agents_dir);
   g_free (self->claude_path);
   g_free (self->health_body);
 
@@ -136,13 +134,14 @@ handle_health (CasHttpServer     *server,
 static void
 load_agents (CasDaemon *self)
 {
-  g_autoptr (GError) error = NULL;
-  const char *override = g_getenv ("CAS_AGENTS_DIR");
+  g_autofree char *override_dir = g_build_filename (g_get_user_config_dir (),
+                                                    "claude-agent-service", "agents", NULL);
+  g_autoptr (GPtrArray) problems = g_ptr_array_new_with_free_func (g_free);
 
-  self->agents_dir = g_strdup (override != NULL && *override != '\0' ? override : AGENTSDIR);
-  self->agents = cas_agent_set_load_dir (self->agents_dir, &error);
-  if (self->agents == NULL)
-    g_message (_("Our agents are not available (%s): %s"), self->agents_dir, error->message);
+  self->agents = cas_agent_set_load_builtin (override_dir, problems);
+  for (guint i = 0; i < problems->len; i++)
+    g_message (_("Using the built-in agent instead of %s"),
+               (const char *) g_ptr_array_index (problems, i));
 }
 
 CasDaemon *

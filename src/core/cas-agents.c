@@ -1,8 +1,9 @@
 /* cas-agents.c: read the agent files (agents/NAME.md) and turn them into
  * `--agents` JSON.
  *
- * The files are ours, installed with the daemon, but a broken or hostile
- * one must still end in a clear error, never a crash or invalid JSON.
+ * The files are ours, built into the daemon, but an override (or a broken
+ * or hostile file) must still end in a clear error, never a crash or
+ * invalid JSON.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <gio/gio.h>
 #include <glib/gstdio.h>
 
 #include "cas-agents.h"
@@ -714,6 +716,53 @@ compare_strings (gconstpointer a,
   return strcmp (*(const char *const *) a, *(const char *const *) b);
 }
 
+/* Parses the agent file @path: a regular file of at most
+ * CAS_AGENT_MAX_FILE_SIZE bytes. NULL with @error naming the file;
+ * *@not_regular is set (and no error) for anything else, such as a
+ * directory. */
+static CasAgent *
+load_file (const char *path,
+           gboolean   *not_regular,
+           GError    **error)
+{
+  g_autoptr (GError) local_error = NULL;
+  g_autofree char *contents = NULL;
+  CasAgent *agent;
+  GStatBuf st;
+  gsize len = 0;
+
+  *not_regular = FALSE;
+  if (g_stat (path, &st) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, CAS_ERROR, CAS_ERROR_CONFIG, "%s: %s", path, g_strerror (saved_errno));
+      return NULL;
+    }
+  if (!S_ISREG (st.st_mode))
+    {
+      *not_regular = TRUE;
+      return NULL;
+    }
+  /* Check before reading, so a huge file is never loaded. */
+  if (st.st_size > CAS_AGENT_MAX_FILE_SIZE)
+    {
+      g_set_error (error, CAS_ERROR, CAS_ERROR_CONFIG,
+                   "%s: the file is too large (%" G_GINT64_FORMAT " bytes, at most %d)",
+                   path, (gint64) st.st_size, CAS_AGENT_MAX_FILE_SIZE);
+      return NULL;
+    }
+  if (!g_file_get_contents (path, &contents, &len, &local_error))
+    {
+      g_set_error (error, CAS_ERROR, CAS_ERROR_CONFIG, "%s", local_error->message);
+      return NULL;
+    }
+  agent = cas_agent_parse_markdown (contents, len, error);
+  if (agent == NULL)
+    g_prefix_error (error, "%s: ", path);
+  return agent;
+}
+
 CasAgentSet *
 cas_agent_set_load_dir (const char *dir,
                         GError    **error)
@@ -749,47 +798,17 @@ cas_agent_set_load_dir (const char *dir,
     {
       const char *file = files->pdata[i];
       g_autofree char *path = g_build_filename (dir, file, NULL);
-      g_autofree char *contents = NULL;
       g_autoptr(CasAgent) agent = NULL;
-      GStatBuf st;
-      gsize len = 0;
+      gboolean not_regular;
 
-      if (g_stat (path, &st) != 0)
-        {
-          int saved_errno = errno;
-
-          g_set_error (error, CAS_ERROR, CAS_ERROR_CONFIG,
-                       "%s: %s", path, g_strerror (saved_errno));
-          return NULL;
-        }
-      if (!S_ISREG (st.st_mode))
+      agent = load_file (path, &not_regular, error);
+      if (not_regular)
         {
           g_debug ("skipping %s: not a regular file", path);
           continue;
         }
-      /* Check before reading, so a huge file is never loaded. */
-      if (st.st_size > CAS_AGENT_MAX_FILE_SIZE)
-        {
-          g_set_error (error, CAS_ERROR, CAS_ERROR_CONFIG,
-                       "%s: the file is too large (%" G_GINT64_FORMAT
-                       " bytes, at most %d)",
-                       path, (gint64) st.st_size, CAS_AGENT_MAX_FILE_SIZE);
-          return NULL;
-        }
-
-      if (!g_file_get_contents (path, &contents, &len, &local_error))
-        {
-          g_set_error (error, CAS_ERROR, CAS_ERROR_CONFIG,
-                       "%s", local_error->message);
-          return NULL;
-        }
-
-      agent = cas_agent_parse_markdown (contents, len, error);
       if (agent == NULL)
-        {
-          g_prefix_error (error, "%s: ", path);
-          return NULL;
-        }
+        return NULL;
 
       if (g_hash_table_contains (origin, agent->name))
         {
@@ -808,6 +827,76 @@ cas_agent_set_load_dir (const char *dir,
         }
     }
 
+  return g_steal_pointer (&set);
+}
+
+/* gnome.compile_resources (agents/meson.build) */
+GResource *cas_agents_get_resource (void);
+
+#define BUILTIN_PREFIX "/org/ClaudeAgentService/agents/"
+
+/* @override_dir/@file when it is there and defines the agent @name. */
+static CasAgent *
+load_override (const char *override_dir,
+               const char *file,
+               const char *name,
+               GPtrArray  *problems)
+{
+  g_autofree char *path = g_build_filename (override_dir, file, NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (CasAgent) agent = NULL;
+  gboolean not_regular;
+
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    return NULL;
+  agent = load_file (path, &not_regular, &error);
+  if (agent == NULL)
+    {
+      g_ptr_array_add (problems, not_regular ? g_strdup_printf ("%s: not a regular file", path)
+                                             : g_strdup (error->message));
+      return NULL;
+    }
+  if (!g_str_equal (agent->name, name))
+    {
+      g_ptr_array_add (problems, g_strdup_printf ("%s: it names the agent '%s', not '%s'",
+                                                  path, agent->name, name));
+      return NULL;
+    }
+  return g_steal_pointer (&agent);
+}
+
+CasAgentSet *
+cas_agent_set_load_builtin (const char *override_dir,
+                            GPtrArray  *problems)
+{
+  g_autoptr (CasAgentSet) set = cas_agent_set_new ();
+  GResource *resource = cas_agents_get_resource ();
+  g_auto (GStrv) files = g_resource_enumerate_children (resource, BUILTIN_PREFIX, 0, NULL);
+
+  g_return_val_if_fail (problems != NULL, NULL);
+
+  for (guint i = 0; files != NULL && files[i] != NULL; i++)
+    {
+      g_autofree char *resource_path = g_strconcat (BUILTIN_PREFIX, files[i], NULL);
+      g_autofree char *name = g_strndup (files[i], strlen (files[i]) - strlen (".md"));
+      g_autoptr (GBytes) bytes = NULL;
+      g_autoptr (CasAgent) agent = NULL;
+      g_autoptr (GError) error = NULL;
+
+      if (!g_str_has_suffix (files[i], ".md"))
+        continue;
+      if (override_dir != NULL)
+        agent = load_override (override_dir, files[i], name, problems);
+      if (agent == NULL)
+        {
+          bytes = g_resource_lookup_data (resource, resource_path, 0, NULL);
+          agent = cas_agent_parse_markdown (g_bytes_get_data (bytes, NULL),
+                                            g_bytes_get_size (bytes), &error);
+        }
+      /* Ours, and checked by a unit test: a failure here is a build gone wrong. */
+      if (agent == NULL || !cas_agent_set_add (set, g_steal_pointer (&agent), &error))
+        g_ptr_array_add (problems, g_strdup_printf ("%s: %s", resource_path, error->message));
+    }
   return g_steal_pointer (&set);
 }
 

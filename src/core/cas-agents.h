@@ -63,6 +63,13 @@ gboolean cas_agent_set_add (CasAgentSet *set,
 CasAgentSet *cas_agent_set_load_dir (const char *dir,
                                      GError    **error);
 
+/* Our agents, built into the daemon (agents/NAME.md as a GResource), each
+ * replaced by @override_dir/NAME.md (@override_dir nullable) when that file
+ * exists and defines the agent NAME. An override that cannot be used keeps
+ * the built-in agent and adds a line saying why to @problems (strings). */
+CasAgentSet *cas_agent_set_load_builtin (const char *override_dir,
+                                         GPtrArray  *problems);
+
 /* Borrowed from @set; NULL when unknown. */
 const CasAgent *cas_agent_set_lookup (CasAgentSet *set,
                                       const char  *name);

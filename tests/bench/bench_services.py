@@ -184,7 +184,6 @@ class OurDaemon(Service):
             'XDG_CONFIG_HOME': os.path.join(tmp, 'config'),
             'XDG_STATE_HOME': os.path.join(tmp, 'state'),
             'XDG_RUNTIME_DIR': os.path.join(tmp, 'runtime'),
-            'CAS_AGENTS_DIR': agents_dir,
         })
         if bus_address:
             self.env['DBUS_SESSION_BUS_ADDRESS'] = bus_address

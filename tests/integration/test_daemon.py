@@ -1,4 +1,5 @@
 """Process-level behaviour: signals, options, config errors, the bus name."""
+import json
 import os
 import subprocess
 import time
@@ -163,3 +164,51 @@ class OptionsTest(DaemonTestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class AgentsTest(DaemonTestCase):
+    """Our agents are built in: a daemon started from anywhere has them, and
+    ~/.config/claude-agent-service/agents/NAME.md overrides one."""
+    start_daemon = False
+    # No variable points the daemon at the source tree.
+    env = {'CAS_AGENTS_DIR': None}
+
+    def chat_agents(self):
+        resp = self.request('POST', '/v1/chat/completions',
+                            {'model': 'sonnet', 'messages': [{'role': 'user', 'content': 'Hi'}]})
+        self.assertEqual(resp.status, 200, resp.body)
+        argv = self.fake_runs()[-1]['argv']
+        self.assertIn('--agent=conversational', argv)
+        given = [a for a in argv if a.startswith('--agents=')]
+        self.assertEqual(len(given), 1, argv)
+        return json.loads(given[0][len('--agents='):])
+
+    def override_dir(self):
+        path = os.path.join(self.tmp, 'config', 'claude-agent-service', 'agents')
+        os.makedirs(path, exist_ok=True)
+        return path
+
+    @smoke
+    def test_uninstalled_daemon_passes_its_agents(self):
+        self.start()
+        agents = self.chat_agents()
+        self.assertEqual(list(agents), ['conversational'])
+        self.assertEqual(agents['conversational']['tools'], [])
+        self.assertTrue(agents['conversational']['prompt'])
+        self.assertNotIn('built-in agent', self.daemon_output())
+
+    def test_override_by_name(self):
+        with open(os.path.join(self.override_dir(), 'conversational.md'), 'w',
+                  encoding='utf-8') as f:
+            f.write('---\nname: conversational\ndescription: Mine\ntools: ""\n---\n'
+                    'Отговаряй на български.\n')
+        self.start()
+        self.assertEqual(self.chat_agents()['conversational']['prompt'], 'Отговаряй на български.')
+
+    def test_bad_override_keeps_the_builtin(self):
+        path = os.path.join(self.override_dir(), 'conversational.md')
+        with open(path, 'w', encoding='utf-8') as f:
+            f.write('---\nname: conversational\n---\nno description\n')
+        self.start()
+        self.assertIn(f'Using the built-in agent instead of {path}', self.daemon_output())
+        self.assertNotEqual(self.chat_agents()['conversational']['prompt'], 'no description')

@@ -1,6 +1,6 @@
 /* test-agents.c: agent files parse strictly and always give valid
- * `--agents` JSON. The shipped agents/ directory is checked too: set
- * CAS_AGENTS_DIR to it.
+ * `--agents` JSON. The agents built into the daemon are checked too, and
+ * how a file in the override directory replaces one.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -508,7 +508,7 @@ test_load_dir (void)
 static void
 test_shipped_agents (void)
 {
-  const char *dir = g_getenv ("CAS_AGENTS_DIR");
+  g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func (g_free);
   const char *const expected[] = {
     "breakglass", "conversational", "issue-implementer", "workspace", NULL
   };
@@ -534,17 +534,10 @@ test_shipped_agents (void)
   const CasAgent *implementer;
   JsonObject *agent;
 
-  if (dir == NULL || *dir == '\0')
-    {
-      g_test_message ("CAS_AGENTS_DIR is not set: point it at the source "
-                      "tree's agents/ directory");
-      g_test_fail ();
-      return;
-    }
-
-  set = cas_agent_set_load_dir (dir, &error);
-  g_assert_no_error (error);
+  set = cas_agent_set_load_builtin (NULL, problems);
+  g_assert_cmpuint (problems->len, ==, 0);
   names = cas_agent_set_names (set);
+  g_assert_cmpuint (g_strv_length (names), ==, G_N_ELEMENTS (expected) - 1);
   for (gsize i = 0; expected[i] != NULL; i++)
     g_assert_true (g_strv_contains ((const char *const *) names, expected[i]));
 
@@ -594,6 +587,58 @@ test_shipped_agents (void)
     }
 }
 
+static void
+test_builtin_overrides (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("cas-agents-XXXXXX", &error);
+  g_autofree char *folder = NULL;
+  g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(CasAgentSet) set = NULL;
+  g_autoptr(CasAgentSet) builtin = cas_agent_set_load_builtin (NULL, problems);
+  g_autofree char *huge = g_strnfill (CAS_AGENT_MAX_FILE_SIZE + 10, 'x');
+
+  g_assert_no_error (error);
+
+  /* A missing directory, or one with nothing of ours in it, changes nothing. */
+  set = cas_agent_set_load_builtin ("/nonexistent/agents", problems);
+  g_assert_cmpuint (cas_agent_set_get_size (set), ==, cas_agent_set_get_size (builtin));
+  g_clear_pointer (&set, cas_agent_set_unref);
+  write_file (dir, "mine.md", "---\nname: mine\ndescription: M\n---\nMine.\n", -1);
+  set = cas_agent_set_load_builtin (dir, problems);
+  g_assert_null (cas_agent_set_lookup (set, "mine"));
+  g_assert_cmpuint (problems->len, ==, 0);
+  g_clear_pointer (&set, cas_agent_set_unref);
+
+  /* A file of the same name replaces the built-in agent. */
+  write_file (dir, "conversational.md",
+              "---\nname: conversational\ndescription: Mine\ntools: \"\"\n---\nSpeak Bulgarian.\n", -1);
+  set = cas_agent_set_load_builtin (dir, problems);
+  g_assert_cmpuint (problems->len, ==, 0);
+  g_assert_cmpstr (cas_agent_set_lookup (set, "conversational")->prompt, ==, "Speak Bulgarian.");
+  g_assert_cmpstr (cas_agent_set_lookup (set, "workspace")->prompt, ==,
+                   cas_agent_set_lookup (builtin, "workspace")->prompt);
+  g_clear_pointer (&set, cas_agent_set_unref);
+
+  /* One that cannot be used keeps the built-in and says why. */
+  write_file (dir, "conversational.md", "---\nname: conversational\n---\nNo description.\n", -1);
+  write_file (dir, "workspace.md", "---\nname: breakglass\ndescription: d\n---\nWrong name.\n", -1);
+  write_file (dir, "breakglass.md", huge, -1);
+  folder = g_build_filename (dir, "issue-implementer.md", NULL);
+  g_assert_cmpint (g_mkdir (folder, 0700), ==, 0);
+  set = cas_agent_set_load_builtin (dir, problems);
+  g_assert_cmpuint (problems->len, ==, 4);
+  for (guint i = 0; i < problems->len; i++)
+    g_assert_nonnull (strstr (g_ptr_array_index (problems, i), dir));
+  g_assert_cmpuint (cas_agent_set_get_size (set), ==, cas_agent_set_get_size (builtin));
+  g_assert_cmpstr (cas_agent_set_lookup (set, "conversational")->prompt, ==,
+                   cas_agent_set_lookup (builtin, "conversational")->prompt);
+  g_assert_cmpstr (cas_agent_set_lookup (set, "workspace")->prompt, ==,
+                   cas_agent_set_lookup (builtin, "workspace")->prompt);
+
+  remove_tree (dir);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -613,6 +658,7 @@ main (int   argc,
   g_test_add_func ("/agents/set/too-large-for-argv", test_set_too_large_for_argv);
   g_test_add_func ("/agents/load-dir", test_load_dir);
   g_test_add_func ("/agents/shipped", test_shipped_agents);
+  g_test_add_func ("/agents/builtin-overrides", test_builtin_overrides);
 
   return g_test_run ();
 }
