@@ -136,7 +136,9 @@ cas_conversation_request_parse (JsonObject         *body,
       request->stream = json_node_get_boolean (stream);
     }
 
-  request->session_id = g_strdup (session_id);
+  /* One conversation, one spelling: the id keys the lane, the record and
+   * the CLI's transcript, so two spellings must not run side by side. */
+  request->session_id = g_ascii_strdown (session_id, -1);
   request->message = g_strdup (message);
   request->model = g_strdup (model);
   return g_steal_pointer (&request);

@@ -16,7 +16,7 @@ G_BEGIN_DECLS
 
 /* A validated POST /v1/conversational body. */
 typedef struct {
-  char *session_id; /* a valid id (case kept) */
+  char *session_id; /* a valid id, in lower case */
   char *message;    /* non-empty */
   char *model;      /* the request's, or the default; one of the models */
   gboolean stream;

@@ -382,16 +382,19 @@ class ConversationalTest(ConversationalTestCase):
         self.assertIn('Ignoring the corrupt conversation record', self.daemon_output())
         self.assert_no_children()
 
-    def test_uppercase_id_is_kept(self):
+    def test_id_spellings_are_one_conversation(self):
+        # The CLI would take either spelling as another session: the daemon
+        # keeps one, lower case, for the lane, the record and the transcript.
         upper = SID.upper()
         resp = self.turn(upper, 'hi')
         self.assertEqual(resp.status, 200, resp.body)
-        self.assertEqual(resp.json()['session_id'], upper)
-        self.assertEqual(flag_value(self.fake_runs()[0]['argv'], '--session-id'), upper)
-        self.assertTrue(os.path.exists(self.record_path(upper)))
-        self.assertTrue(os.path.exists(self.transcript(upper)))
-        self.assertEqual(self.turn(upper, 'again').status, 200)
-        self.assertEqual(flag_value(self.fake_runs()[1]['argv'], '--resume'), upper)
+        self.assertEqual(resp.json()['session_id'], SID)
+        self.assertEqual(flag_value(self.fake_runs()[0]['argv'], '--session-id'), SID)
+        self.assertTrue(os.path.exists(self.record_path(SID)))
+        self.assertTrue(os.path.exists(self.transcript(SID)))
+        self.assertEqual(self.turn(SID, 'again').status, 200)
+        self.assertEqual(flag_value(self.fake_runs()[1]['argv'], '--resume'), SID)
+        self.assertFalse(os.path.exists(self.record_path(upper)))
         self.assert_no_children()
 
     def test_long_message_goes_on_stdin(self):
@@ -470,18 +473,19 @@ class ConversationalTest(ConversationalTestCase):
         self.set_scenario(stamp=1, tokens=4, token_interval_ms=150)
         results = {}
 
-        def stream(name, message):
-            conn, resp = self.open_stream(ROUTE, {'session_id': SID, 'message': message,
+        def stream(name, message, sid):
+            conn, resp = self.open_stream(ROUTE, {'session_id': sid, 'message': message,
                                                   'stream': True})
             try:
                 results[name] = (resp.status,) + self.read_stream(resp)
             finally:
                 conn.close()
 
-        first = threading.Thread(target=stream, args=('a', 'first'))
+        # Two spellings of one id are one conversation.
+        first = threading.Thread(target=stream, args=('a', 'first', SID.upper()))
         first.start()
         self.wait_for_run(1, 'the first turn to start')
-        second = threading.Thread(target=stream, args=('b', 'second'))
+        second = threading.Thread(target=stream, args=('b', 'second', SID))
         second.start()
         first.join(30 * TIMEOUT_MULTIPLIER)
         second.join(30 * TIMEOUT_MULTIPLIER)

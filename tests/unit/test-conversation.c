@@ -68,7 +68,8 @@ test_request_parse (void)
   request = parse ("{\"session_id\":\"8C3F5A1E-2b7d-4e9a-a6c4-91d0e7f3b25a\","
                    "\"message\":\"Здравей\",\"extra\":[1]}", &error);
   g_assert_no_error (error);
-  g_assert_cmpstr (request->session_id, ==, "8C3F5A1E-2b7d-4e9a-a6c4-91d0e7f3b25a");
+  /* One spelling for one conversation. */
+  g_assert_cmpstr (request->session_id, ==, "8c3f5a1e-2b7d-4e9a-a6c4-91d0e7f3b25a");
   g_assert_cmpstr (request->message, ==, "Здравей");
   g_assert_cmpstr (request->model, ==, "sonnet");
   g_assert_false (request->stream);
