@@ -465,11 +465,22 @@ new_job_id (CasJobs *self)
     }
 }
 
+/* The status comes from the one error table (cas-error.c). */
+static void
+reply_error (SoupServerMessage *msg,
+             CasError           code,
+             const char        *message)
+{
+  g_autoptr (GError) error = g_error_new_literal (CAS_ERROR, code, message);
+
+  cas_http_reply_error (msg, error);
+}
+
 static void
 reply_invalid (SoupServerMessage *msg,
                const char        *message)
 {
-  cas_http_reply_error_status (msg, SOUP_STATUS_BAD_REQUEST, "invalid_request", message);
+  reply_error (msg, CAS_ERROR_INVALID_ARGUMENT, message);
 }
 
 static void
@@ -522,18 +533,20 @@ handle_execute (CasHttpServer     *server,
         g_strdup_printf ("too many job records (%d); wait for finished ones to expire",
                          CAS_JOBS_MAX_RECORDS);
 
-      cas_http_reply_error_status (msg, 429, "too_many_requests", message);
+      reply_error (msg, CAS_ERROR_TOO_MANY_REQUESTS, message);
       return;
     }
   /* The admission's own test, asked first: refusing needs an answer now,
-   * and the acquire below answers a full queue only from the main loop. */
+   * and the acquire below answers a full queue only from the main loop.
+   * Jobs are refused with 429 (the Python service's answer, which callers
+   * retry on), where chat routes say 503 "queue full". */
   if (cas_admission_get_active (self->admission) +
       cas_admission_get_queued (self->admission) >= depth)
     {
       g_autofree char *message =
         g_strdup_printf ("Queue full: %u jobs and requests running or waiting", depth);
 
-      cas_http_reply_error_status (msg, 429, "queue full", message);
+      reply_error (msg, CAS_ERROR_TOO_MANY_REQUESTS, message);
       return;
     }
 
@@ -542,8 +555,7 @@ handle_execute (CasHttpServer     *server,
   if (!save_record (self, record, &error))
     {
       g_message (_("Could not save the record of job %s: %s"), id, error->message);
-      cas_http_reply_error_status (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal_error",
-                                   "cannot store the job record");
+      reply_error (msg, CAS_ERROR_FAILED, "cannot store the job record");
       return;
     }
 
@@ -621,7 +633,7 @@ handle_get_job (CasHttpServer     *server,
     loaded = load_finished (self, id);
   if (loaded == NULL)
     {
-      cas_http_reply_error_status (msg, SOUP_STATUS_NOT_FOUND, "not_found", "Job not found");
+      reply_error (msg, CAS_ERROR_NOT_FOUND, "Job not found");
       return;
     }
   cas_http_reply_json (msg, SOUP_STATUS_OK,

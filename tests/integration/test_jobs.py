@@ -315,7 +315,7 @@ class AdmissionTest(JobsTestCase):
         resp = self.request('POST', '/execute', {'prompt': 'x', 'agent': 'workspace'})
         self.assertEqual(resp.status, 429)
         err = resp.json()
-        self.assertEqual(err['error'], 'queue full')
+        self.assertEqual(err['error'], 'too_many_requests')
         self.assertIn('Queue full', err['detail'])
         self.assertEqual(len(self.record_files()), 1)
         health = self.request('GET', '/health').json()
