@@ -140,20 +140,21 @@ main (int   argc,
   for (guint i = 0; i < config->warnings->len; i++)
     g_message ("%s", (const char *) g_ptr_array_index (config->warnings, i));
 
+  /* Before the port opens: a stop asked for as soon as we answer must
+   * be a clean one, not the default action of the signal. */
+  loop = g_main_loop_new (NULL, FALSE);
+  state.loop = loop;
+  state.exit_status = EXIT_SUCCESS;
+  g_unix_signal_add (SIGTERM, on_quit_signal, &state);
+  g_unix_signal_add (SIGINT, on_quit_signal, &state);
+
   daemon = cas_daemon_new (config, &error);
   if (daemon == NULL || !cas_daemon_start (daemon, &error))
     {
       g_printerr ("%s\n", error->message);
       return EXIT_FAILURE;
     }
-
-  loop = g_main_loop_new (NULL, FALSE);
-  state.loop = loop;
   state.daemon = daemon;
-  state.exit_status = EXIT_SUCCESS;
-
-  g_unix_signal_add (SIGTERM, on_quit_signal, &state);
-  g_unix_signal_add (SIGINT, on_quit_signal, &state);
 
   owner_id = g_bus_own_name (G_BUS_TYPE_SESSION, BUS_NAME,
                              G_BUS_NAME_OWNER_FLAGS_ALLOW_REPLACEMENT |
