@@ -29,6 +29,19 @@ def smoke(func):
     return func
 
 
+def needs_root(func):
+    """The test is registered only when the suite runs as root (list_tests.py
+    and meson.build): it is never skipped, so it can never pass unseen."""
+    return func
+
+
+def needs_plain_memory(func):
+    """The test measures the daemon's memory, which sanitizers and valgrind
+    keep: it is registered in builds without sanitizers and left out of the
+    valgrind setup."""
+    return func
+
+
 def wait_for(predicate, timeout, what):
     """Polls predicate until it returns a true value; fails after timeout."""
     deadline = time.monotonic() + timeout * TIMEOUT_MULTIPLIER

@@ -1,11 +1,15 @@
 #!/usr/bin/python3
-"""Print "module.Class.test_method [smoke]" for each test in a file.
+"""Print "module.Class.test_method [tag...]" for each test in a file; the
+tags are the names of the harness's decorators it carries (smoke,
+needs_root, needs_plain_memory), which tests/integration/meson.build acts on.
 
 Reads the source with ast, so listing needs none of the test's imports.
 """
 import ast
 import os
 import sys
+
+TAGS = ('smoke', 'needs_root', 'needs_plain_memory')
 
 
 def decorator_names(func):
@@ -25,8 +29,8 @@ def main(path):
             continue
         for item in node.body:
             if isinstance(item, ast.FunctionDef) and item.name.startswith('test'):
-                smoke = ' smoke' if 'smoke' in decorator_names(item) else ''
-                print(f'{module}.{node.name}.{item.name}{smoke}')
+                tags = [name for name in decorator_names(item) if name in TAGS]
+                print(' '.join([f'{module}.{node.name}.{item.name}'] + tags))
 
 
 if __name__ == '__main__':

@@ -569,10 +569,11 @@ class DisconnectTest(ChatTestCase):
         self.assertEqual([e for e in events if e[0] == 'comment'], [])
 
     def test_disconnect_non_streaming(self):
-        # libsoup sees nothing until it writes: the run ends with its
-        # timeout at the latest, and nothing is left behind.
+        # libsoup sees nothing until it writes; the daemon watches the
+        # socket itself. The run's timeout is far beyond the wait below, so
+        # only that watch can stop the CLI in time.
         self.stop_daemon()
-        self.start(config={'conversational': {'timeout-seconds': '2'}})
+        self.start(config={'conversational': {'timeout-seconds': '120'}})
         self.set_scenario(hang=1)
         conn = http.client.HTTPConnection('127.0.0.1', self.port, timeout=30)
         conn.request('POST', ROUTE, body=json.dumps(user('hi')),
@@ -581,7 +582,7 @@ class DisconnectTest(ChatTestCase):
         pid = self.fake_pid_when_running()
         conn.sock.shutdown(socket.SHUT_RDWR)
         conn.close()
-        wait_for(lambda: not pid_alive(pid), 10, 'the CLI to stop')
+        wait_for(lambda: not pid_alive(pid), 5, 'the CLI to stop')
         self.assert_no_children()
         self.assertEqual(self.request('GET', '/health').status, 200)
 

@@ -8,7 +8,7 @@ import subprocess
 import time
 from datetime import datetime
 
-from cas_harness import DaemonTestCase, pid_alive, smoke, wait_for
+from cas_harness import DaemonTestCase, needs_root, pid_alive, smoke, wait_for
 
 FINISHED = ('completed', 'failed', 'timeout', 'error')
 
@@ -383,9 +383,9 @@ class FailureTest(JobsTestCase):
         self.assertIn('Not logged in', record['error'])
         self.assertIn('Not logged in', record['result'])
 
+    @needs_root
     def test_refused_as_root_without_sandbox(self):
-        if os.geteuid() != 0:
-            self.skipTest('the CLI refuses the flag only as root')
+        # The CLI refuses the flag only as root.
         self.stop_daemon()
         self.start(env={'IS_SANDBOX': None})
         record = self.wait_status(self.submit())
