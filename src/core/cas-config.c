@@ -24,6 +24,7 @@ typedef enum {
   KEY_DOUBLE,
   KEY_BOOL,
   KEY_LIST,
+  KEY_ADDRESS_LIST,   /* a list of IP addresses */
 } KeyType;
 
 typedef struct {
@@ -46,6 +47,7 @@ static const KeyInfo keys[] = {
   { "http", "port", NULL, KEY_UINT, F (http_port), "8080", 0, 65535 },
   { "http", "api-token-file", NULL, KEY_STRING, F (http_api_token_file), NULL, 0, 0 },
   { "http", "trust-proxy-user-header", NULL, KEY_BOOL, F (http_trust_proxy_user_header), "false", 0, 0 },
+  { "http", "trusted-proxies", NULL, KEY_ADDRESS_LIST, F (http_trusted_proxies), NULL, 0, 0 },
   { "http", "max-body-bytes", NULL, KEY_UINT64, F (http_max_body_bytes), "8388608", 1024, G_GUINT64_CONSTANT (1) << 32 },
   { "http", "access-log", NULL, KEY_BOOL, F (http_access_log), "true", 0, 0 },
 
@@ -203,6 +205,8 @@ describe_accepted (const KeyInfo *info)
       }
     case KEY_DOUBLE:
       return g_strdup (_("a number of zero or more"));
+    case KEY_ADDRESS_LIST:
+      return g_strdup (_("IP addresses separated by commas"));
     case KEY_STRING:
     case KEY_LIST:
     default:
@@ -251,11 +255,17 @@ set_value (CasConfig     *self,
       ok = parse_bool (value, field);
       break;
     case KEY_LIST:
+    case KEY_ADDRESS_LIST:
       {
         GStrv *slot = field;
+        g_auto (GStrv) list = parse_list (value);
 
+        for (guint i = 0; info->type == KEY_ADDRESS_LIST && list[i] != NULL; i++)
+          ok = ok && g_hostname_is_ip_address (list[i]);
+        if (!ok)
+          break;
         g_strfreev (*slot);
-        *slot = parse_list (value);
+        *slot = g_steal_pointer (&list);
         break;
       }
     default:
@@ -310,7 +320,7 @@ cas_config_unref (CasConfig *self)
 
       if (keys[i].type == KEY_STRING)
         g_free (*(char **) field);
-      else if (keys[i].type == KEY_LIST)
+      else if (keys[i].type == KEY_LIST || keys[i].type == KEY_ADDRESS_LIST)
         g_strfreev (*(GStrv *) field);
     }
   g_free (self->sources);
@@ -391,7 +401,8 @@ cas_config_parse (const char         *keyfile_data,
           !set_value (self, info, info->default_value, "default", error))
         return NULL;
       /* Lists are never NULL, only empty. */
-      if (info->type == KEY_LIST && info->default_value == NULL)
+      if ((info->type == KEY_LIST || info->type == KEY_ADDRESS_LIST) &&
+          info->default_value == NULL)
         *(GStrv *) G_STRUCT_MEMBER_P (self, info->offset) = g_new0 (char *, 1);
 
       file_value = g_key_file_get_string (keyfile, info->group, info->key, NULL);
@@ -423,6 +434,11 @@ cas_config_parse (const char         *keyfile_data,
     g_ptr_array_add (self->warnings,
                      g_strdup (_("[claude] max-queue-depth is below max-concurrency: "
                                  "requests past the queue depth are refused")));
+  if (self->http_trust_proxy_user_header && self->http_trusted_proxies[0] == NULL)
+    g_ptr_array_add (self->warnings,
+                     g_strdup (_("[http] trust-proxy-user-header is on but [http] "
+                                 "trusted-proxies is empty: the proxy's user header "
+                                 "is not believed from anyone")));
 
   return g_steal_pointer (&self);
 }

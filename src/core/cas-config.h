@@ -24,6 +24,7 @@ typedef struct {
   guint http_port;
   char *http_api_token_file;
   gboolean http_trust_proxy_user_header;
+  char **http_trusted_proxies;   /* IP addresses, never NULL */
   guint64 http_max_body_bytes;
   gboolean http_access_log;
 

@@ -250,6 +250,27 @@ route_matches_path (const Route *route,
   return g_str_equal (path, route->path);
 }
 
+/* Whether the request came from one of [http] trusted-proxies: anyone
+ * else could send the proxy's user header too. */
+static gboolean
+peer_is_trusted_proxy (CasHttpServer     *self,
+                       SoupServerMessage *msg)
+{
+  const char *host = soup_server_message_get_remote_host (msg);
+  g_autoptr (GInetAddress) peer = host != NULL ? g_inet_address_new_from_string (host) : NULL;
+
+  if (peer == NULL)
+    return FALSE;
+  for (char **proxy = self->config->http_trusted_proxies; *proxy != NULL; proxy++)
+    {
+      g_autoptr (GInetAddress) trusted = g_inet_address_new_from_string (*proxy);
+
+      if (trusted != NULL && g_inet_address_equal (peer, trusted))
+        return TRUE;
+    }
+  return FALSE;
+}
+
 /* Returns NULL when authenticated, else the reason. Words sent to HTTP
  * clients stay English: callers match on them (see cas-error.h). */
 static const char *
@@ -259,7 +280,7 @@ check_auth (CasHttpServer     *self,
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
   const char *authorization = soup_message_headers_get_one (headers, "Authorization");
 
-  if (self->config->http_trust_proxy_user_header)
+  if (self->config->http_trust_proxy_user_header && peer_is_trusted_proxy (self, msg))
     {
       const char *user = soup_message_headers_get_one (headers, "X-authentik-username");
 

@@ -92,13 +92,34 @@ class AuthTest(DaemonTestCase):
 
     def test_proxy_header_when_trusted(self):
         self.stop_daemon()
-        self.start(config={'http': {'trust-proxy-user-header': 'true'}})
+        self.start(config={'http': {'trust-proxy-user-header': 'true',
+                                    'trusted-proxies': '10.1.2.3, 127.0.0.1'}})
         resp = self.request('GET', '/nothing', token=None,
                             headers={'X-authentik-username': 'owner'})
         self.assertEqual(resp.status, 404)
         resp = self.request('GET', '/nothing', token=None,
                             headers={'X-authentik-username': ''})
         self.assertEqual(resp.status, 401)
+
+    def test_proxy_header_only_from_trusted_proxies(self):
+        # Every local process reaches 127.0.0.1: the header alone, from a
+        # peer that is not the proxy, must not authenticate.
+        for proxies in ('', '10.1.2.3'):
+            self.stop_daemon()
+            self.start(config={'http': {'trust-proxy-user-header': 'true',
+                                        'trusted-proxies': proxies}})
+            resp = self.request('GET', '/nothing', token=None,
+                                headers={'X-authentik-username': 'owner'})
+            self.assertEqual(resp.status, 401, proxies)
+        self.assertIn('trusted-proxies is empty', self.daemon_output())
+
+    def test_trusted_proxies_must_be_addresses(self):
+        self.stop_daemon()
+        daemon = self.start(config={'http': {'trusted-proxies': '127.0.0.1, proxy.lan'}},
+                            wait=False)
+        self.assertEqual(daemon.wait(10), 1)
+        self.assertIn('Invalid value “127.0.0.1, proxy.lan” for [http] trusted-proxies',
+                      self.daemon_output())
 
 
 class GeneratedTokenTest(DaemonTestCase):
