@@ -11,7 +11,7 @@
 #include "cas-admission.h"
 #include "cas-agents.h"
 #include "cas-chat-routes.h"
-#include "cas-cli-run.h"
+#include "cas-cli-process.h"
 #include "cas-conversational.h"
 #include "cas-daemon.h"
 #include "cas-http-server.h"
@@ -221,12 +221,12 @@ cas_daemon_stop (CasDaemon *self)
   gint64 deadline;
 
   cas_http_server_shutdown (self->http);
-  cas_cli_run_stop_all ();
+  cas_cli_process_stop_all ();
 
   /* Each run escalates to SIGKILL after its grace period; wait for the
    * reaping, but never hang shutdown on it. */
   deadline = g_get_monotonic_time () +
              (self->config->claude_kill_grace_seconds + 2) * G_USEC_PER_SEC;
-  while (cas_cli_run_get_live_count () > 0 && g_get_monotonic_time () < deadline)
+  while (cas_cli_process_get_live_count () > 0 && g_get_monotonic_time () < deadline)
     g_main_context_iteration (NULL, TRUE);
 }

@@ -9,7 +9,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "cas-cli-run.h"
+#include "cas-cli-process.h"
 #include "cas-error.h"
 #include "cas-job-record.h"
 #include "cas-json.h"

@@ -17,7 +17,7 @@
 
 #include "cas-chat-routes.h"
 #include "cas-cli-argv.h"
-#include "cas-cli-run.h"
+#include "cas-cli-process.h"
 #include "cas-error.h"
 #include "cas-json.h"
 #include "cas-openai.h"
@@ -193,7 +193,7 @@ start_run (ChatTurn         *turn,
     .no_session_persistence = TRUE,
   };
   g_auto (GStrv) argv = NULL;
-  g_autoptr (CasCliRun) run = NULL;
+  g_autoptr (CasCliProcess) run = NULL;
   CasTurnRelay *relay = turn->relay;
 
   if (turn->workspace)
@@ -212,11 +212,11 @@ start_run (ChatTurn         *turn,
   argv = cas_cli_argv_build (&invocation);
 
   /* The prompt goes on stdin: one argv string is capped at 128 KiB. */
-  run = cas_cli_run_new ((const char * const *) argv, cwd, turn->prompt);
-  cas_cli_run_set_timeout (run, turn->workspace ? config->chat_timeout_seconds
+  run = cas_cli_process_new ((const char * const *) argv, cwd, turn->prompt);
+  cas_cli_process_set_timeout (run, turn->workspace ? config->chat_timeout_seconds
                                                 : config->conversational_timeout_seconds);
-  cas_cli_run_set_kill_grace (run, config->claude_kill_grace_seconds);
-  cas_cli_run_set_max_line_bytes (run, config->claude_max_line_bytes);
+  cas_cli_process_set_kill_grace (run, config->claude_kill_grace_seconds);
+  cas_cli_process_set_max_line_bytes (run, config->claude_max_line_bytes);
 
   g_signal_connect (relay, "done", G_CALLBACK (on_relay_done), turn);
   cas_turn_relay_start (relay, run, slot);

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "cas-cli-argv.h"
-#include "cas-cli-run.h"
+#include "cas-cli-process.h"
 #include "cas-conversation-plan.h"
 #include "cas-conversation-store.h"
 #include "cas-conversational.h"
@@ -147,9 +147,9 @@ turn_end (Turn *turn)
 static gboolean
 turn_is_running (Turn *turn)
 {
-  CasCliRun *run = cas_turn_relay_get_run (turn->relay);
+  CasCliProcess *run = cas_turn_relay_get_run (turn->relay);
 
-  return turn->started && run != NULL && !cas_cli_run_is_finished (run);
+  return turn->started && run != NULL && !cas_cli_process_is_finished (run);
 }
 
 static void
@@ -164,7 +164,7 @@ turn_client_gone (Turn *turn)
   if (turn_is_running (turn))
     {
       /* Barge-in: the relay's "done" follows once the CLI is gone. */
-      cas_cli_run_stop (cas_turn_relay_get_run (turn->relay));
+      cas_cli_process_stop (cas_turn_relay_get_run (turn->relay));
       return;
     }
   /* Waiting in the lane, for a slot, or between a refusal and its retry:
@@ -238,7 +238,7 @@ turn_spawn (Turn             *turn,
   CasConversational *self = turn->owner;
   const CasConversationRequest *request = turn->request;
   const char *agent = self->config->conversational_agent;
-  g_autoptr (CasCliRun) run = NULL;
+  g_autoptr (CasCliProcess) run = NULL;
   g_autoptr (GBytes) prompt = NULL;
   g_auto (GStrv) argv = NULL;
   CasCliInvocation invocation = { 0 };
@@ -268,10 +268,10 @@ turn_spawn (Turn             *turn,
 
   /* The message goes on stdin: argv would cap it at 128 KiB. */
   prompt = g_bytes_new (request->message, strlen (request->message));
-  run = cas_cli_run_new ((const char * const *) argv, self->work_dir, prompt);
-  cas_cli_run_set_timeout (run, self->config->conversational_timeout_seconds);
-  cas_cli_run_set_kill_grace (run, self->config->claude_kill_grace_seconds);
-  cas_cli_run_set_max_line_bytes (run, self->config->claude_max_line_bytes);
+  run = cas_cli_process_new ((const char * const *) argv, self->work_dir, prompt);
+  cas_cli_process_set_timeout (run, self->config->conversational_timeout_seconds);
+  cas_cli_process_set_kill_grace (run, self->config->claude_kill_grace_seconds);
+  cas_cli_process_set_max_line_bytes (run, self->config->claude_max_line_bytes);
 
   turn->started = TRUE;
   cas_turn_relay_start (turn->relay, run, slot);
@@ -334,7 +334,7 @@ on_relay_done (CasTurnRelay *relay,
   Turn *turn = user_data;
   CasConversational *self = turn->owner;
   const GError *error = cas_turn_relay_get_error (relay);
-  CasCliRun *run = cas_turn_relay_get_run (relay);
+  CasCliProcess *run = cas_turn_relay_get_run (relay);
   g_autoptr (GError) store_error = NULL;
   CasConversationRetry retry;
 
@@ -355,9 +355,9 @@ on_relay_done (CasTurnRelay *relay,
   retry = CAS_CONVERSATION_RETRY_NONE;
   if (run != NULL && !turn->gone && !cas_turn_relay_client_gone (relay))
     retry = cas_conversation_plan_retry (turn->used, turn->attempt,
-                                         cas_cli_run_get_exit_status (run),
+                                         cas_cli_process_get_exit_status (run),
                                          cas_turn_relay_got_output (relay),
-                                         cas_cli_run_get_stderr (run));
+                                         cas_cli_process_get_stderr (run));
   if (retry != CAS_CONVERSATION_RETRY_NONE)
     {
       /* The guess from disk was wrong (a transcript removed, or written

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "cas-cli-argv.h"
-#include "cas-cli-run.h"
+#include "cas-cli-process.h"
 #include "cas-error.h"
 #include "cas-job-record.h"
 #include "cas-jobs.h"
@@ -43,7 +43,7 @@ typedef struct {
   char *agents_json;          /* (owned) (nullable) --agents for one of ours */
   GCancellable *cancellable;  /* (owned) */
   CasAdmissionSlot *slot;     /* (owned) (nullable) */
-  CasCliRun *run;             /* (owned) (nullable) */
+  CasCliProcess *run;             /* (owned) (nullable) */
   gulong line_handler;
   gulong finished_handler;
 } Job;
@@ -234,7 +234,7 @@ finish_job (Job        *job,
 }
 
 static void
-on_run_line (CasCliRun  *run,
+on_run_line (CasCliProcess  *run,
              const char *line,
              guint64     length,
              gpointer    user_data)
@@ -247,15 +247,15 @@ on_run_line (CasCliRun  *run,
 }
 
 static void
-on_run_finished (CasCliRun *run,
+on_run_finished (CasCliProcess *run,
                  gpointer   user_data)
 {
   Job *job = user_data;
-  const GError *error = cas_cli_run_get_error (run);
-  const char *stderr_text = cas_cli_run_get_stderr (run);
+  const GError *error = cas_cli_process_get_error (run);
+  const char *stderr_text = cas_cli_process_get_stderr (run);
 
   if (g_error_matches (error, CAS_ERROR, CAS_ERROR_TIMED_OUT))
-    finish_job (job, CAS_JOB_END_TIMED_OUT, cas_cli_run_get_exit_status (run),
+    finish_job (job, CAS_JOB_END_TIMED_OUT, cas_cli_process_get_exit_status (run),
                 error->message, stderr_text);
   else if (g_error_matches (error, CAS_ERROR, CAS_ERROR_CANCELLED))
     {
@@ -265,7 +265,7 @@ on_run_finished (CasCliRun *run,
       finish_job (job, CAS_JOB_END_ERROR, -1, STOPPED_REASON, stderr_text);
     }
   else
-    finish_job (job, CAS_JOB_END_EXITED, cas_cli_run_get_exit_status (run), NULL, stderr_text);
+    finish_job (job, CAS_JOB_END_EXITED, cas_cli_process_get_exit_status (run), NULL, stderr_text);
 }
 
 static void
@@ -286,20 +286,20 @@ start_run (Job *job)
   g_autoptr (GBytes) prompt = g_bytes_new (record->prompt, strlen (record->prompt));
   g_autoptr (GError) error = NULL;
 
-  job->run = cas_cli_run_new ((const char * const *) argv, record->workspace, prompt);
+  job->run = cas_cli_process_new ((const char * const *) argv, record->workspace, prompt);
   /* The timeout counts execution only, not the time spent queued. */
-  cas_cli_run_set_timeout (job->run, record->timeout_seconds);
-  cas_cli_run_set_kill_grace (job->run, self->config->claude_kill_grace_seconds);
-  cas_cli_run_set_max_line_bytes (job->run, self->config->claude_max_line_bytes);
+  cas_cli_process_set_timeout (job->run, record->timeout_seconds);
+  cas_cli_process_set_kill_grace (job->run, self->config->claude_kill_grace_seconds);
+  cas_cli_process_set_max_line_bytes (job->run, self->config->claude_max_line_bytes);
   job->line_handler = g_signal_connect (job->run, "line", G_CALLBACK (on_run_line), job);
   job->finished_handler = g_signal_connect (job->run, "finished",
                                             G_CALLBACK (on_run_finished), job);
-  if (!cas_cli_run_start (job->run, &error))
+  if (!cas_cli_process_start (job->run, &error))
     {
       finish_job (job, CAS_JOB_END_ERROR, -1, error->message, NULL);
       return;
     }
-  g_debug ("job %s: running pid %d in %s", record->id, cas_cli_run_get_pid (job->run),
+  g_debug ("job %s: running pid %d in %s", record->id, cas_cli_process_get_pid (job->run),
            record->workspace);
 }
 
@@ -771,7 +771,7 @@ cas_jobs_dispose (GObject *object)
             {
               g_clear_signal_handler (&job->line_handler, job->run);
               g_clear_signal_handler (&job->finished_handler, job->run);
-              cas_cli_run_stop (job->run);
+              cas_cli_process_stop (job->run);
             }
           if (!cas_job_status_is_finished (job->record->status))
             {

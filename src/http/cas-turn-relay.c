@@ -43,7 +43,7 @@ struct _CasTurnRelay
   gulong writer_closed_id;
   gboolean responded;        /* a JSON reply was set, or the stream completed */
 
-  CasCliRun *run;            /* (owned) (nullable) */
+  CasCliProcess *run;            /* (owned) (nullable) */
   gulong line_id;
   gulong run_finished_id;
   CasAdmissionSlot *slot;    /* (owned) (nullable) */
@@ -335,7 +335,7 @@ is_refusal (const CasStreamEvent *event)
 }
 
 static void
-on_line (CasCliRun  *run,
+on_line (CasCliProcess  *run,
          const char *line,
          guint64     length,
          gpointer    user_data)
@@ -435,11 +435,11 @@ finish_turn (CasTurnRelay *self)
 }
 
 static void
-on_run_finished (CasCliRun *run,
+on_run_finished (CasCliProcess *run,
                  gpointer   user_data)
 {
   CasTurnRelay *self = user_data;
-  const GError *run_error = cas_cli_run_get_error (run);
+  const GError *run_error = cas_cli_process_get_error (run);
 
   disconnect_run (self);
   g_clear_error (&self->error);
@@ -468,7 +468,7 @@ client_went_away (CasTurnRelay *self)
   remove_peer_watch (self);
   g_debug ("client went away; stopping the CLI");
   if (self->run != NULL && self->running)
-    cas_cli_run_stop (self->run);
+    cas_cli_process_stop (self->run);
   /* Last: its handler may drop the last reference to us. */
   g_signal_emit (self, signals[SIGNAL_CLIENT_GONE], 0);
 }
@@ -555,7 +555,7 @@ cas_turn_relay_new (SoupServerMessage         *msg,
 
 void
 cas_turn_relay_start (CasTurnRelay     *self,
-                      CasCliRun        *run,
+                      CasCliProcess        *run,
                       CasAdmissionSlot *slot)
 {
   g_autoptr (GError) error = NULL;
@@ -593,7 +593,7 @@ cas_turn_relay_start (CasTurnRelay     *self,
   watch_peer (self);
   self->line_id = g_signal_connect (run, "line", G_CALLBACK (on_line), self);
   self->run_finished_id = g_signal_connect (run, "finished", G_CALLBACK (on_run_finished), self);
-  if (!cas_cli_run_start (run, &error))
+  if (!cas_cli_process_start (run, &error))
     {
       disconnect_run (self);
       self->error = g_steal_pointer (&error);
@@ -649,7 +649,7 @@ cas_turn_relay_get_session_id (CasTurnRelay *self)
   return self->session_id;
 }
 
-CasCliRun *
+CasCliProcess *
 cas_turn_relay_get_run (CasTurnRelay *self)
 {
   return self->run;

@@ -1,6 +1,6 @@
 /* cas-turn-relay.h: one CLI turn answering one HTTP request.
  *
- * The relay spawns a prepared CasCliRun (stream-json output), reads its
+ * The relay spawns a prepared CasCliProcess (stream-json output), reads its
  * lines and answers the request in one of two modes:
  *
  *  STREAM: OpenAI chunks over SSE. The response starts (headers and the
@@ -28,7 +28,7 @@
 #include <libsoup/soup.h>
 
 #include "cas-admission.h"
-#include "cas-cli-run.h"
+#include "cas-cli-process.h"
 
 G_BEGIN_DECLS
 
@@ -74,7 +74,7 @@ CasTurnRelay *cas_turn_relay_new (SoupServerMessage         *msg,
  * errors are reported through "done" like any other failure. May be
  * called again after a deferred early failure, with a new run. */
 void cas_turn_relay_start (CasTurnRelay     *self,
-                           CasCliRun        *run,
+                           CasCliProcess        *run,
                            CasAdmissionSlot *slot);
 
 /* NULL on success. Otherwise CAS_ERROR_CLI_NOT_FOUND, CAS_ERROR_CLI_FAILED
@@ -98,7 +98,7 @@ double cas_turn_relay_get_total_cost_usd (CasTurnRelay *self);
 /* (nullable) The session id the CLI reported (init or result). */
 const char *cas_turn_relay_get_session_id (CasTurnRelay *self);
 /* (nullable) The run being (or last) relayed. */
-CasCliRun *cas_turn_relay_get_run (CasTurnRelay *self);
+CasCliProcess *cas_turn_relay_get_run (CasTurnRelay *self);
 const char *cas_turn_relay_get_completion_id (CasTurnRelay *self);
 gint64 cas_turn_relay_get_created (CasTurnRelay *self);
 

@@ -1,4 +1,4 @@
-/* cas-cli-run.h: one claude child process, from spawn to reaped.
+/* cas-cli-process.h: one claude child process, from spawn to reaped.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -8,45 +8,45 @@
 
 G_BEGIN_DECLS
 
-#define CAS_TYPE_CLI_RUN (cas_cli_run_get_type ())
-G_DECLARE_FINAL_TYPE (CasCliRun, cas_cli_run, CAS, CLI_RUN, GObject)
+#define CAS_TYPE_CLI_PROCESS (cas_cli_process_get_type ())
+G_DECLARE_FINAL_TYPE (CasCliProcess, cas_cli_process, CAS, CLI_PROCESS, GObject)
 
 /* Signals:
  *  "line" (const char *line, guint64 length): one stdout line, valid UTF-8,
  *    without its newline; emitted the moment it is read.
  *  "finished" (void): stdout is at EOF, the child is reaped and its
- *    process group swept; cas_cli_run_get_error () says how it ended. */
+ *    process group swept; cas_cli_process_get_error () says how it ended. */
 
-CasCliRun *cas_cli_run_new (const char * const *argv,
+CasCliProcess *cas_cli_process_new (const char * const *argv,
                             const char         *cwd,
                             GBytes             *stdin_bytes);
 
-void cas_cli_run_set_timeout (CasCliRun *self,
+void cas_cli_process_set_timeout (CasCliProcess *self,
                               guint      seconds);
-void cas_cli_run_set_kill_grace (CasCliRun *self,
+void cas_cli_process_set_kill_grace (CasCliProcess *self,
                                  guint      seconds);
-void cas_cli_run_set_max_line_bytes (CasCliRun *self,
+void cas_cli_process_set_max_line_bytes (CasCliProcess *self,
                                      gsize      max_line_bytes);
 
 /* Spawns the child: CAS_ERROR_CLI_NOT_FOUND when argv[0] is not found,
  * CAS_ERROR_CLI_FAILED when it cannot start. Call from the main thread:
  * the child's parent-death signal is tied to the spawning thread. */
-gboolean cas_cli_run_start (CasCliRun *self,
+gboolean cas_cli_process_start (CasCliProcess *self,
                             GError   **error);
 
 /* SIGTERM to the process group, SIGKILL after the grace period. */
-void cas_cli_run_stop (CasCliRun *self);
+void cas_cli_process_stop (CasCliProcess *self);
 
-gboolean cas_cli_run_is_finished (CasCliRun *self);
+gboolean cas_cli_process_is_finished (CasCliProcess *self);
 /* NULL after a clean exit 0; else timed out, cancelled or "exit N: ...". */
-const GError *cas_cli_run_get_error (CasCliRun *self);
+const GError *cas_cli_process_get_error (CasCliProcess *self);
 /* Exit status, or 128 + signal number; -1 until finished. */
-int cas_cli_run_get_exit_status (CasCliRun *self);
-int cas_cli_run_get_pid (CasCliRun *self);
+int cas_cli_process_get_exit_status (CasCliProcess *self);
+int cas_cli_process_get_pid (CasCliProcess *self);
 /* The first non-empty stderr line, and all of stderr (bounded). */
-const char *cas_cli_run_get_stderr_first_line (CasCliRun *self);
-const char *cas_cli_run_get_stderr (CasCliRun *self);
-guint cas_cli_run_get_oversized_lines (CasCliRun *self);
+const char *cas_cli_process_get_stderr_first_line (CasCliProcess *self);
+const char *cas_cli_process_get_stderr (CasCliProcess *self);
+guint cas_cli_process_get_oversized_lines (CasCliProcess *self);
 
 /* Pure: the words for a failed run, e.g. "exit 1: <stderr line>". */
 char *cas_cli_describe_exit (int         exit_status,
@@ -61,7 +61,7 @@ char *cas_cli_resolve_program (const char *command);
 const char * const *cas_cli_scrubbed_env_names (void);
 
 /* For shutdown: stop every unfinished run, and count them. */
-void cas_cli_run_stop_all (void);
-guint cas_cli_run_get_live_count (void);
+void cas_cli_process_stop_all (void);
+guint cas_cli_process_get_live_count (void);
 
 G_END_DECLS

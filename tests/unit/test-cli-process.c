@@ -1,10 +1,12 @@
-/* CasCliRun against the real fake claude: stdin, lines, stderr, exit
+/* CasCliProcess against the real fake claude: stdin, lines, stderr, exit
  * codes, timeouts, stop, and no process left behind. */
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <signal.h>
+#include <string.h>
+#include <unistd.h>
 
-#include "cas-cli-run.h"
+#include "cas-cli-process.h"
 #include "cas-error.h"
 
 typedef struct {
@@ -23,7 +25,7 @@ fixture_setup (Fixture      *fx,
   const char *fakes = g_getenv ("CAS_FAKES_DIR");
 
   g_assert_nonnull (fakes);
-  fx->dir = g_dir_make_tmp ("cas-cli-run-XXXXXX", NULL);
+  fx->dir = g_dir_make_tmp ("cas-cli-process-XXXXXX", NULL);
   fx->scenario = g_build_filename (fx->dir, "scenario", NULL);
   fx->log = g_build_filename (fx->dir, "fake.log", NULL);
   fx->claude = g_build_filename (fakes, "claude", NULL);
@@ -75,7 +77,7 @@ set_scenario (Fixture    *fx,
 }
 
 static void
-on_line (CasCliRun  *run,
+on_line (CasCliProcess  *run,
          const char *line,
          guint64     length,
          gpointer    user_data)
@@ -88,7 +90,7 @@ on_line (CasCliRun  *run,
 }
 
 static void
-on_finished (CasCliRun *run,
+on_finished (CasCliProcess *run,
              gpointer   user_data)
 {
   Fixture *fx = user_data;
@@ -104,7 +106,7 @@ on_test_timeout (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-static CasCliRun *
+static CasCliProcess *
 start_run (Fixture    *fx,
            const char *prompt,
            gsize       prompt_len,
@@ -114,13 +116,13 @@ start_run (Fixture    *fx,
                          "--include-partial-messages", NULL };
   g_autoptr (GBytes) input = prompt != NULL ? g_bytes_new (prompt, prompt_len) : NULL;
   g_autoptr (GError) error = NULL;
-  CasCliRun *run = cas_cli_run_new (argv, fx->dir, input);
+  CasCliProcess *run = cas_cli_process_new (argv, fx->dir, input);
 
-  cas_cli_run_set_timeout (run, timeout);
-  cas_cli_run_set_kill_grace (run, 1);
+  cas_cli_process_set_timeout (run, timeout);
+  cas_cli_process_set_kill_grace (run, 1);
   g_signal_connect (run, "line", G_CALLBACK (on_line), fx);
   g_signal_connect (run, "finished", G_CALLBACK (on_finished), fx);
-  g_assert_true (cas_cli_run_start (run, &error));
+  g_assert_true (cas_cli_process_start (run, &error));
   g_assert_no_error (error);
   return run;
 }
@@ -179,7 +181,7 @@ test_large_prompt_on_stdin (Fixture      *fx,
                             gconstpointer data)
 {
   GString *prompt = g_string_new (NULL);
-  g_autoptr (CasCliRun) run = NULL;
+  g_autoptr (CasCliProcess) run = NULL;
   g_autoptr (JsonObject) entry = NULL;
   JsonArray *argv;
 
@@ -190,8 +192,8 @@ test_large_prompt_on_stdin (Fixture      *fx,
   run = start_run (fx, prompt->str, prompt->len, 30);
   wait_finished (fx);
 
-  g_assert_no_error ((GError *) cas_cli_run_get_error (run));
-  g_assert_cmpint (cas_cli_run_get_exit_status (run), ==, 0);
+  g_assert_no_error ((GError *) cas_cli_process_get_error (run));
+  g_assert_cmpint (cas_cli_process_get_exit_status (run), ==, 0);
   entry = last_log_entry (fx);
   g_assert_cmpint (json_object_get_int_member (entry, "stdin_bytes"), ==, prompt->len);
   g_assert_cmpstr (json_object_get_string_member (entry, "stdin"), ==, prompt->str);
@@ -212,29 +214,29 @@ static void
 test_no_prompt_closes_stdin (Fixture      *fx,
                              gconstpointer data)
 {
-  g_autoptr (CasCliRun) run = NULL;
+  g_autoptr (CasCliProcess) run = NULL;
 
   /* Without input the CLI must see EOF at once, not an open pipe. */
   run = start_run (fx, NULL, 0, 30);
   wait_finished (fx);
-  g_assert_error ((GError *) cas_cli_run_get_error (run), CAS_ERROR, CAS_ERROR_CLI_FAILED);
-  g_assert_nonnull (strstr (cas_cli_run_get_error (run)->message, "exit 1: Error: Input must be provided"));
+  g_assert_error ((GError *) cas_cli_process_get_error (run), CAS_ERROR, CAS_ERROR_CLI_FAILED);
+  g_assert_nonnull (strstr (cas_cli_process_get_error (run)->message, "exit 1: Error: Input must be provided"));
 }
 
 static void
 test_exit_code_and_stderr (Fixture      *fx,
                            gconstpointer data)
 {
-  g_autoptr (CasCliRun) run = NULL;
+  g_autoptr (CasCliProcess) run = NULL;
   const GError *error;
 
   set_scenario (fx, "FAKE_CLAUDE_EXIT_BEFORE_OUTPUT=3\nFAKE_CLAUDE_STDERR=boom: it broke\n");
   run = start_run (fx, "hi", 2, 30);
   wait_finished (fx);
-  error = cas_cli_run_get_error (run);
+  error = cas_cli_process_get_error (run);
   g_assert_error ((GError *) error, CAS_ERROR, CAS_ERROR_CLI_FAILED);
   g_assert_cmpstr (error->message, ==, "exit 3: boom: it broke");
-  g_assert_cmpint (cas_cli_run_get_exit_status (run), ==, 3);
+  g_assert_cmpint (cas_cli_process_get_exit_status (run), ==, 3);
   g_assert_cmpuint (fx->lines->len, ==, 0);
 }
 
@@ -243,22 +245,22 @@ test_not_found (Fixture      *fx,
                 gconstpointer data)
 {
   const char *argv[] = { "claude-does-not-exist-anywhere", "-p", NULL };
-  g_autoptr (CasCliRun) run = cas_cli_run_new (argv, NULL, NULL);
+  g_autoptr (CasCliProcess) run = cas_cli_process_new (argv, NULL, NULL);
   g_autoptr (GError) error = NULL;
 
-  g_assert_false (cas_cli_run_start (run, &error));
+  g_assert_false (cas_cli_process_start (run, &error));
   g_assert_error (error, CAS_ERROR, CAS_ERROR_CLI_NOT_FOUND);
   g_assert_cmpstr (error->message, ==,
                    "claude CLI not found (install @anthropic-ai/claude-code and log in)");
   /* Stopping a run that never started is harmless. */
-  cas_cli_run_stop (run);
+  cas_cli_process_stop (run);
 }
 
 static void
 test_timeout_kills_everything (Fixture      *fx,
                                gconstpointer data)
 {
-  g_autoptr (CasCliRun) run = NULL;
+  g_autoptr (CasCliProcess) run = NULL;
   g_autoptr (JsonObject) entry = NULL;
   gint64 started = g_get_monotonic_time ();
 
@@ -268,22 +270,22 @@ test_timeout_kills_everything (Fixture      *fx,
   run = start_run (fx, "hi", 2, 1);
   wait_finished (fx);
 
-  g_assert_error ((GError *) cas_cli_run_get_error (run), CAS_ERROR, CAS_ERROR_TIMED_OUT);
-  g_assert_cmpstr (cas_cli_run_get_error (run)->message, ==, "agent timed out after 1 s");
-  g_assert_cmpint (cas_cli_run_get_exit_status (run), ==, 128 + SIGKILL);
+  g_assert_error ((GError *) cas_cli_process_get_error (run), CAS_ERROR, CAS_ERROR_TIMED_OUT);
+  g_assert_cmpstr (cas_cli_process_get_error (run)->message, ==, "agent timed out after 1 s");
+  g_assert_cmpint (cas_cli_process_get_exit_status (run), ==, 128 + SIGKILL);
   /* 1 s timeout + 1 s grace, with room for a loaded machine. */
   g_assert_cmpint (g_get_monotonic_time () - started, <, 8 * G_USEC_PER_SEC);
   entry = last_log_entry (fx);
   assert_gone (json_object_get_int_member (entry, "pid"));
   assert_gone (json_object_get_int_member (entry, "grandchild_pid"));
-  g_assert_cmpuint (cas_cli_run_get_live_count (), ==, 0);
+  g_assert_cmpuint (cas_cli_process_get_live_count (), ==, 0);
 }
 
 static void
 test_stop (Fixture      *fx,
            gconstpointer data)
 {
-  g_autoptr (CasCliRun) run = NULL;
+  g_autoptr (CasCliProcess) run = NULL;
   g_autoptr (JsonObject) entry = NULL;
 
   set_scenario (fx, "FAKE_CLAUDE_HANG=1\nFAKE_CLAUDE_SPAWN_GRANDCHILD=1\n");
@@ -291,33 +293,103 @@ test_stop (Fixture      *fx,
   /* Wait for the init line, then stop. */
   while (fx->lines->len == 0)
     g_main_context_iteration (NULL, TRUE);
-  cas_cli_run_stop (run);
-  cas_cli_run_stop (run);
+  cas_cli_process_stop (run);
+  cas_cli_process_stop (run);
   wait_finished (fx);
 
-  g_assert_error ((GError *) cas_cli_run_get_error (run), CAS_ERROR, CAS_ERROR_CANCELLED);
-  g_assert_cmpint (cas_cli_run_get_exit_status (run), ==, 128 + SIGTERM);
+  g_assert_error ((GError *) cas_cli_process_get_error (run), CAS_ERROR, CAS_ERROR_CANCELLED);
+  g_assert_cmpint (cas_cli_process_get_exit_status (run), ==, 128 + SIGTERM);
   entry = last_log_entry (fx);
   assert_gone (json_object_get_int_member (entry, "pid"));
   assert_gone (json_object_get_int_member (entry, "grandchild_pid"));
+}
+
+/* The value of a "Key:\t..." line of /proc/PID/status. */
+static char *
+proc_status_field (int         pid,
+                   const char *key)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/status", pid);
+  g_autofree char *contents = NULL;
+  g_auto (GStrv) lines = NULL;
+
+  g_assert_true (g_file_get_contents (path, &contents, NULL, NULL));
+  lines = g_strsplit (contents, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (g_str_has_prefix (lines[i], key) && lines[i][strlen (key)] == ':')
+      return g_strdup (g_strstrip (lines[i] + strlen (key) + 1));
+  g_assert_not_reached ();
+}
+
+static void
+test_child_setup (Fixture      *fx,
+                  gconstpointer data)
+{
+  g_autoptr (CasCliProcess) run = NULL;
+  g_autofree char *fd_dir = NULL;
+  g_autofree char *ignored = NULL;
+  g_autofree char *blocked = NULL;
+  g_autoptr (GDir) fds = NULL;
+  guint n_fds = 0;
+  int pid;
+
+  set_scenario (fx, "FAKE_CLAUDE_HANG=1\n");
+  run = start_run (fx, "hi", 2, 0);
+  while (fx->lines->len == 0)
+    g_main_context_iteration (NULL, TRUE);
+  pid = cas_cli_process_get_pid (run);
+
+  /* Its own process group, leader of it. */
+  g_assert_cmpint (getpgid (pid), ==, pid);
+  /* Default dispositions and an empty mask, though the daemon ignores
+   * SIGPIPE: bit 13 of SigIgn. */
+  ignored = proc_status_field (pid, "SigIgn");
+  g_assert_cmpuint (g_ascii_strtoull (ignored, NULL, 16) & (1 << (SIGPIPE - 1)), ==, 0);
+  blocked = proc_status_field (pid, "SigBlk");
+  g_assert_cmpuint (g_ascii_strtoull (blocked, NULL, 16), ==, 0);
+  /* stdin, stdout, stderr and nothing of ours. */
+  fd_dir = g_strdup_printf ("/proc/%d/fd", pid);
+  fds = g_dir_open (fd_dir, 0, NULL);
+  g_assert_nonnull (fds);
+  while (g_dir_read_name (fds) != NULL)
+    n_fds++;
+  g_assert_cmpuint (n_fds, ==, 3);
+
+  cas_cli_process_stop (run);
+  wait_finished (fx);
+}
+
+static void
+test_missing_directory (Fixture      *fx,
+                        gconstpointer data)
+{
+  const char *argv[] = { fx->claude, "-p", NULL };
+  g_autofree char *gone = g_build_filename (fx->dir, "gone", NULL);
+  g_autoptr (CasCliProcess) run = cas_cli_process_new (argv, gone, NULL);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_false (cas_cli_process_start (run, &error));
+  g_assert_error (error, CAS_ERROR, CAS_ERROR_CLI_FAILED);
+  g_assert_nonnull (strstr (error->message, "gone"));
+  g_assert_cmpuint (cas_cli_process_get_live_count (), ==, 0);
 }
 
 static void
 test_stop_all (Fixture      *fx,
                gconstpointer data)
 {
-  g_autoptr (CasCliRun) run = NULL;
+  g_autoptr (CasCliProcess) run = NULL;
 
   set_scenario (fx, "FAKE_CLAUDE_HANG=1\nFAKE_CLAUDE_IGNORE_SIGTERM=1\n");
   run = start_run (fx, "hi", 2, 0);
-  g_assert_cmpuint (cas_cli_run_get_live_count (), ==, 1);
+  g_assert_cmpuint (cas_cli_process_get_live_count (), ==, 1);
   /* Once init is out, the fake is ignoring SIGTERM. */
   while (fx->lines->len == 0)
     g_main_context_iteration (NULL, TRUE);
-  cas_cli_run_stop_all ();
+  cas_cli_process_stop_all ();
   wait_finished (fx);
-  g_assert_cmpuint (cas_cli_run_get_live_count (), ==, 0);
-  g_assert_cmpint (cas_cli_run_get_exit_status (run), ==, 128 + SIGKILL);
+  g_assert_cmpuint (cas_cli_process_get_live_count (), ==, 0);
+  g_assert_cmpint (cas_cli_process_get_exit_status (run), ==, 128 + SIGKILL);
 }
 
 /* A process that left the group (setsid) still holds stdout and stderr
@@ -337,7 +409,7 @@ test_pipes_held_outside_the_group (Fixture      *fx,
                                            "echo '{\"type\":\"system\"}'\n",
                                            pid_file, pid_file);
   const char *argv[] = { script, NULL };
-  g_autoptr (CasCliRun) run = NULL;
+  g_autoptr (CasCliProcess) run = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *escaped = NULL;
   gint64 started;
@@ -345,19 +417,19 @@ test_pipes_held_outside_the_group (Fixture      *fx,
   g_file_set_contents (script, text, -1, &error);
   g_assert_no_error (error);
   g_chmod (script, 0755);
-  run = cas_cli_run_new (argv, fx->dir, NULL);
-  cas_cli_run_set_kill_grace (run, 1);
+  run = cas_cli_process_new (argv, fx->dir, NULL);
+  cas_cli_process_set_kill_grace (run, 1);
   g_signal_connect (run, "line", G_CALLBACK (on_line), fx);
   g_signal_connect (run, "finished", G_CALLBACK (on_finished), fx);
   started = g_get_monotonic_time ();
-  g_assert_true (cas_cli_run_start (run, &error));
+  g_assert_true (cas_cli_process_start (run, &error));
   wait_finished (fx);
 
-  g_assert_no_error ((GError *) cas_cli_run_get_error (run));
-  g_assert_cmpint (cas_cli_run_get_exit_status (run), ==, 0);
+  g_assert_no_error ((GError *) cas_cli_process_get_error (run));
+  g_assert_cmpint (cas_cli_process_get_exit_status (run), ==, 0);
   g_assert_cmpuint (fx->lines->len, ==, 1);
   g_assert_cmpstr (g_ptr_array_index (fx->lines, 0), ==, "{\"type\":\"system\"}");
-  g_assert_cmpuint (cas_cli_run_get_live_count (), ==, 0);
+  g_assert_cmpuint (cas_cli_process_get_live_count (), ==, 0);
 
   /* Finished while the pipes were still held, long before the sleeper's
    * 30 s. */
@@ -373,22 +445,22 @@ static void
 test_garbage_and_huge_lines (Fixture      *fx,
                              gconstpointer data)
 {
-  g_autoptr (CasCliRun) run = NULL;
+  g_autoptr (CasCliProcess) run = NULL;
   const char *argv[] = { NULL, "-p", "--output-format=stream-json", "--verbose", NULL };
   g_autoptr (GBytes) input = g_bytes_new_static ("hi", 2);
   g_autoptr (GError) error = NULL;
 
   set_scenario (fx, "FAKE_CLAUDE_GARBAGE=1\nFAKE_CLAUDE_HUGE_LINE_BYTES=10485760\n");
   argv[0] = fx->claude;
-  run = cas_cli_run_new (argv, fx->dir, input);
-  cas_cli_run_set_max_line_bytes (run, 1024 * 1024);
+  run = cas_cli_process_new (argv, fx->dir, input);
+  cas_cli_process_set_max_line_bytes (run, 1024 * 1024);
   g_signal_connect (run, "line", G_CALLBACK (on_line), fx);
   g_signal_connect (run, "finished", G_CALLBACK (on_finished), fx);
-  g_assert_true (cas_cli_run_start (run, &error));
+  g_assert_true (cas_cli_process_start (run, &error));
   wait_finished (fx);
 
-  g_assert_no_error ((GError *) cas_cli_run_get_error (run));
-  g_assert_cmpuint (cas_cli_run_get_oversized_lines (run), ==, 1);
+  g_assert_no_error ((GError *) cas_cli_process_get_error (run));
+  g_assert_cmpuint (cas_cli_process_get_oversized_lines (run), ==, 1);
   /* Every delivered line was valid UTF-8 (checked in on_line), and the
    * reply still arrived after the garbage and the huge line. */
   g_assert_true (g_str_has_prefix (g_ptr_array_index (fx->lines, fx->lines->len - 1),
@@ -399,7 +471,7 @@ static void
 test_parent_claude_variables_scrubbed (Fixture      *fx,
                                        gconstpointer data)
 {
-  g_autoptr (CasCliRun) run = NULL;
+  g_autoptr (CasCliProcess) run = NULL;
   g_autoptr (JsonObject) entry = NULL;
   JsonObject *env;
 
@@ -423,7 +495,7 @@ test_root_refusal_in_clear_words (Fixture      *fx,
 {
   const char *argv[] = { NULL, "-p", "--output-format=json", "--dangerously-skip-permissions", NULL };
   g_autoptr (GBytes) input = g_bytes_new_static ("hi", 2);
-  g_autoptr (CasCliRun) run = NULL;
+  g_autoptr (CasCliProcess) run = NULL;
   g_autoptr (GError) error = NULL;
   const char *old = g_getenv ("IS_SANDBOX");
   g_autofree char *saved = g_strdup (old);
@@ -440,16 +512,16 @@ test_root_refusal_in_clear_words (Fixture      *fx,
 
   g_unsetenv ("IS_SANDBOX");
   argv[0] = fx->claude;
-  run = cas_cli_run_new (argv, fx->dir, input);
+  run = cas_cli_process_new (argv, fx->dir, input);
   g_signal_connect (run, "finished", G_CALLBACK (on_finished), fx);
-  g_assert_true (cas_cli_run_start (run, &error));
+  g_assert_true (cas_cli_process_start (run, &error));
   if (saved != NULL)
     g_setenv ("IS_SANDBOX", saved, TRUE);
   wait_finished (fx);
 
-  g_assert_error ((GError *) cas_cli_run_get_error (run), CAS_ERROR, CAS_ERROR_CLI_FAILED);
-  g_assert_nonnull (strstr (cas_cli_run_get_error (run)->message, "IS_SANDBOX=1"));
-  g_assert_nonnull (strstr (cas_cli_run_get_error (run)->message, "as root"));
+  g_assert_error ((GError *) cas_cli_process_get_error (run), CAS_ERROR, CAS_ERROR_CLI_FAILED);
+  g_assert_nonnull (strstr (cas_cli_process_get_error (run)->message, "IS_SANDBOX=1"));
+  g_assert_nonnull (strstr (cas_cli_process_get_error (run)->message, "as root"));
 }
 
 static void
@@ -472,19 +544,21 @@ main (int   argc,
 
 #define ADD(path, func) \
   g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
-  ADD ("/cli-run/large-prompt-on-stdin", test_large_prompt_on_stdin);
-  ADD ("/cli-run/no-prompt-closes-stdin", test_no_prompt_closes_stdin);
-  ADD ("/cli-run/exit-code-and-stderr", test_exit_code_and_stderr);
-  ADD ("/cli-run/not-found", test_not_found);
-  ADD ("/cli-run/timeout-kills-everything", test_timeout_kills_everything);
-  ADD ("/cli-run/stop", test_stop);
-  ADD ("/cli-run/stop-all", test_stop_all);
-  ADD ("/cli-run/pipes-held-outside-the-group", test_pipes_held_outside_the_group);
-  ADD ("/cli-run/garbage-and-huge-lines", test_garbage_and_huge_lines);
-  ADD ("/cli-run/scrubbed-environment", test_parent_claude_variables_scrubbed);
-  ADD ("/cli-run/root-refusal", test_root_refusal_in_clear_words);
+  ADD ("/cli-process/large-prompt-on-stdin", test_large_prompt_on_stdin);
+  ADD ("/cli-process/no-prompt-closes-stdin", test_no_prompt_closes_stdin);
+  ADD ("/cli-process/exit-code-and-stderr", test_exit_code_and_stderr);
+  ADD ("/cli-process/not-found", test_not_found);
+  ADD ("/cli-process/timeout-kills-everything", test_timeout_kills_everything);
+  ADD ("/cli-process/stop", test_stop);
+  ADD ("/cli-process/stop-all", test_stop_all);
+  ADD ("/cli-process/child-setup", test_child_setup);
+  ADD ("/cli-process/missing-directory", test_missing_directory);
+  ADD ("/cli-process/pipes-held-outside-the-group", test_pipes_held_outside_the_group);
+  ADD ("/cli-process/garbage-and-huge-lines", test_garbage_and_huge_lines);
+  ADD ("/cli-process/scrubbed-environment", test_parent_claude_variables_scrubbed);
+  ADD ("/cli-process/root-refusal", test_root_refusal_in_clear_words);
 #undef ADD
-  g_test_add_func ("/cli-run/describe-exit", test_describe_exit);
+  g_test_add_func ("/cli-process/describe-exit", test_describe_exit);
 
   return g_test_run ();
 }

@@ -1,4 +1,4 @@
-/* cas-cli-run.c: spawn claude, feed stdin, read stdout lines, drain
+/* cas-cli-process.c: spawn claude, feed stdin, read stdout lines, drain
  * stderr, enforce the timeout, stop the whole process group, reap.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -9,16 +9,16 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <sys/wait.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
+#include <gio/gunixinputstream.h>
 #include <gio/gunixoutputstream.h>
 #include <glib-unix.h>
 
-#include "cas-cli-run.h"
+#include "cas-cli-process.h"
 #include "cas-error.h"
 #include "cas-line-splitter.h"
-#include "cas-spawn.h"
 
 #define READ_CHUNK 65536
 #define MAX_STDERR_BYTES 65536
@@ -28,13 +28,14 @@
 typedef struct
 {
   const char *name;
-  int fd;          /* (owned) -1 once read to the end, or before the start */
+  GInputStream *stream; /* (owned) (nullable) GSubprocess's pipe, until read to the end */
+  int fd;          /* the stream's; -1 once read to the end, or before the start */
   GSource *watch;  /* (owned) (nullable) */
   guint8 *buffer;  /* (owned) READ_CHUNK bytes */
   gboolean done;
 } OutputPipe;
 
-struct _CasCliRun
+struct _CasCliProcess
 {
   GObject parent_instance;
 
@@ -45,6 +46,7 @@ struct _CasCliRun
   guint kill_grace_seconds;
   gsize max_line_bytes;
 
+  GSubprocess *subprocess;    /* (owned) (nullable) */
   GOutputStream *stdin_pipe;  /* (owned) (nullable) */
   OutputPipe out;
   OutputPipe err;
@@ -78,7 +80,7 @@ static guint signals[N_SIGNALS];
  * from the main thread only. */
 static GList *live_runs;
 
-G_DEFINE_FINAL_TYPE (CasCliRun, cas_cli_run, G_TYPE_OBJECT)
+G_DEFINE_FINAL_TYPE (CasCliProcess, cas_cli_process, G_TYPE_OBJECT)
 
 static const char *const scrubbed_env_names[] = {
   "CLAUDECODE",
@@ -108,8 +110,10 @@ output_pipe_init (OutputPipe *output,
 static void
 close_pipe_fd (OutputPipe *output)
 {
-  if (output->fd >= 0)
-    close (output->fd);
+  /* Closing a pipe never blocks. */
+  if (output->stream != NULL)
+    g_input_stream_close (output->stream, NULL, NULL);
+  g_clear_object (&output->stream);
   output->fd = -1;
 }
 
@@ -123,9 +127,9 @@ output_pipe_clear (OutputPipe *output)
 }
 
 static void
-cas_cli_run_finalize (GObject *object)
+cas_cli_process_finalize (GObject *object)
 {
-  CasCliRun *self = CAS_CLI_RUN (object);
+  CasCliProcess *self = CAS_CLI_PROCESS (object);
 
   g_clear_handle_id (&self->timeout_id, g_source_remove);
   g_clear_handle_id (&self->kill_id, g_source_remove);
@@ -134,6 +138,7 @@ cas_cli_run_finalize (GObject *object)
   g_free (self->cwd);
   g_clear_pointer (&self->stdin_bytes, g_bytes_unref);
   g_clear_object (&self->stdin_pipe);
+  g_clear_object (&self->subprocess);
   output_pipe_clear (&self->out);
   output_pipe_clear (&self->err);
   g_clear_pointer (&self->stdout_lines, cas_line_splitter_free);
@@ -141,13 +146,13 @@ cas_cli_run_finalize (GObject *object)
   g_free (self->stderr_first_line);
   g_clear_error (&self->error);
 
-  G_OBJECT_CLASS (cas_cli_run_parent_class)->finalize (object);
+  G_OBJECT_CLASS (cas_cli_process_parent_class)->finalize (object);
 }
 
 static void
-cas_cli_run_class_init (CasCliRunClass *klass)
+cas_cli_process_class_init (CasCliProcessClass *klass)
 {
-  G_OBJECT_CLASS (klass)->finalize = cas_cli_run_finalize;
+  G_OBJECT_CLASS (klass)->finalize = cas_cli_process_finalize;
 
   signals[SIGNAL_LINE] =
     g_signal_new ("line", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -162,7 +167,7 @@ cas_cli_run_class_init (CasCliRunClass *klass)
 }
 
 static void
-cas_cli_run_init (CasCliRun *self)
+cas_cli_process_init (CasCliProcess *self)
 {
   self->kill_grace_seconds = 3;
   self->max_line_bytes = DEFAULT_MAX_LINE_BYTES;
@@ -172,12 +177,12 @@ cas_cli_run_init (CasCliRun *self)
   self->exit_status = -1;
 }
 
-CasCliRun *
-cas_cli_run_new (const char * const *argv,
+CasCliProcess *
+cas_cli_process_new (const char * const *argv,
                  const char         *cwd,
                  GBytes             *stdin_bytes)
 {
-  CasCliRun *self = g_object_new (CAS_TYPE_CLI_RUN, NULL);
+  CasCliProcess *self = g_object_new (CAS_TYPE_CLI_PROCESS, NULL);
 
   self->argv = g_strdupv ((char **) argv);
   self->cwd = g_strdup (cwd);
@@ -186,21 +191,21 @@ cas_cli_run_new (const char * const *argv,
 }
 
 void
-cas_cli_run_set_timeout (CasCliRun *self,
+cas_cli_process_set_timeout (CasCliProcess *self,
                          guint      seconds)
 {
   self->timeout_seconds = seconds;
 }
 
 void
-cas_cli_run_set_kill_grace (CasCliRun *self,
+cas_cli_process_set_kill_grace (CasCliProcess *self,
                             guint      seconds)
 {
   self->kill_grace_seconds = MAX (seconds, 1);
 }
 
 void
-cas_cli_run_set_max_line_bytes (CasCliRun *self,
+cas_cli_process_set_max_line_bytes (CasCliProcess *self,
                                 gsize      max_line_bytes)
 {
   self->max_line_bytes = max_line_bytes;
@@ -222,7 +227,7 @@ cas_cli_describe_exit (int         exit_status,
 }
 
 static void
-signal_group (CasCliRun *self,
+signal_group (CasCliProcess *self,
               int        signum)
 {
   /* The group outlives its leader while any member lives, so this also
@@ -232,7 +237,7 @@ signal_group (CasCliRun *self,
 }
 
 static void
-maybe_finish (CasCliRun *self)
+maybe_finish (CasCliProcess *self)
 {
   if (self->finished || !self->exited || !self->out.done || !self->err.done)
     return;
@@ -277,7 +282,7 @@ on_stdout_line (const char *line,
                 gboolean    oversized,
                 gpointer    user_data)
 {
-  CasCliRun *self = user_data;
+  CasCliProcess *self = user_data;
 
   if (oversized)
     {
@@ -292,7 +297,7 @@ on_stdout_line (const char *line,
  * comes in the next pass, and a chatty CLI cannot starve the others.
  * Returns FALSE at the end of the pipe or on an error. */
 static gboolean
-read_pipe (CasCliRun  *self,
+read_pipe (CasCliProcess  *self,
            OutputPipe *output,
            gssize     *n_read)
 {
@@ -309,7 +314,7 @@ read_pipe (CasCliRun  *self,
 
 /* A pipe read to its end, or given up on. */
 static void
-pipe_done (CasCliRun  *self,
+pipe_done (CasCliProcess  *self,
            OutputPipe *output)
 {
   if (output->watch != NULL)
@@ -325,7 +330,7 @@ on_stdout_ready (int          fd,
                  GIOCondition condition,
                  gpointer     user_data)
 {
-  CasCliRun *self = user_data;
+  CasCliProcess *self = user_data;
   gssize n;
 
   if (read_pipe (self, &self->out, &n))
@@ -345,7 +350,7 @@ on_stderr_ready (int          fd,
                  GIOCondition condition,
                  gpointer     user_data)
 {
-  CasCliRun *self = user_data;
+  CasCliProcess *self = user_data;
   gssize n;
 
   if (!read_pipe (self, &self->err, &n))
@@ -375,7 +380,7 @@ on_stderr_ready (int          fd,
  * and put it back around each dispatch, waking itself twice
  * (cas-fd-mux.c). */
 static void
-watch_pipe (CasCliRun        *self,
+watch_pipe (CasCliProcess        *self,
             OutputPipe       *output,
             GUnixFDSourceFunc on_ready)
 {
@@ -387,7 +392,7 @@ watch_pipe (CasCliRun        *self,
 }
 
 static void
-close_stdin (CasCliRun *self)
+close_stdin (CasCliProcess *self)
 {
   g_autoptr (GError) error = NULL;
 
@@ -403,7 +408,7 @@ on_stdin_written (GObject      *source,
                   GAsyncResult *result,
                   gpointer      user_data)
 {
-  g_autoptr (CasCliRun) self = user_data;
+  g_autoptr (CasCliProcess) self = user_data;
   g_autoptr (GError) error = NULL;
 
   /* EPIPE just means the child exited early; its exit status tells why. */
@@ -415,7 +420,7 @@ on_stdin_written (GObject      *source,
 /* Most prompts fit in the pipe: write them at once and close, so the CLI
  * starts without waiting for a main-loop pass; the rest goes async. */
 static void
-feed_stdin (CasCliRun *self)
+feed_stdin (CasCliProcess *self)
 {
   g_autoptr (GError) error = NULL;
   gsize size = 0;
@@ -447,10 +452,10 @@ feed_stdin (CasCliRun *self)
 static gboolean
 on_drain_timeout (gpointer user_data)
 {
-  CasCliRun *self = user_data;
+  CasCliProcess *self = user_data;
   /* Each pipe_done () may finish the run, which drops the reference this
    * callback borrows. */
-  g_autoptr (CasCliRun) keep = g_object_ref (self);
+  g_autoptr (CasCliProcess) keep = g_object_ref (self);
 
   /* Something outside the group still holds our pipes: stop waiting. */
   self->drain_id = 0;
@@ -463,16 +468,19 @@ on_drain_timeout (gpointer user_data)
 }
 
 static void
-on_exited (GPid     pid,
-           int      wait_status,
-           gpointer user_data)
+on_exited (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
 {
-  CasCliRun *self = user_data;
+  g_autoptr (CasCliProcess) self = user_data;
+  GSubprocess *subprocess = G_SUBPROCESS (source);
 
-  if (WIFEXITED (wait_status))
-    self->exit_status = WEXITSTATUS (wait_status);
-  else if (WIFSIGNALED (wait_status))
-    self->exit_status = 128 + WTERMSIG (wait_status);
+  /* Never cancelled: the wait ends when the child does. */
+  g_subprocess_wait_finish (subprocess, result, NULL);
+  if (g_subprocess_get_if_exited (subprocess))
+    self->exit_status = g_subprocess_get_exit_status (subprocess);
+  else if (g_subprocess_get_if_signaled (subprocess))
+    self->exit_status = 128 + g_subprocess_get_term_sig (subprocess);
 
   /* Sweep whatever the CLI left in its group (tool helpers, a stray
    * grandchild): they would hold our pipes open and outlive the run. */
@@ -487,7 +495,7 @@ on_exited (GPid     pid,
 static gboolean
 on_kill_timeout (gpointer user_data)
 {
-  CasCliRun *self = user_data;
+  CasCliProcess *self = user_data;
 
   self->kill_id = 0;
   g_debug ("pid %d: still running after SIGTERM; sending SIGKILL", (int) self->pid);
@@ -498,18 +506,18 @@ on_kill_timeout (gpointer user_data)
 static gboolean
 on_run_timeout (gpointer user_data)
 {
-  CasCliRun *self = user_data;
+  CasCliProcess *self = user_data;
 
   self->timeout_id = 0;
   self->timed_out = TRUE;
-  cas_cli_run_stop (self);
+  cas_cli_process_stop (self);
   return G_SOURCE_REMOVE;
 }
 
 void
-cas_cli_run_stop (CasCliRun *self)
+cas_cli_process_stop (CasCliProcess *self)
 {
-  g_return_if_fail (CAS_IS_CLI_RUN (self));
+  g_return_if_fail (CAS_IS_CLI_PROCESS (self));
 
   if (!self->started || self->finished || self->stopping)
     return;
@@ -543,40 +551,43 @@ child_environment (void)
   return env;
 }
 
-/* Three pipes: [0] the child's stdin, [1] stdout, [2] stderr. Ours are
- * the write end of [0] and the read ends of the others, non-blocking so
- * a 1 MiB prompt never stalls the main loop. */
-static gboolean
-open_stdio_pipes (int      pipes[3][2],
-                  GError **error)
+/* In the child, between fork and exec: its own process group, so a stop
+ * reaches every helper it starts, and death with the daemon. Only
+ * async-signal-safe calls. */
+static void
+child_setup (gpointer user_data)
 {
-  for (int i = 0; i < 3; i++)
-    if (!cas_spawn_open_pipe (pipes[i], error))
-      {
-        for (int j = 0; j < i; j++)
-          {
-            close (pipes[j][0]);
-            close (pipes[j][1]);
-          }
-        return FALSE;
-      }
-  g_unix_set_fd_nonblocking (pipes[0][1], TRUE, NULL);
-  g_unix_set_fd_nonblocking (pipes[1][0], TRUE, NULL);
-  g_unix_set_fd_nonblocking (pipes[2][0], TRUE, NULL);
-  return TRUE;
+  sigset_t none;
+
+  setpgid (0, 0);
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  /* The daemon ignores SIGPIPE; an ignored signal stays ignored across
+   * exec, and the CLI's tools expect the default. */
+  signal (SIGPIPE, SIG_DFL);
+  sigemptyset (&none);
+  sigprocmask (SIG_SETMASK, &none, NULL);
+}
+
+static void
+take_output_pipe (OutputPipe   *output,
+                  GInputStream *stream)
+{
+  output->stream = g_object_ref (stream);
+  output->fd = g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (stream));
+  g_unix_set_fd_nonblocking (output->fd, TRUE, NULL);
 }
 
 gboolean
-cas_cli_run_start (CasCliRun *self,
-                   GError   **error)
+cas_cli_process_start (CasCliProcess *self,
+                       GError       **error)
 {
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
+  g_autoptr (GError) spawn_error = NULL;
   g_autofree char *program = NULL;
   g_auto (GStrv) env = NULL;
-  int pipes[3][2];
-  int child_fds[3];
-  pid_t pid;
+  GOutputStream *stdin_pipe;
 
-  g_return_val_if_fail (CAS_IS_CLI_RUN (self), FALSE);
+  g_return_val_if_fail (CAS_IS_CLI_PROCESS (self), FALSE);
   g_return_val_if_fail (!self->started, FALSE);
 
   program = cas_cli_resolve_program (self->argv[0]);
@@ -589,22 +600,32 @@ cas_cli_run_start (CasCliRun *self,
   g_free (self->argv[0]);
   self->argv[0] = g_steal_pointer (&program);
 
-  if (!open_stdio_pipes (pipes, error))
-    return FALSE;
-  child_fds[0] = pipes[0][0];
-  child_fds[1] = pipes[1][1];
-  child_fds[2] = pipes[2][1];
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                                        G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                        G_SUBPROCESS_FLAGS_STDERR_PIPE);
   env = child_environment ();
-  pid = cas_spawn_in_new_group (self->argv[0], self->argv, env, self->cwd, child_fds, error);
-  for (int i = 0; i < 3; i++)
-    close (child_fds[i]);
-  self->stdin_pipe = g_unix_output_stream_new (pipes[0][1], TRUE);
-  self->out.fd = pipes[1][0];
-  self->err.fd = pipes[2][0];
-  if (pid < 0)
-    return FALSE;
+  g_subprocess_launcher_set_environ (launcher, env);
+  if (self->cwd != NULL)
+    g_subprocess_launcher_set_cwd (launcher, self->cwd);
+  g_subprocess_launcher_set_child_setup (launcher, child_setup, NULL, NULL);
+  /* GLib reports a missing directory or a bad binary from the child, so
+   * the spawn fails here rather than in an exit status. */
+  self->subprocess = g_subprocess_launcher_spawnv (launcher, (const char * const *) self->argv,
+                                                   &spawn_error);
+  if (self->subprocess == NULL)
+    {
+      g_set_error (error, CAS_ERROR, CAS_ERROR_CLI_FAILED,
+                   "cannot start %s: %s", self->argv[0], spawn_error->message);
+      return FALSE;
+    }
 
-  self->pid = pid;
+  self->pid = (pid_t) g_ascii_strtoll (g_subprocess_get_identifier (self->subprocess), NULL, 10);
+  stdin_pipe = g_subprocess_get_stdin_pipe (self->subprocess);
+  g_unix_set_fd_nonblocking (g_unix_output_stream_get_fd (G_UNIX_OUTPUT_STREAM (stdin_pipe)),
+                             TRUE, NULL);
+  self->stdin_pipe = g_object_ref (stdin_pipe);
+  take_output_pipe (&self->out, g_subprocess_get_stdout_pipe (self->subprocess));
+  take_output_pipe (&self->err, g_subprocess_get_stderr_pipe (self->subprocess));
   self->started = TRUE;
   live_runs = g_list_prepend (live_runs, g_object_ref (self));
   g_debug ("started pid %d: %s", (int) self->pid, self->argv[0]);
@@ -612,8 +633,7 @@ cas_cli_run_start (CasCliRun *self,
   self->stdout_lines = cas_line_splitter_new (self->max_line_bytes, on_stdout_line, self);
   watch_pipe (self, &self->out, on_stdout_ready);
   watch_pipe (self, &self->err, on_stderr_ready);
-  g_child_watch_add_full (G_PRIORITY_DEFAULT, pid, on_exited,
-                          g_object_ref (self), g_object_unref);
+  g_subprocess_wait_async (self->subprocess, NULL, on_exited, g_object_ref (self));
 
   feed_stdin (self);
 
@@ -623,56 +643,56 @@ cas_cli_run_start (CasCliRun *self,
 }
 
 gboolean
-cas_cli_run_is_finished (CasCliRun *self)
+cas_cli_process_is_finished (CasCliProcess *self)
 {
   return self->finished;
 }
 
 const GError *
-cas_cli_run_get_error (CasCliRun *self)
+cas_cli_process_get_error (CasCliProcess *self)
 {
   return self->error;
 }
 
 int
-cas_cli_run_get_exit_status (CasCliRun *self)
+cas_cli_process_get_exit_status (CasCliProcess *self)
 {
   return self->exit_status;
 }
 
 int
-cas_cli_run_get_pid (CasCliRun *self)
+cas_cli_process_get_pid (CasCliProcess *self)
 {
   return (int) self->pid;
 }
 
 const char *
-cas_cli_run_get_stderr_first_line (CasCliRun *self)
+cas_cli_process_get_stderr_first_line (CasCliProcess *self)
 {
   return self->stderr_first_line;
 }
 
 const char *
-cas_cli_run_get_stderr (CasCliRun *self)
+cas_cli_process_get_stderr (CasCliProcess *self)
 {
   return self->stderr_text->str;
 }
 
 guint
-cas_cli_run_get_oversized_lines (CasCliRun *self)
+cas_cli_process_get_oversized_lines (CasCliProcess *self)
 {
   return self->stdout_lines != NULL ? cas_line_splitter_get_oversized_count (self->stdout_lines) : 0;
 }
 
 void
-cas_cli_run_stop_all (void)
+cas_cli_process_stop_all (void)
 {
   for (GList *l = live_runs; l != NULL; l = l->next)
-    cas_cli_run_stop (l->data);
+    cas_cli_process_stop (l->data);
 }
 
 guint
-cas_cli_run_get_live_count (void)
+cas_cli_process_get_live_count (void)
 {
   return g_list_length (live_runs);
 }
