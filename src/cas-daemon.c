@@ -6,11 +6,14 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include <glib/gi18n.h>
 
 #include "cas-admission.h"
 #include "cas-agents.h"
 #include "cas-chat-routes.h"
+#include "cas-cli-pool.h"
 #include "cas-cli-process.h"
 #include "cas-conversational.h"
 #include "cas-daemon.h"
@@ -30,6 +33,7 @@ struct _CasDaemon
   char *state_dir;            /* (owned) */
   CasAgentSet *agents;        /* (owned) */
   CasAdmission *admission;    /* (owned) */
+  CasCliPool *pool;           /* (owned) */
   CasHttpServer *http;        /* (owned) */
   CasChatRoutes *chat;        /* (owned) */
   CasConversational *conversational; /* (owned) */
@@ -42,6 +46,7 @@ struct _CasDaemon
   char *health_body;          /* (owned) (nullable) */
   guint health_active;
   guint health_queued;
+  CasCliPoolStats health_pool;
 };
 
 G_DEFINE_FINAL_TYPE (CasDaemon, cas_daemon, G_TYPE_OBJECT)
@@ -56,6 +61,7 @@ cas_daemon_finalize (GObject *object)
   g_clear_object (&self->jobs);
   g_clear_object (&self->http);
   g_clear_object (&self->admission);
+  g_clear_object (&self->pool);
   g_clear_pointer (&self->agents, cas_agent_set_unref);
   g_clear_pointer (&self->config, cas_config_unref);
   g_free (self->state_dir);
@@ -104,11 +110,14 @@ handle_health (CasHttpServer     *server,
   guint queued = cas_admission_get_queued (self->admission);
   guint capacity = cas_admission_get_capacity (self->admission);
   const char *claude = find_claude (self);
+  CasCliPoolStats pool;
 
   /* Schedulers and load balancers poll this: format the body only when
    * a figure in it changed (find_claude () drops it on each lookup; the
    * capacity is fixed). */
-  if (self->health_body == NULL || active != self->health_active || queued != self->health_queued)
+  cas_cli_pool_get_stats (self->pool, &pool);
+  if (self->health_body == NULL || active != self->health_active ||
+      queued != self->health_queued || memcmp (&pool, &self->health_pool, sizeof pool) != 0)
     {
       GString *out = g_string_sized_new (256);
 
@@ -122,11 +131,14 @@ handle_health (CasHttpServer     *server,
         cas_json_append_string (out, claude);
       else
         g_string_append (out, "null");
-      g_string_append (out, "}}");
+      g_string_append_printf (out, "},\"pool\":{\"warm\":%u,\"busy\":%u,\"retired\":%u,"
+                              "\"fallbacks\":%u}}",
+                              pool.warm, pool.busy, pool.retired, pool.fallbacks);
       g_free (self->health_body);
       self->health_body = g_string_free (out, FALSE);
       self->health_active = active;
       self->health_queued = queued;
+      self->health_pool = pool;
     }
   cas_http_reply_json (msg, SOUP_STATUS_OK, g_strdup (self->health_body));
 }
@@ -173,7 +185,14 @@ cas_daemon_new (CasConfig *config,
   cas_http_server_add_route (self->http, "GET", "/health", CAS_ROUTE_PUBLIC,
                              handle_health, self);
 
-  self->chat = cas_chat_routes_new (config, self->admission, self->agents);
+  self->pool = cas_cli_pool_new (&(CasCliPoolLimits) {
+    .size = config->claude_pool_size,
+    .idle_seconds = config->claude_pool_idle_seconds,
+    .max_processes = config->claude_max_processes,
+    .kill_grace_seconds = config->claude_kill_grace_seconds,
+    .max_line_bytes = config->claude_max_line_bytes,
+  });
+  self->chat = cas_chat_routes_new (config, self->admission, self->agents, self->pool);
   cas_chat_routes_register (self->chat, self->http);
   self->conversational = cas_conversational_new (config, self->admission, self->agents,
                                                  self->state_dir, error);
@@ -205,6 +224,8 @@ cas_daemon_start (CasDaemon *self,
     g_message (_("The claude CLI (“%s”) is not on PATH: requests that need it will fail "
                  "until it is installed (npm install -g @anthropic-ai/claude-code)"),
                self->config->claude_command);
+  else
+    cas_chat_routes_prewarm (self->chat);
   return TRUE;
 }
 
@@ -221,6 +242,8 @@ cas_daemon_stop (CasDaemon *self)
   gint64 deadline;
 
   cas_http_server_shutdown (self->http);
+  /* No refill may start a process behind the stop below. */
+  cas_cli_pool_shutdown (self->pool);
   cas_cli_process_stop_all ();
 
   /* Each run escalates to SIGKILL after its grace period; wait for the

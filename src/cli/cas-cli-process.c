@@ -19,6 +19,7 @@
 #include "cas-cli-process.h"
 #include "cas-error.h"
 #include "cas-line-splitter.h"
+#include "cas-stream-json.h"
 
 #define READ_CHUNK 65536
 #define MAX_STDERR_BYTES 65536
@@ -48,6 +49,12 @@ struct _CasCliProcess
 
   GSubprocess *subprocess;    /* (owned) (nullable) */
   GOutputStream *stdin_pipe;  /* (owned) (nullable) */
+  GQueue stdin_queue;         /* GBytes (owned) waiting for stdin, in order */
+  gboolean stdin_writing;     /* the head of the queue is being written */
+  gboolean stdin_close_asked; /* close once the queue is written */
+  gboolean stdin_closed;
+  gboolean stream_input;      /* stdin stays open for stream-json lines */
+  guint next_request_id;
   OutputPipe out;
   OutputPipe err;
   CasLineSplitter *stdout_lines; /* (owned) (nullable) */
@@ -138,6 +145,7 @@ cas_cli_process_finalize (GObject *object)
   g_free (self->cwd);
   g_clear_pointer (&self->stdin_bytes, g_bytes_unref);
   g_clear_object (&self->stdin_pipe);
+  g_queue_clear_full (&self->stdin_queue, (GDestroyNotify) g_bytes_unref);
   g_clear_object (&self->subprocess);
   output_pipe_clear (&self->out);
   output_pipe_clear (&self->err);
@@ -190,11 +198,20 @@ cas_cli_process_new (const char * const *argv,
   return self;
 }
 
+static gboolean on_run_timeout (gpointer user_data);
+
 void
 cas_cli_process_set_timeout (CasCliProcess *self,
-                         guint      seconds)
+                             guint          seconds)
 {
   self->timeout_seconds = seconds;
+  /* A long-lived process times each turn: the clock starts again. */
+  if (self->started && !self->finished)
+    {
+      g_clear_handle_id (&self->timeout_id, g_source_remove);
+      if (seconds > 0)
+        self->timeout_id = g_timeout_add_seconds (seconds, on_run_timeout, self);
+    }
 }
 
 void
@@ -396,12 +413,19 @@ close_stdin (CasCliProcess *self)
 {
   g_autoptr (GError) error = NULL;
 
+  if (self->stdin_closed)
+    return;
+  self->stdin_closed = TRUE;
+  g_queue_clear_full (&self->stdin_queue, (GDestroyNotify) g_bytes_unref);
   /* Closing is what tells the CLI the prompt is complete (an open, empty
-   * stdin makes it wait 3 s). Closing a pipe never blocks, and the async
-   * close would wait for a worker thread: do it here. */
+   * stdin makes it wait 3 s), or that no turn follows. Closing a pipe
+   * never blocks, and the async close would wait for a worker thread: do
+   * it here. */
   if (!g_output_stream_close (self->stdin_pipe, NULL, &error))
     g_debug ("pid %d: closing stdin: %s", (int) self->pid, error->message);
 }
+
+static void pump_stdin (CasCliProcess *self);
 
 static void
 on_stdin_written (GObject      *source,
@@ -411,42 +435,131 @@ on_stdin_written (GObject      *source,
   g_autoptr (CasCliProcess) self = user_data;
   g_autoptr (GError) error = NULL;
 
-  /* EPIPE just means the child exited early; its exit status tells why. */
+  self->stdin_writing = FALSE;
+  if (self->stdin_closed)
+    return;
+  g_bytes_unref (g_queue_pop_head (&self->stdin_queue));
   if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error))
-    g_debug ("pid %d: writing the prompt: %s", (int) self->pid, error->message);
-  close_stdin (self);
+    {
+      /* EPIPE just means the child exited; its exit status tells why. */
+      g_debug ("pid %d: writing to stdin: %s", (int) self->pid, error->message);
+      close_stdin (self);
+      return;
+    }
+  pump_stdin (self);
 }
 
-/* Most prompts fit in the pipe: write them at once and close, so the CLI
- * starts without waiting for a main-loop pass; the rest goes async. */
+/* Writes what is queued, one async write at a time, then closes stdin if
+ * that was asked for. */
 static void
-feed_stdin (CasCliProcess *self)
+pump_stdin (CasCliProcess *self)
+{
+  GBytes *head;
+
+  if (self->stdin_writing || self->stdin_closed)
+    return;
+  head = g_queue_peek_head (&self->stdin_queue);
+  if (head == NULL)
+    {
+      if (self->stdin_close_asked)
+        close_stdin (self);
+      return;
+    }
+  self->stdin_writing = TRUE;
+  g_output_stream_write_all_async (self->stdin_pipe, g_bytes_get_data (head, NULL),
+                                   g_bytes_get_size (head), G_PRIORITY_DEFAULT, NULL,
+                                   on_stdin_written, g_object_ref (self));
+}
+
+/* Most writes fit in the pipe: they go out at once, so the CLI starts
+ * without waiting for a main-loop pass; the rest is queued. */
+static void
+write_stdin (CasCliProcess *self,
+             GBytes        *bytes)
 {
   g_autoptr (GError) error = NULL;
   gsize size = 0;
-  const guint8 *data = self->stdin_bytes != NULL ? g_bytes_get_data (self->stdin_bytes, &size) : NULL;
-  gsize done = 0;
+  const guint8 *data = g_bytes_get_data (bytes, &size);
+  gssize n = 0;
 
-  if (size > 0)
+  if (self->stdin_closed || self->stdin_close_asked || size == 0)
+    return;
+  if (!self->stdin_writing && g_queue_is_empty (&self->stdin_queue))
     {
-      gssize n = g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (self->stdin_pipe),
-                                                             data, size, NULL, &error);
-
-      if (n >= 0)
-        done = n;
-      else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+      n = g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (self->stdin_pipe),
+                                                      data, size, NULL, &error);
+      if (n < 0 && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
         {
-          /* EPIPE: the child exited early; its exit status tells why. */
-          g_debug ("pid %d: writing the prompt: %s", (int) self->pid, error->message);
-          done = size;
+          g_debug ("pid %d: writing to stdin: %s", (int) self->pid, error->message);
+          close_stdin (self);
+          return;
         }
+      n = MAX (n, 0);
     }
-  if (done < size)
-    g_output_stream_write_all_async (self->stdin_pipe, data + done, size - done,
-                                     G_PRIORITY_DEFAULT, NULL,
-                                     on_stdin_written, g_object_ref (self));
-  else
-    close_stdin (self);
+  if ((gsize) n < size)
+    g_queue_push_tail (&self->stdin_queue, g_bytes_new_from_bytes (bytes, n, size - n));
+  pump_stdin (self);
+}
+
+static void
+feed_stdin (CasCliProcess *self)
+{
+  if (self->stdin_bytes != NULL)
+    write_stdin (self, self->stdin_bytes);
+  if (!self->stream_input)
+    cas_cli_process_close_stdin (self);
+}
+
+void
+cas_cli_process_close_stdin (CasCliProcess *self)
+{
+  g_return_if_fail (CAS_IS_CLI_PROCESS (self));
+
+  if (!self->started)
+    return;
+  self->stdin_close_asked = TRUE;
+  pump_stdin (self);
+}
+
+void
+cas_cli_process_set_stream_input (CasCliProcess *self,
+                                  gboolean       stream_input)
+{
+  g_return_if_fail (!self->started);
+  self->stream_input = stream_input;
+}
+
+void
+cas_cli_process_send_user_message (CasCliProcess *self,
+                                   const char    *text)
+{
+  g_autofree char *line = NULL;
+  g_autoptr (GBytes) bytes = NULL;
+
+  g_return_if_fail (CAS_IS_CLI_PROCESS (self));
+  g_return_if_fail (self->stream_input);
+
+  line = cas_stream_json_format_user_message (text);
+  bytes = g_bytes_new_take (line, strlen (line));
+  line = NULL;
+  write_stdin (self, bytes);
+}
+
+void
+cas_cli_process_interrupt (CasCliProcess *self)
+{
+  g_autofree char *id = NULL;
+  g_autofree char *line = NULL;
+  g_autoptr (GBytes) bytes = NULL;
+
+  g_return_if_fail (CAS_IS_CLI_PROCESS (self));
+  g_return_if_fail (self->stream_input);
+
+  id = g_strdup_printf ("cas-interrupt-%u", ++self->next_request_id);
+  line = cas_stream_json_format_interrupt (id);
+  bytes = g_bytes_new_take (line, strlen (line));
+  line = NULL;
+  write_stdin (self, bytes);
 }
 
 static gboolean

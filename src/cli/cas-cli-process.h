@@ -21,8 +21,11 @@ CasCliProcess *cas_cli_process_new (const char * const *argv,
                             const char         *cwd,
                             GBytes             *stdin_bytes);
 
+/* The time the process may run, from its start; on a started one the
+ * clock starts again (a long-lived process times each turn). When it
+ * runs out the process is stopped and ends with CAS_ERROR_TIMED_OUT. */
 void cas_cli_process_set_timeout (CasCliProcess *self,
-                              guint      seconds);
+                                  guint          seconds);
 void cas_cli_process_set_kill_grace (CasCliProcess *self,
                                  guint      seconds);
 void cas_cli_process_set_max_line_bytes (CasCliProcess *self,
@@ -33,6 +36,23 @@ void cas_cli_process_set_max_line_bytes (CasCliProcess *self,
  * the child's parent-death signal is tied to the spawning thread. */
 gboolean cas_cli_process_start (CasCliProcess *self,
                             GError   **error);
+
+/* Long-lived mode (argv with --input-format=stream-json): stdin stays
+ * open after the start, for one stream-json line per turn. Before start. */
+void cas_cli_process_set_stream_input (CasCliProcess *self,
+                                       gboolean       stream_input);
+/* Long-lived mode: starts a turn with @text as the user's message. Lines
+ * are written in order, without blocking; a process that is gone takes
+ * nothing. */
+void cas_cli_process_send_user_message (CasCliProcess *self,
+                                        const char    *text);
+/* Long-lived mode: asks the CLI to end the running turn (the interrupt
+ * control request); the turn ends with an error_during_execution result
+ * and the process stays for the next one. */
+void cas_cli_process_interrupt (CasCliProcess *self);
+/* No more input: once what is queued is written, stdin is closed and the
+ * CLI finishes its turns and exits. */
+void cas_cli_process_close_stdin (CasCliProcess *self);
 
 /* SIGTERM to the process group, SIGKILL after the grace period. */
 void cas_cli_process_stop (CasCliProcess *self);

@@ -62,6 +62,8 @@ cas_cli_argv_build (const CasCliInvocation *invocation)
     default:
       g_assert_not_reached ();
     }
+  if (invocation->stream_input && invocation->kind != CAS_CLI_KIND_JOB)
+    g_strv_builder_add (builder, "--input-format=stream-json");
 
   add_valued (builder, "--agents", invocation->agents_json);
   add_valued (builder, "--agent", invocation->agent);

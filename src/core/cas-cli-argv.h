@@ -34,6 +34,9 @@ typedef struct {
   /* --no-session-persistence: stateless runs (the OpenAI chat path) leave
    * no transcript in ~/.claude. Ignored with a session id. */
   gboolean no_session_persistence;
+  /* --input-format=stream-json: a long-lived process that takes one
+   * stream-json line per turn on stdin (stream-json output kinds only). */
+  gboolean stream_input;
 } CasCliInvocation;
 
 GStrv cas_cli_argv_build (const CasCliInvocation *invocation);

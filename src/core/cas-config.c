@@ -58,6 +58,9 @@ static const KeyInfo keys[] = {
   { "claude", "max-queue-depth", "MAX_QUEUE_DEPTH", KEY_UINT, F (claude_max_queue_depth), "100", 1, 100000 },
   { "claude", "kill-grace-seconds", NULL, KEY_UINT, F (claude_kill_grace_seconds), "3", 1, 60 },
   { "claude", "max-line-bytes", NULL, KEY_UINT64, F (claude_max_line_bytes), "8388608", 4096, G_GUINT64_CONSTANT (1) << 31 },
+  { "claude", "pool-size", NULL, KEY_UINT, F (claude_pool_size), "1", 0, 16 },
+  { "claude", "pool-idle-seconds", NULL, KEY_UINT, F (claude_pool_idle_seconds), "1800", 1, 86400 * 7 },
+  { "claude", "max-processes", NULL, KEY_UINT, F (claude_max_processes), "16", 1, 1024 },
 
   { "conversational", "agent", NULL, KEY_STRING, F (conversational_agent), "conversational", 0, 0 },
   { "conversational", "timeout-seconds", "CONVERSATIONAL_TIMEOUT_SECONDS", KEY_UINT, F (conversational_timeout_seconds), "120", 1, 86400 },

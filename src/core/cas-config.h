@@ -36,6 +36,9 @@ typedef struct {
   guint claude_max_queue_depth;
   guint claude_kill_grace_seconds;
   guint64 claude_max_line_bytes;
+  guint claude_pool_size;
+  guint claude_pool_idle_seconds;
+  guint claude_max_processes;
 
   /* [conversational] */
   char *conversational_agent;

@@ -413,3 +413,25 @@ cas_stream_event_is_not_logged_in (const CasStreamEvent *event)
       return FALSE;
     }
 }
+
+char *
+cas_stream_json_format_user_message (const char *text)
+{
+  GString *line = g_string_sized_new (96 + strlen (text));
+
+  g_string_append (line, "{\"type\":\"user\",\"message\":{\"role\":\"user\",\"content\":"
+                         "[{\"type\":\"text\",\"text\":");
+  cas_json_append_string (line, text);
+  g_string_append (line, "}]}}\n");
+  return g_string_free (line, FALSE);
+}
+
+char *
+cas_stream_json_format_interrupt (const char *request_id)
+{
+  GString *line = g_string_new ("{\"type\":\"control_request\",\"request_id\":");
+
+  cas_json_append_string (line, request_id);
+  g_string_append (line, ",\"request\":{\"subtype\":\"interrupt\"}}\n");
+  return g_string_free (line, FALSE);
+}

@@ -68,6 +68,12 @@ void cas_stream_event_free (CasStreamEvent *event);
 
 gboolean cas_stream_event_is_not_logged_in (const CasStreamEvent *event);
 
+/* Stream-json input (--input-format=stream-json), one line each with its
+ * newline: a user turn with @text as its one text block, and the control
+ * request that interrupts the running turn. Valid JSON for any text. */
+char *cas_stream_json_format_user_message (const char *text);
+char *cas_stream_json_format_interrupt (const char *request_id);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CasStreamEvent, cas_stream_event_free)
 
 G_END_DECLS

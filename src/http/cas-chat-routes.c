@@ -17,6 +17,7 @@
 
 #include "cas-chat-routes.h"
 #include "cas-cli-argv.h"
+#include "cas-cli-pool.h"
 #include "cas-cli-process.h"
 #include "cas-error.h"
 #include "cas-json.h"
@@ -35,6 +36,7 @@ struct _CasChatRoutes
   CasConfig *config;          /* (owned) */
   CasAdmission *admission;    /* (owned) */
   CasAgentSet *agents;        /* (owned) (nullable) */
+  CasCliPool *pool;           /* (owned) */
   char *models_json;          /* (owned) the /v1/models body, made once */
   /* (owned) (nullable) --agents JSON of the conversational and the chat
    * agent when they are ours; NULL: the user's own, passed by name. */
@@ -50,7 +52,8 @@ typedef struct {
   CasChatRoutes *routes;      /* (owned) */
   CasTurnRelay *relay;        /* (owned) */
   CasChatRequest *request;    /* (owned) */
-  GBytes *prompt;             /* (owned) */
+  char *prompt;               /* (owned) the flattened dialogue */
+  CasCliProcess *warm;        /* (owned) (nullable) taken from the pool */
   gboolean workspace;         /* the workspace agent in a throwaway dir */
   CasAdmissionSlot *slot;     /* (owned) (nullable) while the workspace is made */
   char *workspace_dir;        /* (owned) (nullable) removed when done */
@@ -63,7 +66,10 @@ chat_turn_free (ChatTurn *turn)
     cas_workspace_remove (turn->workspace_dir);
   g_free (turn->workspace_dir);
   g_clear_pointer (&turn->slot, cas_admission_slot_release);
-  g_clear_pointer (&turn->prompt, g_bytes_unref);
+  if (turn->warm != NULL)
+    cas_cli_pool_retire (turn->routes->pool, turn->warm);
+  g_clear_object (&turn->warm);
+  g_free (turn->prompt);
   g_clear_pointer (&turn->request, cas_chat_request_free);
   g_clear_object (&turn->relay);
   g_clear_object (&turn->routes);
@@ -80,6 +86,7 @@ cas_chat_routes_finalize (GObject *object)
   g_clear_pointer (&self->config, cas_config_unref);
   g_clear_object (&self->admission);
   g_clear_pointer (&self->agents, cas_agent_set_unref);
+  g_clear_object (&self->pool);
   g_free (self->models_json);
   g_free (self->conversational_agents_json);
   g_free (self->chat_agents_json);
@@ -118,12 +125,14 @@ agents_json_for (CasChatRoutes *self,
 CasChatRoutes *
 cas_chat_routes_new (CasConfig    *config,
                      CasAdmission *admission,
-                     CasAgentSet  *agents)
+                     CasAgentSet  *agents,
+                     CasCliPool   *pool)
 {
   CasChatRoutes *self = g_object_new (CAS_TYPE_CHAT_ROUTES, NULL);
 
   self->config = cas_config_ref (config);
   self->admission = g_object_ref (admission);
+  self->pool = g_object_ref (pool);
   self->agents = agents != NULL ? cas_agent_set_ref (agents) : NULL;
   self->models_json = cas_openai_format_models ((const char * const *) config->claude_models,
                                                 MODELS_CREATED);
@@ -148,6 +157,35 @@ handle_models (CasHttpServer     *server,
   cas_http_reply_json (msg, SOUP_STATUS_OK, g_strdup (self->models_json));
 }
 
+/* The conversational agent's argv for @model: stateless (the client
+ * re-sends the whole dialogue each turn, so a transcript in ~/.claude
+ * would only pile up), long-lived when @stream_input. */
+static GStrv
+conversational_argv (CasChatRoutes *self,
+                     const char    *model,
+                     gboolean       stream_input)
+{
+  CasCliInvocation invocation = {
+    .kind = CAS_CLI_KIND_CONVERSATIONAL,
+    .command = self->config->claude_command,
+    .agent = self->config->conversational_agent,
+    .agents_json = self->conversational_agents_json,
+    .model = model,
+    .no_session_persistence = TRUE,
+    .stream_input = stream_input,
+  };
+
+  return cas_cli_argv_build (&invocation);
+}
+
+void
+cas_chat_routes_prewarm (CasChatRoutes *self)
+{
+  g_auto (GStrv) argv = conversational_argv (self, self->config->claude_default_model, TRUE);
+
+  cas_cli_pool_prewarm (self->pool, (const char * const *) argv, NULL);
+}
+
 /* --- one turn ------------------------------------------------------------ */
 
 static void
@@ -158,6 +196,8 @@ on_relay_done (CasTurnRelay *relay,
   const GError *error = cas_turn_relay_get_error (relay);
 
   g_signal_handlers_disconnect_by_data (relay, turn);
+  if (cas_turn_relay_fell_back (relay))
+    cas_cli_pool_note_fallback (turn->routes->pool);
   /* A client that hung up is not a failure worth a log line. */
   if (error != NULL && !g_error_matches (error, CAS_ERROR, CAS_ERROR_CANCELLED))
     g_message (_("Chat completion failed: %s"), error->message);
@@ -178,6 +218,23 @@ on_relay_done (CasTurnRelay *relay,
                                                            cas_turn_relay_get_output_tokens (relay)));
 }
 
+static CasCliProcess *
+new_cold_run (ChatTurn   *turn,
+              GStrv       argv,
+              const char *cwd)
+{
+  CasConfig *config = turn->routes->config;
+  /* The prompt goes on stdin: one argv string is capped at 128 KiB. */
+  g_autoptr (GBytes) prompt = g_bytes_new (turn->prompt, strlen (turn->prompt));
+  CasCliProcess *run = cas_cli_process_new ((const char * const *) argv, cwd, prompt);
+
+  cas_cli_process_set_timeout (run, turn->workspace ? config->chat_timeout_seconds
+                                                    : config->conversational_timeout_seconds);
+  cas_cli_process_set_kill_grace (run, config->claude_kill_grace_seconds);
+  cas_cli_process_set_max_line_bytes (run, config->claude_max_line_bytes);
+  return run;
+}
+
 static void
 start_run (ChatTurn         *turn,
            CasAdmissionSlot *slot,
@@ -185,41 +242,44 @@ start_run (ChatTurn         *turn,
 {
   CasChatRoutes *self = turn->routes;
   CasConfig *config = self->config;
-  CasCliInvocation invocation = {
-    .command = config->claude_command,
-    .model = turn->request->model,
-    /* Stateless: the client re-sends the whole dialogue each turn, so a
-     * transcript in ~/.claude would only pile up. */
-    .no_session_persistence = TRUE,
-  };
   g_auto (GStrv) argv = NULL;
   g_autoptr (CasCliProcess) run = NULL;
   CasTurnRelay *relay = turn->relay;
 
+  g_signal_connect (relay, "done", G_CALLBACK (on_relay_done), turn);
   if (turn->workspace)
     {
-      invocation.kind = CAS_CLI_KIND_JOB;
-      invocation.agent = config->chat_agent;
-      invocation.agents_json = self->chat_agents_json;
-      invocation.max_budget_usd = config->chat_budget_usd;
+      CasCliInvocation invocation = {
+        .kind = CAS_CLI_KIND_JOB,
+        .command = config->claude_command,
+        .agent = config->chat_agent,
+        .agents_json = self->chat_agents_json,
+        .model = turn->request->model,
+        .max_budget_usd = config->chat_budget_usd,
+        .no_session_persistence = TRUE,
+      };
+
+      argv = cas_cli_argv_build (&invocation);
+      run = new_cold_run (turn, argv, cwd);
+      cas_turn_relay_start (relay, run, slot);
+      return;
     }
-  else
+
+  argv = conversational_argv (self, turn->request->model, FALSE);
+  run = new_cold_run (turn, argv, cwd);
+  {
+    g_auto (GStrv) warm_argv = conversational_argv (self, turn->request->model, TRUE);
+
+    turn->warm = cas_cli_pool_take (self->pool, (const char * const *) warm_argv, cwd);
+  }
+  if (turn->warm == NULL)
     {
-      invocation.kind = CAS_CLI_KIND_CONVERSATIONAL;
-      invocation.agent = config->conversational_agent;
-      invocation.agents_json = self->conversational_agents_json;
+      cas_turn_relay_start (relay, run, slot);
+      return;
     }
-  argv = cas_cli_argv_build (&invocation);
-
-  /* The prompt goes on stdin: one argv string is capped at 128 KiB. */
-  run = cas_cli_process_new ((const char * const *) argv, cwd, turn->prompt);
-  cas_cli_process_set_timeout (run, turn->workspace ? config->chat_timeout_seconds
-                                                : config->conversational_timeout_seconds);
-  cas_cli_process_set_kill_grace (run, config->claude_kill_grace_seconds);
-  cas_cli_process_set_max_line_bytes (run, config->claude_max_line_bytes);
-
-  g_signal_connect (relay, "done", G_CALLBACK (on_relay_done), turn);
-  cas_turn_relay_start (relay, run, slot);
+  /* The turn's clock starts now, not when the process did. */
+  cas_cli_process_set_timeout (turn->warm, config->conversational_timeout_seconds);
+  cas_turn_relay_start_warm (relay, turn->warm, turn->prompt, run, slot);
 }
 
 static void
@@ -287,7 +347,6 @@ handle_chat (CasHttpServer     *server,
   g_autoptr (CasChatRequest) request = NULL;
   CasTurnRelayOptions options = { 0 };
   ChatTurn *turn;
-  char *prompt;
 
   object = cas_json_parse_object (body->data, body->length, &error);
   if (object != NULL)
@@ -303,8 +362,7 @@ handle_chat (CasHttpServer     *server,
   turn = g_new0 (ChatTurn, 1);
   turn->routes = g_object_ref (self);
   turn->workspace = !request->stream && self->workspace_mode;
-  prompt = cas_chat_request_flatten_prompt (request);
-  turn->prompt = g_bytes_new_take (prompt, strlen (prompt));
+  turn->prompt = cas_chat_request_flatten_prompt (request);
 
   /* stream: true always answers SSE, whatever Accept says: clients send
    * Accept: application/json even when streaming. */

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <glib/gi18n.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -48,6 +49,12 @@ struct _CasTurnRelay
   gulong run_finished_id;
   CasAdmissionSlot *slot;    /* (owned) (nullable) */
   gboolean running;          /* between start and done: holds a ref on itself */
+  /* A turn on a long-lived (warm) process ends at its result line; until
+   * its first line, a fault runs the cold fallback instead, unseen. */
+  gboolean warm;
+  gboolean fell_back;
+  CasCliProcess *fallback;   /* (owned) (nullable) not started yet */
+  guint warm_deadline_id;
 
   /* what the turn produced */
   GString *text;             /* (owned) */
@@ -99,7 +106,9 @@ cas_turn_relay_dispose (GObject *object)
 
   remove_peer_watch (self);
   disconnect_run (self);
+  g_clear_handle_id (&self->warm_deadline_id, g_source_remove);
   g_clear_object (&self->run);
+  g_clear_object (&self->fallback);
   g_clear_pointer (&self->slot, cas_admission_slot_release);
   if (self->msg != NULL)
     {
@@ -328,6 +337,10 @@ on_result (CasTurnRelay         *self,
   end_stream (self, NULL);
 }
 
+static void warm_fault (CasTurnRelay *self,
+                        const char   *why);
+static void end_warm_turn (CasTurnRelay *self);
+
 static gboolean
 is_refusal (const CasStreamEvent *event)
 {
@@ -345,6 +358,16 @@ on_line (CasCliProcess  *run,
   g_autoptr (GError) error = NULL;
 
   event = cas_stream_event_parse (line, length, &error);
+
+  if (self->warm && !self->got_output)
+    {
+      if (event == NULL)
+        {
+          warm_fault (self, "it wrote garbage");
+          return;
+        }
+      g_clear_handle_id (&self->warm_deadline_id, g_source_remove);
+    }
 
   /* The response starts with the CLI's first line: before it, a CLI
    * that fails can still be answered with a plain 503. An error result
@@ -392,6 +415,9 @@ on_line (CasCliProcess  *run,
           self->session_id = g_strdup (event->session_id);
         }
       on_result (self, event);
+      /* A long-lived process stays; its turn ends here. */
+      if (self->warm)
+        end_warm_turn (self);
       break;
     case CAS_STREAM_EVENT_ASSISTANT_TEXT:
       /* The same words as the deltas: relaying both would say them twice. */
@@ -406,6 +432,8 @@ finish_turn (CasTurnRelay *self)
   g_autoptr (CasTurnRelay) keep = self;   /* the ref taken at start */
 
   self->running = FALSE;
+  g_clear_handle_id (&self->warm_deadline_id, g_source_remove);
+  g_clear_object (&self->fallback);
   remove_peer_watch (self);
   g_clear_pointer (&self->slot, cas_admission_slot_release);
 
@@ -441,6 +469,12 @@ on_run_finished (CasCliProcess *run,
   CasTurnRelay *self = user_data;
   const GError *run_error = cas_cli_process_get_error (run);
 
+  if (self->warm && !self->got_output &&
+      !g_error_matches (run_error, CAS_ERROR, CAS_ERROR_TIMED_OUT))
+    {
+      warm_fault (self, "it ended");
+      return;
+    }
   disconnect_run (self);
   g_clear_error (&self->error);
   if (self->client_gone)
@@ -553,19 +587,12 @@ cas_turn_relay_new (SoupServerMessage         *msg,
   return self;
 }
 
-void
-cas_turn_relay_start (CasTurnRelay     *self,
-                      CasCliProcess        *run,
-                      CasAdmissionSlot *slot)
+/* Resets what an attempt produced and takes @run and @slot for it. */
+static void
+begin_attempt (CasTurnRelay     *self,
+               CasCliProcess    *run,
+               CasAdmissionSlot *slot)
 {
-  g_autoptr (GError) error = NULL;
-
-  g_return_if_fail (CAS_IS_TURN_RELAY (self));
-  g_return_if_fail (!self->running);
-  /* A second run is for retrying a turn nobody has seen yet. */
-  g_return_if_fail (self->writer == NULL && !self->responded);
-
-  self->running = TRUE;
   g_string_truncate (self->text, 0);
   self->got_output = FALSE;
   self->got_delta = FALSE;
@@ -574,31 +601,153 @@ cas_turn_relay_start (CasTurnRelay     *self,
   self->output_tokens = 0;
   self->total_cost_usd = 0;
   g_clear_pointer (&self->session_id, g_free);
-  g_object_ref (self);
   disconnect_run (self);
   g_set_object (&self->run, run);
-  g_clear_pointer (&self->slot, cas_admission_slot_release);
-  self->slot = slot;
+  if (slot != self->slot)
+    {
+      g_clear_pointer (&self->slot, cas_admission_slot_release);
+      self->slot = slot;
+    }
   g_clear_error (&self->error);
   g_clear_error (&self->result_error);
+}
 
-  if (self->client_gone || self->msg_finished)
-    {
-      self->error = g_error_new_literal (CAS_ERROR, CAS_ERROR_CANCELLED, "client went away");
-      finish_turn (self);
-      return;
-    }
+static void
+connect_run (CasTurnRelay *self)
+{
+  self->line_id = g_signal_connect (self->run, "line", G_CALLBACK (on_line), self);
+  self->run_finished_id = g_signal_connect (self->run, "finished",
+                                            G_CALLBACK (on_run_finished), self);
+}
 
-  /* Watching stopped with the previous attempt, if any. */
-  watch_peer (self);
-  self->line_id = g_signal_connect (run, "line", G_CALLBACK (on_line), self);
-  self->run_finished_id = g_signal_connect (run, "finished", G_CALLBACK (on_run_finished), self);
-  if (!cas_cli_process_start (run, &error))
+static void
+start_cold (CasTurnRelay *self)
+{
+  g_autoptr (GError) error = NULL;
+
+  connect_run (self);
+  if (!cas_cli_process_start (self->run, &error))
     {
       disconnect_run (self);
       self->error = g_steal_pointer (&error);
       finish_turn (self);
     }
+}
+
+/* Takes the running reference; FALSE (and the turn finished) when the
+ * client is already gone. */
+static gboolean
+enter_running (CasTurnRelay *self)
+{
+  self->running = TRUE;
+  g_object_ref (self);
+  if (self->client_gone || self->msg_finished)
+    {
+      self->error = g_error_new_literal (CAS_ERROR, CAS_ERROR_CANCELLED, "client went away");
+      finish_turn (self);
+      return FALSE;
+    }
+  /* Watching stopped with the previous attempt, if any. */
+  watch_peer (self);
+  return TRUE;
+}
+
+void
+cas_turn_relay_start (CasTurnRelay     *self,
+                      CasCliProcess    *run,
+                      CasAdmissionSlot *slot)
+{
+  g_return_if_fail (CAS_IS_TURN_RELAY (self));
+  g_return_if_fail (!self->running);
+  /* A second run is for retrying a turn nobody has seen yet. */
+  g_return_if_fail (self->writer == NULL && !self->responded);
+
+  begin_attempt (self, run, slot);
+  self->warm = FALSE;
+  if (enter_running (self))
+    start_cold (self);
+}
+
+/* The warm process failed before its first line: run the cold one, which
+ * nobody can tell apart, or fail the turn when there is none. */
+static void
+warm_fault (CasTurnRelay *self,
+            const char   *why)
+{
+  g_autoptr (CasCliProcess) cold = g_steal_pointer (&self->fallback);
+
+  g_message (_("A warm claude process failed before its first line (%s); running the request cold"),
+             why);
+  g_clear_handle_id (&self->warm_deadline_id, g_source_remove);
+  disconnect_run (self);
+  /* Its owner retires it; whatever it does now is not this turn's. */
+  cas_cli_process_stop (self->run);
+  self->warm = FALSE;
+  if (cold == NULL || self->client_gone)
+    {
+      self->error = g_error_new (CAS_ERROR, CAS_ERROR_CLI_FAILED,
+                                 "the claude process failed: %s", why);
+      finish_turn (self);
+      return;
+    }
+  self->fell_back = TRUE;
+  begin_attempt (self, cold, self->slot);
+  start_cold (self);
+}
+
+static gboolean
+on_warm_deadline (gpointer user_data)
+{
+  CasTurnRelay *self = user_data;
+
+  self->warm_deadline_id = 0;
+  warm_fault (self, "no answer in time");
+  return G_SOURCE_REMOVE;
+}
+
+static void
+end_warm_turn (CasTurnRelay *self)
+{
+  disconnect_run (self);
+  g_clear_error (&self->error);
+  if (self->client_gone)
+    self->error = g_error_new_literal (CAS_ERROR, CAS_ERROR_CANCELLED, "client went away");
+  else if (self->result_error != NULL)
+    self->error = g_error_copy (self->result_error);
+  finish_turn (self);
+}
+
+void
+cas_turn_relay_start_warm (CasTurnRelay     *self,
+                           CasCliProcess    *warm,
+                           const char       *message,
+                           CasCliProcess    *cold,
+                           CasAdmissionSlot *slot)
+{
+  g_return_if_fail (CAS_IS_TURN_RELAY (self));
+  g_return_if_fail (!self->running);
+  g_return_if_fail (self->writer == NULL && !self->responded);
+
+  begin_attempt (self, warm, slot);
+  self->warm = TRUE;
+  g_set_object (&self->fallback, cold);
+  if (!enter_running (self))
+    return;
+  if (cas_cli_process_is_finished (warm))
+    {
+      warm_fault (self, "it had ended");
+      return;
+    }
+  connect_run (self);
+  cas_cli_process_send_user_message (warm, message);
+  self->warm_deadline_id = g_timeout_add_seconds (CAS_TURN_RELAY_WARM_DEADLINE_SECONDS,
+                                                  on_warm_deadline, self);
+}
+
+gboolean
+cas_turn_relay_fell_back (CasTurnRelay *self)
+{
+  return self->fell_back;
 }
 
 const GError *

@@ -77,6 +77,27 @@ void cas_turn_relay_start (CasTurnRelay     *self,
                            CasCliProcess        *run,
                            CasAdmissionSlot *slot);
 
+/* How long a warm process may take to write its turn's first line before
+ * it counts as failed. The real CLI takes 0.1-0.2 s, or its start-up
+ * (under a second) when it was only just started. */
+#define CAS_TURN_RELAY_WARM_DEADLINE_SECONDS 10
+
+/* Relays one turn on @warm, a started long-lived process (stream-json
+ * input) that is the caller's alone: writes @message as the user's turn
+ * and ends the turn at its result line, leaving the process to the
+ * caller. Until the process's first line, a fault (it ended, wrote
+ * garbage or said nothing within CAS_TURN_RELAY_WARM_DEADLINE_SECONDS)
+ * starts @cold (nullable; not started, with the same prompt) in its place
+ * instead, which the client cannot tell apart. A client that goes away
+ * stops @warm. */
+void cas_turn_relay_start_warm (CasTurnRelay     *self,
+                                CasCliProcess    *warm,
+                                const char       *message,
+                                CasCliProcess    *cold,
+                                CasAdmissionSlot *slot);
+/* TRUE when a warm start ran its cold fallback. */
+gboolean cas_turn_relay_fell_back (CasTurnRelay *self);
+
 /* NULL on success. Otherwise CAS_ERROR_CLI_NOT_FOUND, CAS_ERROR_CLI_FAILED
  * ("exit N: ..." or the result's error text), CAS_ERROR_NOT_LOGGED_IN,
  * CAS_ERROR_TIMED_OUT or CAS_ERROR_CANCELLED (client gone). */

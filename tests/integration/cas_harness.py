@@ -144,7 +144,10 @@ class DaemonTestCase(dbusmock.DBusTestCase):
     def start(self, config=None, env=None, args=None, wait=True):
         """Starts the daemon; config/env add to the class's settings."""
         self.port = free_port()
-        merged = {'http': {'address': '127.0.0.1', 'port': self.port}}
+        # Most tests are about one request and its own claude process: no
+        # warm processes unless a test asks for them (test_pool.py).
+        merged = {'http': {'address': '127.0.0.1', 'port': self.port},
+                  'claude': {'pool-size': 0}}
         for source in (self.config, config or {}):
             for group, keys in source.items():
                 merged.setdefault(group, {}).update(keys)

@@ -89,6 +89,32 @@ test_no_session_persistence (void)
 }
 
 static void
+test_stream_input (void)
+{
+  CasCliInvocation inv = {
+    .kind = CAS_CLI_KIND_CONVERSATIONAL,
+    .command = "claude",
+    .model = "sonnet",
+    .no_session_persistence = TRUE,
+    .stream_input = TRUE,
+  };
+  g_auto (GStrv) warm = cas_cli_argv_build (&inv);
+
+  /* The CLI wants stream-json output (and --verbose) with it. */
+  g_assert_true (has (warm, "--input-format=stream-json"));
+  g_assert_true (has (warm, "--output-format=stream-json"));
+  g_assert_true (has (warm, "--verbose"));
+
+  /* Jobs write one JSON result: no stream input for them. */
+  inv.kind = CAS_CLI_KIND_JOB;
+  {
+    g_auto (GStrv) job = cas_cli_argv_build (&inv);
+
+    g_assert_false (has (job, "--input-format=stream-json"));
+  }
+}
+
+static void
 test_job (void)
 {
   CasCliInvocation inv = {
@@ -149,6 +175,7 @@ main (int   argc,
 
   g_test_add_func ("/argv/conversational", test_conversational);
   g_test_add_func ("/argv/no-session-persistence", test_no_session_persistence);
+  g_test_add_func ("/argv/stream-input", test_stream_input);
   g_test_add_func ("/argv/job", test_job);
   g_test_add_func ("/argv/breakglass", test_breakglass);
   g_test_add_func ("/argv/hostile-values", test_hostile_values_stay_one_argument);

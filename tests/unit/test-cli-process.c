@@ -359,6 +359,84 @@ test_child_setup (Fixture      *fx,
   wait_finished (fx);
 }
 
+/* Iterates until a stdout line of type "result" has come after @from. */
+static void
+wait_result (Fixture *fx,
+             guint    from)
+{
+  guint guard = g_timeout_add_seconds (60, on_test_timeout, NULL);
+
+  for (;;)
+    {
+      for (guint i = from; i < fx->lines->len; i++)
+        if (strstr (g_ptr_array_index (fx->lines, i), "\"type\":\"result\"") != NULL)
+          {
+            g_source_remove (guard);
+            return;
+          }
+      g_main_context_iteration (NULL, TRUE);
+    }
+}
+
+static void
+test_long_lived (Fixture      *fx,
+                 gconstpointer data)
+{
+  const char *argv[] = { fx->claude, "-p", "--input-format=stream-json",
+                         "--output-format=stream-json", "--verbose",
+                         "--include-partial-messages", NULL };
+  g_autoptr (CasCliProcess) run = cas_cli_process_new (argv, fx->dir, NULL);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *big = g_strnfill (300 * 1024, 'x');
+  guint first_turn;
+  int pid;
+
+  cas_cli_process_set_stream_input (run, TRUE);
+  cas_cli_process_set_kill_grace (run, 1);
+  g_signal_connect (run, "line", G_CALLBACK (on_line), fx);
+  g_signal_connect (run, "finished", G_CALLBACK (on_finished), fx);
+  g_assert_true (cas_cli_process_start (run, &error));
+  pid = cas_cli_process_get_pid (run);
+
+  /* Two turns on one process; the second message is past the pipe's
+   * buffer, so part of it waits for the main loop. */
+  cas_cli_process_send_user_message (run, "Здравей \"one\"");
+  wait_result (fx, 0);
+  g_assert_nonnull (strstr (g_ptr_array_index (fx->lines, fx->lines->len - 1),
+                            "Echo: Здравей \\\"one\\\""));
+  first_turn = fx->lines->len;
+  cas_cli_process_send_user_message (run, big);
+  wait_result (fx, first_turn);
+  g_assert_false (fx->finished);
+
+  /* An interrupted turn ends with a result and keeps the process. */
+  set_scenario (fx, "FAKE_CLAUDE_HANG=1\n");
+  first_turn = fx->lines->len;
+  cas_cli_process_send_user_message (run, "wait");
+  while (fx->lines->len == first_turn)
+    g_main_context_iteration (NULL, TRUE);
+  cas_cli_process_interrupt (run);
+  wait_result (fx, first_turn);
+  g_assert_nonnull (strstr (g_ptr_array_index (fx->lines, fx->lines->len - 1),
+                            "error_during_execution"));
+  g_assert_cmpint (cas_cli_process_get_pid (run), ==, pid);
+  g_assert_false (fx->finished);
+
+  /* The next turn is a normal one. */
+  set_scenario (fx, "");
+  first_turn = fx->lines->len;
+  cas_cli_process_send_user_message (run, "again");
+  wait_result (fx, first_turn);
+  g_assert_nonnull (strstr (g_ptr_array_index (fx->lines, fx->lines->len - 1), "Echo: again"));
+
+  /* No more input: the CLI ends by itself (exit 0: its last turn was a
+   * success). */
+  cas_cli_process_close_stdin (run);
+  wait_finished (fx);
+  g_assert_no_error ((GError *) cas_cli_process_get_error (run));
+  assert_gone (pid);
+}
+
 static void
 test_missing_directory (Fixture      *fx,
                         gconstpointer data)
@@ -553,6 +631,7 @@ main (int   argc,
   ADD ("/cli-process/stop-all", test_stop_all);
   ADD ("/cli-process/child-setup", test_child_setup);
   ADD ("/cli-process/missing-directory", test_missing_directory);
+  ADD ("/cli-process/long-lived", test_long_lived);
   ADD ("/cli-process/pipes-held-outside-the-group", test_pipes_held_outside_the_group);
   ADD ("/cli-process/garbage-and-huge-lines", test_garbage_and_huge_lines);
   ADD ("/cli-process/scrubbed-environment", test_parent_claude_variables_scrubbed);

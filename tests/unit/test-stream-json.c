@@ -897,6 +897,40 @@ test_every_chunk_boundary (void)
     }
 }
 
+static void
+test_format_input_lines (void)
+{
+  const char *texts[] = { "hi", "", "Здравей \"свят\"\n\t\x01 {\"type\":\"x\"}", "\xf0\x9f\x98\x80" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (texts); i++)
+    {
+      g_autofree char *line = cas_stream_json_format_user_message (texts[i]);
+      g_autoptr (JsonParser) parser = json_parser_new ();
+      g_autoptr (GError) error = NULL;
+      JsonObject *root, *message, *block;
+
+      /* One line: the CLI reads one JSON object per line. */
+      g_assert_true (g_str_has_suffix (line, "}\n"));
+      g_assert_true (strchr (line, '\n') == line + strlen (line) - 1);
+      json_parser_load_from_data (parser, line, -1, &error);
+      g_assert_no_error (error);
+      root = json_node_get_object (json_parser_get_root (parser));
+      g_assert_cmpstr (json_object_get_string_member (root, "type"), ==, "user");
+      message = json_object_get_object_member (root, "message");
+      g_assert_cmpstr (json_object_get_string_member (message, "role"), ==, "user");
+      block = json_array_get_object_element (json_object_get_array_member (message, "content"), 0);
+      g_assert_cmpstr (json_object_get_string_member (block, "type"), ==, "text");
+      g_assert_cmpstr (json_object_get_string_member (block, "text"), ==, texts[i]);
+    }
+
+  {
+    g_autofree char *line = cas_stream_json_format_interrupt ("cas-interrupt-1");
+
+    g_assert_cmpstr (line, ==, "{\"type\":\"control_request\",\"request_id\":\"cas-interrupt-1\","
+                               "\"request\":{\"subtype\":\"interrupt\"}}\n");
+  }
+}
+
 int
 main (int    argc,
       char **argv)
@@ -921,6 +955,7 @@ main (int    argc,
   g_test_add_func ("/stream-json/invalid-utf8-via-splitter", test_invalid_utf8_via_splitter);
   g_test_add_func ("/stream-json/huge-line", test_huge_line);
   g_test_add_func ("/stream-json/every-chunk-boundary", test_every_chunk_boundary);
+  g_test_add_func ("/stream-json/format-input-lines", test_format_input_lines);
 
   return g_test_run ();
 }

@@ -1,0 +1,227 @@
+"""Warm claude processes for /v1/chat/completions: started ahead of need,
+one caller each, a clean fallback to the cold path, bounded."""
+import http.client
+import json
+import os
+import signal
+import threading
+
+from cas_harness import TOKEN, DaemonTestCase, close_stream, pid_alive, smoke, wait_for
+
+ROUTE = '/v1/chat/completions'
+
+
+def chat_body(text, stream=True):
+    return {'model': 'sonnet', 'stream': stream, 'messages': [{'role': 'user', 'content': text}]}
+
+
+class PoolTestCase(DaemonTestCase):
+    config = {'claude': {'pool-size': 1}}
+
+    def pool(self):
+        return self.request('GET', '/health').json()['pool']
+
+    def wait_warm(self, count=1):
+        wait_for(lambda: self.pool()['warm'] >= count, 10, f'{count} warm process(es)')
+
+    def warm_starts(self):
+        """The fake's start lines of long-lived processes."""
+        return [r for r in self.fake_runs()
+                if 'argv' in r and '--input-format=stream-json' in r['argv']]
+
+    def turn_inputs(self):
+        return [r for r in self.fake_runs() if 'turn_input' in r]
+
+    def stream(self, text):
+        """(content, chunks) of one streamed request read to [DONE]."""
+        conn, resp = self.open_stream(ROUTE, chat_body(text))
+        self.assertEqual(resp.status, 200)
+        chunks = []
+        for data in self.sse_data(resp):
+            if data == '[DONE]':
+                break
+            chunks.append(json.loads(data))
+        conn.close()
+        content = ''.join(c['choices'][0]['delta'].get('content', '')
+                          for c in chunks if c.get('choices'))
+        return content, chunks
+
+    def shape(self, chunks):
+        """What a client sees of a stream, ids and times aside."""
+        return [(c['object'], c['model'], c['choices'][0]['delta'] if c.get('choices') else None,
+                 c['choices'][0]['finish_reason'] if c.get('choices') else None)
+                for c in chunks]
+
+    def assert_only_warm_children(self):
+        """Nothing but idle warm processes is left."""
+        wait_for(lambda: len(self.daemon_children()) == self.pool()['warm'], 10,
+                 'only warm processes to be left')
+
+
+class PoolTest(PoolTestCase):
+
+    @smoke
+    def test_warm_stream_equals_cold(self):
+        self.wait_warm()
+        warm_content, warm_chunks = self.stream('Здравей, "свят"\nред две')
+        self.assertEqual(self.pool()['fallbacks'], 0)
+        [turn] = self.turn_inputs()
+        # The dialogue, flattened as on the cold path.
+        self.assertEqual(turn['turn_input'], 'User: Здравей, "свят"\nред две')
+
+        self.stop_daemon()
+        self.start(config={'claude': {'pool-size': 0}})
+        cold_content, cold_chunks = self.stream('Здравей, "свят"\nред две')
+        self.assertEqual(warm_content, cold_content)
+        self.assertEqual(self.shape(warm_chunks), self.shape(cold_chunks))
+        cold = self.fake_runs()[-1]
+        self.assertEqual(cold['stdin'], turn['turn_input'])
+        # The same flags but the input format.
+        warm_argv = [a for a in self.warm_starts()[0]['argv'] if a != '--input-format=stream-json']
+        self.assertEqual(warm_argv[1:], cold['argv'][1:])
+
+    def test_non_streaming_uses_a_warm_process_too(self):
+        self.wait_warm()
+        resp = self.request('POST', ROUTE, chat_body('plain', stream=False))
+        self.assertEqual(resp.status, 200, resp.body)
+        self.assertEqual(resp.json()['choices'][0]['message']['content'], 'Echo: User: plain')
+        self.assertEqual([t['turn_input'] for t in self.turn_inputs()], ['User: plain'])
+
+    def test_no_context_crosses_callers(self):
+        for n in range(4):
+            self.wait_warm()
+            content, _ = self.stream(f'caller {n}')
+            self.assertEqual(content, f'Echo: User: caller {n}')
+        turns = self.turn_inputs()
+        self.assertEqual([t['turn_input'] for t in turns], [f'User: caller {n}' for n in range(4)])
+        # Each process served one caller: four processes, one turn each.
+        self.assertEqual(len({t['pid'] for t in turns}), 4)
+        wait_for(lambda: self.pool()['retired'] == 4, 10, 'four processes retired')
+        self.assertEqual(self.pool()['busy'], 0)
+        self.assert_only_warm_children()
+
+    def test_health_reports_the_pool(self):
+        self.wait_warm()
+        self.assertEqual(self.pool(), {'warm': 1, 'busy': 0, 'retired': 0, 'fallbacks': 0})
+        self.set_scenario(hang=1)
+        conn, resp = self.open_stream(ROUTE, chat_body('wait'))
+        self.assertEqual(resp.status, 200)
+        wait_for(lambda: self.pool()['busy'] == 1, 10, 'the process to count as busy')
+        close_stream(conn, resp)
+        wait_for(lambda: self.pool()['busy'] == 0 and self.pool()['retired'] == 1, 10,
+                 'the process to be retired')
+
+    def test_client_gone_ends_the_warm_process_and_the_pool_refills(self):
+        self.wait_warm()
+        [warm_pid] = self.daemon_children()
+        self.set_scenario(hang=1)
+        conn, resp = self.open_stream(ROUTE, chat_body('wait'))
+        self.assertEqual(resp.status, 200)
+        next(self.sse_data(resp))
+        close_stream(conn, resp)
+        wait_for(lambda: not pid_alive(warm_pid), 10, 'the warm process to end')
+        self.set_scenario()
+        self.wait_warm()
+        self.assertNotIn(warm_pid, self.daemon_children())
+        self.assertEqual(self.stream('next')[0], 'Echo: User: next')
+
+    def test_off(self):
+        self.stop_daemon()
+        self.start(config={'claude': {'pool-size': 0}})
+        self.assertEqual(self.stream('cold')[0], 'Echo: User: cold')
+        self.assertEqual(self.pool(), {'warm': 0, 'busy': 0, 'retired': 0, 'fallbacks': 0})
+        self.assertEqual(self.warm_starts(), [])
+        self.assert_no_children()
+
+
+class FaultTest(PoolTestCase):
+    """A warm process that fails before its first line: the request runs
+    cold, and the client cannot tell."""
+
+    def test_died_while_idle(self):
+        self.wait_warm()
+        [warm_pid] = self.daemon_children()
+        os.kill(warm_pid, signal.SIGKILL)
+        wait_for(lambda: self.pool()['warm'] == 0, 10, 'the dead process to leave the pool')
+        self.assertEqual(self.stream('after')[0], 'Echo: User: after')
+        self.assertEqual(self.pool()['fallbacks'], 1)
+
+    def test_died_mid_turn_before_its_first_line(self):
+        # A warm process still in its start-up when the request comes, and
+        # killed before it says a word.
+        self.stop_daemon()
+        self.set_scenario(startup_delay_ms=5000)
+        self.start()
+        wait_for(lambda: self.pool()['warm'] == 1, 10, 'the slow warm process')
+        [warm_pid] = self.daemon_children()
+        self.set_scenario()
+        conn = http.client.HTTPConnection('127.0.0.1', self.port, timeout=30)
+        conn.request('POST', ROUTE, body=json.dumps(chat_body('rescue me')),
+                     headers={'Authorization': f'Bearer {TOKEN}',
+                              'Content-Type': 'application/json'})
+        wait_for(lambda: self.pool()['busy'] == 1, 10, 'the warm process to be taken')
+        os.kill(warm_pid, signal.SIGKILL)
+        resp = conn.getresponse()
+        self.assertEqual(resp.status, 200)
+        content = ''.join(json.loads(d)['choices'][0]['delta'].get('content', '')
+                          for d in self.sse_data(resp) if d != '[DONE]' and '"choices":[{' in d)
+        conn.close()
+        self.assertEqual(content, 'Echo: User: rescue me')
+        self.assertEqual(self.pool()['fallbacks'], 1)
+        self.assertIn('running the request cold', self.daemon_output())
+
+    def test_no_answer_in_time(self):
+        # Started with a start-up longer than the relay's deadline (10 s).
+        self.stop_daemon()
+        self.set_scenario(startup_delay_ms=60000)
+        self.start()
+        wait_for(lambda: len(self.daemon_children()) == 1, 10, 'the slow warm process')
+        [warm_pid] = self.daemon_children()
+        self.set_scenario()
+        content, _ = self.stream('too slow')
+        self.assertEqual(content, 'Echo: User: too slow')
+        self.assertEqual(self.pool()['fallbacks'], 1)
+        wait_for(lambda: not pid_alive(warm_pid), 10, 'the silent process to be ended')
+
+
+class CapTest(PoolTestCase):
+    config = {'claude': {'pool-size': 2, 'max-concurrency': 3, 'max-queue-depth': 100,
+                         'max-processes': 4}}
+
+    def test_fifty_concurrent_requests(self):
+        self.wait_warm(2)
+        self.set_scenario(tokens=3, token_interval_ms=20)
+        results = {}
+        most = [0]
+        stop = threading.Event()
+
+        def sample():
+            while not stop.is_set():
+                most[0] = max(most[0], len(self.daemon_children()))
+                stop.wait(0.005)
+
+        def one(n):
+            try:
+                results[n] = self.stream(f'request {n}')[0]
+            except Exception as e:  # reported below
+                results[n] = repr(e)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        threads = [threading.Thread(target=one, args=(n,)) for n in range(50)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        stop.set()
+        sampler.join()
+
+        self.assertEqual(results, {n: f'Echo: User: request {n}' for n in range(50)})
+        # At most max-concurrency running, and warm ones only while fewer
+        # than max-processes live.
+        self.assertLessEqual(most[0], 3 + 2)
+        turns = self.turn_inputs()
+        self.assertEqual(len({t['pid'] for t in turns}), len(turns))
+        wait_for(lambda: self.pool()['busy'] == 0, 10, 'every process to be given back')
+        self.assertLessEqual(self.pool()['warm'], 2)
+        self.assert_only_warm_children()
