@@ -699,6 +699,7 @@ cas_cli_process_start (CasCliProcess *self,
   g_autofree char *program = NULL;
   g_auto (GStrv) env = NULL;
   GOutputStream *stdin_pipe;
+  const char *identifier;
 
   g_return_val_if_fail (CAS_IS_CLI_PROCESS (self), FALSE);
   g_return_val_if_fail (!self->started, FALSE);
@@ -732,7 +733,11 @@ cas_cli_process_start (CasCliProcess *self,
       return FALSE;
     }
 
-  self->pid = (pid_t) g_ascii_strtoll (g_subprocess_get_identifier (self->subprocess), NULL, 10);
+  /* GLib reaps in its worker thread: a child that exits at once may be
+   * gone already, and then it has no identifier. Its group is then empty
+   * too, unless a helper it started in that instant lingers. */
+  identifier = g_subprocess_get_identifier (self->subprocess);
+  self->pid = identifier != NULL ? (pid_t) g_ascii_strtoll (identifier, NULL, 10) : 0;
   stdin_pipe = g_subprocess_get_stdin_pipe (self->subprocess);
   g_unix_set_fd_nonblocking (g_unix_output_stream_get_fd (G_UNIX_OUTPUT_STREAM (stdin_pipe)),
                              TRUE, NULL);

@@ -437,6 +437,28 @@ test_long_lived (Fixture      *fx,
   assert_gone (pid);
 }
 
+/* GLib reaps children in its worker thread, so one that exits at once
+ * can be gone before the spawn returns. */
+static void
+test_exits_at_once (Fixture      *fx,
+                    gconstpointer data)
+{
+  const char *argv[] = { "/bin/false", NULL };
+
+  for (guint i = 0; i < 200; i++)
+    {
+      g_autoptr (CasCliProcess) run = cas_cli_process_new (argv, NULL, NULL);
+      g_autoptr (GError) error = NULL;
+
+      fx->finished = FALSE;
+      g_signal_connect (run, "finished", G_CALLBACK (on_finished), fx);
+      g_assert_true (cas_cli_process_start (run, &error));
+      g_assert_no_error (error);
+      wait_finished (fx);
+      g_assert_cmpint (cas_cli_process_get_exit_status (run), ==, 1);
+    }
+}
+
 static void
 test_missing_directory (Fixture      *fx,
                         gconstpointer data)
@@ -632,6 +654,7 @@ main (int   argc,
   ADD ("/cli-process/child-setup", test_child_setup);
   ADD ("/cli-process/missing-directory", test_missing_directory);
   ADD ("/cli-process/long-lived", test_long_lived);
+  ADD ("/cli-process/exits-at-once", test_exits_at_once);
   ADD ("/cli-process/pipes-held-outside-the-group", test_pipes_held_outside_the_group);
   ADD ("/cli-process/garbage-and-huge-lines", test_garbage_and_huge_lines);
   ADD ("/cli-process/scrubbed-environment", test_parent_claude_variables_scrubbed);
