@@ -238,9 +238,14 @@ class Run:
     """One invocation: argv after `claude`, stdin bytes (None: /dev/null)."""
 
     def __init__ (self, args, stdin=None, env=None, compare=True, text=False, stderr='first',
-                  home_files=None, signal=None):
+                  home_files=None, signal=None, interrupt=None, then=None, subdir=None,
+                  tree=False):
         self.args = args
         self.signal = signal        # sent after the first text delta on stdout
+        self.interrupt = interrupt  # written to stdin after the first text delta ...
+        self.then = then            # ... and this after the first result, then EOF
+        self.subdir = subdir        # run in this directory below the shared cwd
+        self.tree = tree            # compare what HOME/.claude/projects holds afterwards
         self.stderr = stderr        # 'first': first lines equal; 'contains': fake's is in real's
         self.home_files = home_files or {}  # files to create under HOME first
         self.stdin = stdin
@@ -251,9 +256,10 @@ class Run:
 
 class Scenario:
     def __init__ (self, name, runs, mock=False, fake_env=None, root_only=False, note='',
-                  session_id=None, known=None):
+                  session_id=None, known=None, env=None):
         self.name = name
         self.runs = runs if isinstance (runs, list) else [runs]
+        self.env = env or {}          # for both binaries, every run
         self.mock = mock
         self.fake_env = fake_env or {}
         self.root_only = root_only
@@ -279,7 +285,10 @@ def run_binary (binary, run, home, cwd, extra_env, timeout=TIMEOUT):
            'CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC': '1'}
     env.update (extra_env)
     env.update (run.env)
-    if run.signal:
+    if run.subdir:
+        cwd = os.path.join (cwd, run.subdir)
+        os.makedirs (cwd, exist_ok=True)
+    if run.signal or run.interrupt:
         return run_and_signal (binary, run, cwd, env, timeout)
     try:
         p = subprocess.run ([binary] + run.args, cwd=cwd, env=env,
@@ -300,13 +309,28 @@ def run_and_signal (binary, run, cwd, env, timeout):
     killer.start ()
     try:
         p.stdin.write (run.stdin or b'')
-        p.stdin.close ()
-        out, sent = [], False
+        p.stdin.flush ()
+        if not run.interrupt:
+            p.stdin.close ()
+        out, sent, ended = [], False, False
         for line in p.stdout:
             out.append (line)
             if not sent and b'"content_block_delta"' in line:
-                p.send_signal (run.signal)
+                if run.interrupt:
+                    p.stdin.write (run.interrupt)
+                    p.stdin.flush ()
+                else:
+                    p.send_signal (run.signal)
                 sent = True
+            elif run.interrupt and not ended and line.startswith (b'{') and b'"result"' in line:
+                try:
+                    is_result = json.loads (line).get ('type') == 'result'
+                except ValueError:
+                    is_result = False
+                if is_result:
+                    ended = True
+                    p.stdin.write (run.then or b'')
+                    p.stdin.close ()
         rc = p.wait ()
         return Outcome (rc, b''.join (out).decode ('utf-8', 'replace'),
                         p.stderr.read ().decode ('utf-8', 'replace'))
@@ -407,17 +431,23 @@ def values_of (obj):
         keep['init.model'] = obj.get ('model')
         for k in ('agents', 'tools', 'slash_commands', 'skills', 'apiKeySource',
                   'analytics_disabled', 'product_feedback_disabled', 'mcp_servers', 'plugins',
-                  'claude_code_version', 'output_style', 'fast_mode_state'):
+                  'claude_code_version', 'output_style', 'fast_mode_state',
+                  'terminal_slash_commands', 'capabilities', 'served_by_anthropic',
+                  'sandbox_enabled', 'additional_directories', 'view_mode'):
             keep['init.' + k] = obj.get (k)
     elif t == 'assistant':
         msg = obj.get ('message') or {}
         keep['assistant.text'] = [b.get ('text') for b in msg.get ('content') or [] if isinstance (b, dict)]
-        keep['assistant.error'] = obj.get ('error')
+        for k in ('error', 'is_api_error_message', 'api_error_status', 'api_error_type', 'api_error',
+                  'aborted'):
+            keep['assistant.' + k] = obj.get (k)
         keep['assistant.model'] = msg.get ('model')
     elif t == 'result':
         for k in ('subtype', 'is_error', 'result', 'stop_reason', 'num_turns', 'api_error_status',
-                  'terminal_reason', 'errors'):
+                  'terminal_reason', 'errors', 'api_error_type', 'api_error', 'result_index'):
             keep['result.' + k] = obj.get (k)
+    elif t == 'control_response':
+        keep['control_response'] = obj.get ('response')
     elif t == 'stream_event':
         ev = obj.get ('event') or {}
         if ev.get ('type') == 'content_block_delta':
@@ -428,6 +458,18 @@ def values_of (obj):
 def normalise_stderr (line, home):
     line = line.replace (home, '<HOME>')
     return UUID_RE.sub ('<uuid>', line)
+
+
+def project_tree (home):
+    """What .claude/projects holds, uuids normalised; None if it is missing."""
+    top = os.path.join (home, '.claude', 'projects')
+    if not os.path.isdir (top):
+        return None
+    found = []
+    for dirpath, dirnames, filenames in os.walk (top):
+        for name in dirnames + filenames:
+            found.append (UUID_RE.sub ('<uuid>', os.path.relpath (os.path.join (dirpath, name), top)))
+    return sorted (found)
 
 
 def compare (scenario, run, real, fake, real_home, fake_home):
@@ -472,6 +514,10 @@ def compare (scenario, run, real, fake, real_home, fake_home):
                                              % (where, side, o.get ('session_id'), scenario.session_id))
         elif ri != fi:
             problems.append ('%s: real %r, fake %r' % (where, ri[1], fi[1]))
+    if run.tree:
+        trees = [project_tree (h) for h in (real_home, fake_home)]
+        if trees[0] != trees[1]:
+            problems.append ('~/.claude/projects: real %s, fake %s' % tuple (trees))
     # lines of one output must share one session id
     for side, items in (('real', r_items), ('fake', f_items)):
         ids = {o.get ('session_id') for k, o in items if k == 'json' and 'session_id' in o}
@@ -520,6 +566,11 @@ def scenarios (agents, is_root):
     add ('bad-output-format', Run (['-p', '--output-format', 'xml', 'hi']))
     add ('bad-output-format-eq', Run (['-p', '--output-format=xml', 'hi']))
     add ('bad-permission-mode', Run (['-p', '--permission-mode', 'bogus', 'hi']))
+    # "default" is accepted though no longer listed; "manual" shows as "default"
+    for mode in ('default', 'manual'):
+        add ('permission-mode-' + mode,
+             Run (['-p', '--output-format=stream-json', '--verbose', '--permission-mode', mode, 'hi']),
+             fake_env=nli)
     add ('bad-setting-sources', Run (['-p', '--setting-sources', 'bogus', 'hi']))
     add ('bad-setting-sources-mixed', Run (['-p', '--setting-sources=user,bogus', 'hi']))
     add ('partial-without-stream-json', Run (['-p', '--include-partial-messages', 'hi']))
@@ -542,6 +593,10 @@ def scenarios (agents, is_root):
          Run (['-p', '--session-id', sid (), '--resume', sid (), 'hi']))
     add ('session-id-with-continue-no-fork', Run (['-p', '--session-id', sid (), '--continue', 'hi']))
     add ('resume-unknown-id', Run (['-p', '--resume', sid (), 'hi']))
+    # 2.1.332 also writes an error result on stdout, before any init line
+    s = sid ()
+    add ('resume-unknown-id-stream-json',
+         Run (['-p', '--output-format=stream-json', '--verbose', '--resume', s, 'hi']), session_id=s)
     add ('resume-not-uuid', Run (['-p', '--resume', 'not-a-uuid', 'hi']))
     add ('unknown-agent', Run (['-p', '--agent', 'nosuchagent', 'hi']))
     add ('unknown-agent-with-our-agents',
@@ -550,8 +605,8 @@ def scenarios (agents, is_root):
     add ('agents-json-conversational-accepted',
          Run (['-p', '--output-format=stream-json', '--verbose', '--agents=' + all_agents,
                '--agent=conversational', 'hi']), fake_env=nli)
-    # the real CLI crashes with a stack trace around the fake's one line
-    add ('max-budget-not-a-number', Run (['-p', '--max-budget-usd', 'abc', 'hi'], stderr='contains'))
+    add ('max-budget-not-a-number', Run (['-p', '--max-budget-usd', 'abc', 'hi']))
+    add ('max-budget-zero', Run (['-p', '--max-budget-usd=0', 'hi']))
     add ('variadic-eats-prompt', Run (['-p', '--disallowedTools', 'WebFetch', 'hi']),
          known='the fake does not check permission rules against tool names; '
                'the daemon passes no --allowedTools/--disallowedTools')
@@ -630,6 +685,15 @@ def scenarios (agents, is_root):
     s = sid ()
     add ('nli-daemon-job-argv', Run (job_argv (s), stdin=prompt, env=sandbox), fake_env=nli,
          session_id=s)
+    # jobs run without a transcript (src/http/cas-jobs.c); compare what is
+    # left under ~/.claude/projects
+    add ('nli-daemon-job-argv-no-session-persistence',
+         Run (job_argv (sid ()) + ['--no-session-persistence'], stdin=prompt, env=sandbox, tree=True),
+         fake_env=nli, known='2.1.332 makes projects/<cwd>/memory/ only with the default system '
+         'prompt (not under --agent); the fake always makes it, as '
+         'tests/integration/test_jobs.py expects')
+    add ('nli-no-session-persistence-makes-memory-folder',
+         Run (['-p', '--output-format=json', '--no-session-persistence', 'hi'], tree=True), fake_env=nli)
     s = sid ()
     add ('nli-daemon-breakglass-argv', Run (glass_argv (s), stdin=prompt, env=sandbox), fake_env=nli,
          session_id=s)
@@ -702,6 +766,19 @@ def scenarios (agents, is_root):
              Run (argv + ['hi'], env={'ANTHROPIC_BASE_URL': 'http://127.0.0.1:9', 'ANTHROPIC_API_KEY': 'placeholder',
                                       'CLAUDE_CODE_MAX_RETRIES': '1'}, text=True),
              fake_env={'FAKE_CLAUDE_API_ERROR': 'refused'})
+    s = sid ()
+    add ('mock-resume-from-another-cwd',
+         [Run (conv_argv (s), stdin=prompt, compare=False),
+          Run (conv_argv (s, resume=True), stdin=prompt, subdir='elsewhere', tree=True)],
+         mock=True, session_id=s, env={'CLAUDE_CODE_DISABLE_AUTO_MEMORY': '1'})
+    user_line = b'{"type":"user","message":{"role":"user","content":"%s"}}\n'
+    add ('mock-stream-input-control-interrupt',
+         Run (['-p', '--input-format=stream-json', '--output-format=stream-json', '--verbose',
+               '--include-partial-messages'],
+              stdin=user_line % b'Say hello slowly. [slow]',
+              interrupt=b'{"type":"control_request","request_id":"int-1","request":{"subtype":"interrupt"}}\n',
+              then=user_line % b'again'),
+         mock=True, fake_env={'FAKE_CLAUDE_TOKEN_INTERVAL_MS': '500'})
     add ('mock-stream-input-two-turns',
          Run (['-p', '--input-format=stream-json', '--output-format=stream-json', '--verbose',
                '--include-partial-messages'],
@@ -709,6 +786,16 @@ def scenarios (agents, is_root):
                     b'{"type":"user","message":{"role":"user","content":[{"type":"text","text":"again"}]}}\n'),
          mock=True)
     return S
+
+
+def save_outcomes (directory, name, real, fake):
+    os.makedirs (directory, exist_ok=True)
+    for side, o in (('real', real), ('fake', fake)):
+        base = os.path.join (directory, '%s.%s' % (name, side))
+        with open (base + '.out', 'w', encoding='utf-8') as f:
+            f.write (o.stdout)
+        with open (base + '.err', 'w', encoding='utf-8') as f:
+            f.write ('exit %s\n%s' % (o.rc, o.stderr))
 
 
 def main ():
@@ -720,6 +807,7 @@ def main ():
     ap.add_argument ('--no-mock', action='store_true', help='skip the loopback API scenarios')
     ap.add_argument ('-v', '--verbose', action='store_true', help='print both outputs of a mismatch')
     ap.add_argument ('--keep', action='store_true', help='keep the temporary directories')
+    ap.add_argument ('--save', metavar='DIR', help='write every run\'s exit code, stdout and stderr to DIR')
     opts = ap.parse_args ()
 
     for path in (opts.real, opts.fake):
@@ -746,17 +834,19 @@ def main ():
             fake_home = os.path.join (top, sc.name + '-fake')
             os.mkdir (real_home)
             os.mkdir (fake_home)
-            real_env, fake_env = {}, dict (sc.fake_env)
+            real_env, fake_env = dict (sc.env), dict (sc.env, **sc.fake_env)
             if sc.mock:
                 # both get it: the fake only reads ANTHROPIC_BASE_URL and CLAUDE_CODE_MAX_RETRIES
-                real_env = {'ANTHROPIC_BASE_URL': mock.url, 'ANTHROPIC_API_KEY': 'placeholder-not-a-key',
-                            'CLAUDE_CODE_MAX_RETRIES': '0'}
+                real_env = dict (sc.env, ANTHROPIC_BASE_URL=mock.url,
+                                 ANTHROPIC_API_KEY='placeholder-not-a-key', CLAUDE_CODE_MAX_RETRIES='0')
                 fake_env = dict (real_env, FAKE_CLAUDE_REPLY=MOCK_REPLY, FAKE_CLAUDE_TOKENS=str (MOCK_CHUNKS),
                                  **sc.fake_env)
             problems = []
             for i, run in enumerate (sc.runs, 1):
                 real = run_binary (opts.real, run, real_home, cwd, real_env)
                 fake = run_binary (opts.fake, run, fake_home, cwd, fake_env)
+                if opts.save:
+                    save_outcomes (opts.save, '%s.%d' % (sc.name, i), real, fake)
                 if not run.compare:
                     continue
                 tag = 'run %d: ' % i if len (sc.runs) > 1 else ''

@@ -1,9 +1,10 @@
-/* fake-claude.c: a scriptable stand-in for the Claude Code CLI 2.1.197.
+/* fake-claude.c: a scriptable stand-in for the Claude Code CLI 2.1.332.
  *
  * Built as an executable named `claude` for the daemon's tests.  Flags,
  * validation texts, output shapes and transcript files follow the real CLI
- * (/work/shared/reference/claude-cli.md); the answer is a deterministic
- * echo.  FAKE_CLAUDE_* variables select failure modes: see README.md.
+ * (/work/shared/reference/claude-cli.md, section 11 for 2.1.332); the
+ * answer is a deterministic echo.  FAKE_CLAUDE_* variables select failure
+ * modes: see README.md.
  */
 
 #include <errno.h>
@@ -19,7 +20,7 @@
 
 #include "fake-json.h"
 
-#define CLI_VERSION "2.1.197"
+#define CLI_VERSION "2.1.332"
 #define NOT_LOGGED_IN_TEXT "Not logged in · Please run /login"
 #define FAKE_FAILURE_TEXT "API Error: fake failure"
 #define INTERRUPT_DIAGNOSTIC \
@@ -27,40 +28,65 @@
 #define INTERRUPT_MARKER \
   "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"[Request interrupted by user]\"}]}"
 
-/* Values printed by the real 2.1.197 (claude-cli.md 4.1, 5.1, checked with
- * check-against-real-cli.py).  DesignSync/design-sync are left out under
- * CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC, and ToolSearch only shows when
- * the CLI has no credentials. */
+/* Values printed by the real 2.1.332 (checked with check-against-real-cli.py).
+ * The design entries (DesignSync, design, design-sync, design-consent,
+ * design-revoke) are left out under CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC. */
 static const char *const builtin_agents[] = {
   "claude", "Explore", "general-purpose", "Plan", "statusline-setup", NULL
 };
 static const char *const default_tools[] = {
   "Task", "Bash", "CronCreate", "CronDelete", "CronList", "DesignSync", "Edit", "EnterWorktree",
-  "ExitWorktree", "NotebookEdit", "Read", "ReportFindings", "ScheduleWakeup", "SendMessage",
-  "Skill", "TaskCreate", "TaskGet", "TaskList", "TaskOutput", "TaskStop", "TaskUpdate",
-  "ToolSearch", "WebFetch", "WebSearch", "Workflow", "Write", NULL
+  "ExitWorktree", "ListAgents", "Monitor", "NotebookEdit", "Read", "ReportFindings",
+  "ScheduleWakeup", "SendMessage", "Skill", "TaskStop", "ToolSearch", "WebFetch", "WebSearch",
+  "Workflow", "Write", NULL
 };
 static const char *const skills[] = {
-  "deep-research", "design-sync", "update-config", "verify", "debug", "code-review", "simplify",
-  "batch", "fewer-permission-prompts", "loop", "claude-api", "run", "run-skill-generator", NULL
+  "deep-research", "design", "design-sync", "dataviz", "update-config", "verify", "debug",
+  "code-review", "simplify", "batch", "fewer-permission-prompts", "doctor", "loop", "claude-api",
+  "workflow-authoring", "run", "run-skill-generator", "plugin-authoring", NULL
 };
 static const char *const other_commands[] = {
-  "clear", "compact", "config", "context", "heapdump", "init", "reload-skills", "review",
-  "security-review", "usage", "insights", "goal", "team-onboarding", NULL
+  "agents", "auto-mode-setup", "autocompact", "clear", "color", "compact", "config",
+  "output-style", "context", "effort", "fast", "focus", "heapdump", "init", "mcp", "model",
+  "__remote-workflow", "workflow-launch-exec", "reload-plugins", "reload-skills", "rename",
+  "security-review", "usage", "insights", "recap", "goal", "design-consent", "design-revoke",
+  "list-agents", "team-onboarding", NULL
 };
-/* --model aliases as init showed them; anything else is kept as given. */
+#define TERMINAL_COMMANDS "[\"doctor\",\"color\",\"focus\",\"reload-plugins\"]"
+/* lifecycle_wakeup_source_v1 (between the two halves) only with stream-json output */
+#define CAPABILITIES_HEAD \
+  "[\"interrupt_receipt_v1\",\"interrupt_cancel_queued_v1\",\"interrupt_send_now_v1\"," \
+  "\"interrupt_requeue_taken_v1\",\"msg_lifecycle_v1\",\"request_marker_lists_v1\"," \
+  "\"ask_user_question_unanswered_v1\","
+#define CAPABILITIES_TAIL \
+  "\"sdk_mcp_tools_list_changed\",\"sdk_mcp_manifests\",\"mcp_read_resource_v1\"," \
+  "\"mcp_tool_ui_meta_v1\",\"ui_surface_v1\",\"mcp_call_result_not_for_model_v1\"," \
+  "\"mcp_call_soft_error_result_v1\",\"mcp_call_check_permissions_v1\"," \
+  "\"voice_call_talk_line_v1\",\"withdrawn_files_note_v2\",\"withdrawn_tools_v1\"," \
+  "\"ui_pane_widget_v1\",\"reload_plugins_refuse_if_busy_v1\",\"get_usage_detached_v1\"," \
+  "\"silent_resend_files_v1\"]"
+#define PLUGIN(name) \
+  "{\"name\":\"" name "\",\"path\":\"builtin\",\"source\":\"" name "@builtin\"}"
+/* --model aliases (any case) as init showed them.  A `[1m]` suffix is
+ * dropped from every model the CLI knows; anything else is kept as given. */
 static const char *const model_aliases[][2] = {
-  { "default", "claude-opus-4-8[1m]" }, { "opus", "claude-opus-4-8" },
-  { "best", "claude-opus-4-8" }, { "sonnet", "claude-sonnet-5" },
-  { "opusplan", "claude-sonnet-5" }, { "haiku", "claude-haiku-4-5-20251001" },
-  { "fable", "claude-fable-5" },
+  { "default", "claude-opus-5-5" }, { "opus", "claude-opus-5-5" },
+  { "best", "claude-opus-5-5" }, { "sonnet", "claude-sonnet-5-5" },
+  { "opusplan", "claude-sonnet-5-5" }, { "haiku", "claude-haiku-5-5" },
+  { "fable", "claude-fable-5-2" },
 };
 #define RESULT_USAGE_FMT \
   "{\"input_tokens\":%d,\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0," \
-  "\"output_tokens\":%d,\"server_tool_use\":{\"web_search_requests\":0," \
-  "\"web_fetch_requests\":0},\"service_tier\":\"standard\",\"cache_creation\":" \
+  "\"output_tokens\":%d,\"output_tokens_details\":{\"thinking_tokens\":0}," \
+  "\"server_tool_use\":{\"web_search_requests\":0,\"web_fetch_requests\":0}," \
+  "\"service_tier\":\"standard\",\"cache_creation\":" \
   "{\"ephemeral_1h_input_tokens\":0,\"ephemeral_5m_input_tokens\":0}," \
-  "\"inference_geo\":\"\",\"iterations\":[],\"speed\":\"standard\"}"
+  "\"inference_geo\":\"\",\"iterations\":[],\"speed\":\"standard\",\"fallback_credit\":null}"
+#define SUBAGENT_STATS \
+  "{\"spawned\":0,\"requested\":{\"background\":0,\"foreground\":0,\"unset\":0}," \
+  "\"started_in_background\":0,\"max_depth\":0,\"spawned_by_subagents\":0,\"completed\":0," \
+  "\"failed\":0,\"killed\":{\"parent\":0,\"user\":0,\"system\":0},\"refused\":" \
+  "{\"depth_limit\":0,\"concurrency_limit\":0,\"budget\":0},\"by_type\":{}}"
 
 typedef enum { FMT_TEXT, FMT_JSON, FMT_STREAM_JSON } Format;
 typedef enum { ARG_NONE, ARG_REQUIRED, ARG_OPTIONAL, ARG_VARIADIC } ArgKind;
@@ -138,12 +164,18 @@ typedef struct
   int argc;
   char **argv;
   char *cwd, *config_dir, *project_dir, *transcript, *last_record_uuid;
-  char *session_id, *model, *api_model, *permission_mode;
+  char *session_id, *model, *permission_mode;
+  gboolean model_known, model_explained;
+  char *resumed_agent;        /* the agent-setting of a resumed transcript */
+  gboolean agent_recorded;
   GHashTable *agents;         /* name -> AgentDef */
   GPtrArray *agent_names;     /* sorted as the CLI lists them */
   const AgentDef *agent_def;  /* the --agent one, or NULL */
   GPtrArray *json_messages;   /* for --output-format json --verbose */
-  double total_cost;
+  double total_cost;          /* per process and over --resume, like */
+  gint64 total_input_tokens;  /* the CLI's modelUsage */
+  gint64 total_output_tokens;
+  int result_index;
   int pending_exit;           /* from FAKE_CLAUDE_EXIT_CODE, -1 if none */
   gboolean logged;
   pid_t grandchild;
@@ -566,11 +598,13 @@ apply_option (const OptSpec *spec, const char *value)
 {
   static const char *const outputs[] = { "text", "json", "stream-json", NULL };
   static const char *const inputs[] = { "text", "stream-json", NULL };
+  /* "default" is accepted but no longer listed; "manual" shows as "default" */
   static const char *const modes[] = {
-    "acceptEdits", "auto", "bypassPermissions", "default", "dontAsk", "plan", NULL
+    "acceptEdits", "auto", "bypassPermissions", "manual", "dontAsk", "plan", NULL
   };
   static const char version[] = CLI_VERSION " (Claude Code)\n";
   char *end;
+  int mode;
 
   switch (spec->id)
     {
@@ -578,7 +612,10 @@ apply_option (const OptSpec *spec, const char *value)
     case OPT_INPUT_FORMAT:
       F.input_format = parse_choice (spec, value, inputs) ? FMT_STREAM_JSON : FMT_TEXT;
       break;
-    case OPT_PERMISSION_MODE: F.permission_arg = modes[parse_choice (spec, value, modes)]; break;
+    case OPT_PERMISSION_MODE:
+      mode = strcmp (value, "default") == 0 ? 3 : parse_choice (spec, value, modes);
+      F.permission_arg = mode == 3 ? "default" : modes[mode];
+      break;
     case OPT_VERBOSE: F.verbose = TRUE; break;
     case OPT_PARTIAL: F.partial = TRUE; break;
     case OPT_MODEL: F.model_arg = value; break;
@@ -590,7 +627,13 @@ apply_option (const OptSpec *spec, const char *value)
     case OPT_FORK: F.fork_session = TRUE; break;
     case OPT_SETTING_SOURCES: F.setting_sources = value; break;
     case OPT_SKIP_PERMS: F.skip_perms = TRUE; break;
-    case OPT_MAX_BUDGET: F.max_budget = value; break;
+    case OPT_MAX_BUDGET:
+      /* checked as it is parsed, like a choice */
+      if (!(g_ascii_strtod (value, &end) > 0) || *end != '\0' || end == value)
+        die ("error: option '%s' argument '%s' is invalid. --max-budget-usd must be a number "
+             "greater than 0", spec->flags, value);
+      F.max_budget = value;
+      break;
     case OPT_NO_PERSIST: F.no_persist = TRUE; break;
     case OPT_REPLAY: F.replay = TRUE; break;
     case OPT_MAX_TURNS:
@@ -705,7 +748,6 @@ static void
 validate_options (void)
 {
   gboolean stream_out = F.output_format == FMT_STREAM_JSON;
-  char *end;
 
   setting_source (NULL);
   if (stream_out && !F.verbose)
@@ -717,9 +759,6 @@ validate_options (void)
          "--output-format=stream-json.");
   if (F.input_format == FMT_STREAM_JSON && !stream_out)
     die ("Error: --input-format=stream-json requires output-format=stream-json.");
-  /* the real CLI crashes with a stack trace around this message */
-  if (F.max_budget && (!(g_ascii_strtod (F.max_budget, &end) > 0) || *end != '\0'))
-    die ("error: --max-budget-usd must be a positive number greater than 0");
   if ((F.skip_perms || g_strcmp0 (F.permission_arg, "bypassPermissions") == 0)
       && geteuid () == 0 && g_strcmp0 (g_getenv ("IS_SANDBOX"), "1") != 0
       && g_getenv ("CLAUDE_CODE_BUBBLEWRAP") == NULL)
@@ -728,8 +767,7 @@ validate_options (void)
   if (F.session_arg && !is_uuid (F.session_arg))
     die ("Error: Invalid session ID. Must be a valid UUID.");
   if (F.session_arg && (F.resume_given || F.cont) && !F.fork_session)
-    die ("Error: --session-id can only be used with --continue or --resume if "
-         "--fork-session is also specified.");
+    die ("Error: --session-id with --continue or --resume also needs --fork-session.");
 }
 
 /* ---- agents ------------------------------------------------------------------------ */
@@ -841,47 +879,99 @@ load_user_agents (void)
     load_agent_file (files->pdata[i]);
 }
 
-/* description and prompt non-empty strings; model a string, tools and
- * disallowedTools arrays of strings, if given (the CLI's schema). */
-static gboolean
-json_agent_valid (const FjNode *def)
+/* The JavaScript type name zod reports as "received". */
+static const char *
+js_type (const FjNode *node)
+{
+  static const char *const names[] = {
+    [FJ_NULL] = "null", [FJ_BOOL] = "boolean", [FJ_NUMBER] = "number",
+    [FJ_STRING] = "string", [FJ_ARRAY] = "array", [FJ_OBJECT] = "object",
+  };
+
+  return node ? names[node->type] : "undefined";
+}
+
+static void
+add_issue (GPtrArray *issues, const char *path, const char *expected, const FjNode *got)
+{
+  g_ptr_array_add (issues, g_strdup_printf ("%s%sInvalid input: expected %s, received %s",
+                                            path, *path ? ": " : "", expected, js_type (got)));
+}
+
+/* The CLI's schema for one --agents entry, in its order: description a
+ * non-empty string, prompt a string, tools and disallowedTools arrays of
+ * strings, model a string.  Problems go to issues as zod words them. */
+static void
+check_json_agent (const FjNode *def, GPtrArray *issues)
 {
   static const char *const lists[] = { "tools", "disallowedTools", NULL };
-  const char *description = fj_string_member (def, "description");
-  const char *prompt = fj_string_member (def, "prompt");
+  const FjNode *description = fj_member (def, "description");
+  const FjNode *prompt = fj_member (def, "prompt");
+  const FjNode *model = fj_member (def, "model");
+  g_autofree char *path = NULL;
 
-  if (!description || !*description || !prompt || !*prompt)
-    return FALSE;
-  if (fj_member (def, "model") && fj_string_member (def, "model") == NULL)
-    return FALSE;
+  if (def->type != FJ_OBJECT)
+    {
+      add_issue (issues, def->name, "object", def);
+      return;
+    }
+  path = g_strconcat (def->name, ".description", NULL);
+  if (fj_string (description) == NULL)
+    add_issue (issues, path, "string", description);
+  else if (*fj_string (description) == '\0')
+    g_ptr_array_add (issues, g_strdup_printf ("%s: Description cannot be empty", path));
+  g_free (path);
+  path = g_strconcat (def->name, ".prompt", NULL);
+  if (fj_string (prompt) == NULL)
+    add_issue (issues, path, "string", prompt);
   for (const char *const *key = lists; *key; key++)
     {
       const FjNode *list = fj_member (def, *key);
 
-      if (list == NULL)
-        continue;
-      if (list->type != FJ_ARRAY)
-        return FALSE;
-      for (guint i = 0; i < list->items->len; i++)
+      g_free (path);
+      path = g_strconcat (def->name, ".", *key, NULL);
+      if (list != NULL && list->type != FJ_ARRAY)
+        add_issue (issues, path, "array", list);
+      for (guint i = 0; list != NULL && list->type == FJ_ARRAY && i < list->items->len; i++)
         if (fj_string (list->items->pdata[i]) == NULL)
-          return FALSE;
+          {
+            g_autofree char *item = g_strdup_printf ("%s.%u", path, i);
+
+            add_issue (issues, item, "string", list->items->pdata[i]);
+          }
     }
-  return TRUE;
+  g_free (path);
+  path = g_strconcat (def->name, ".model", NULL);
+  if (model != NULL && fj_string (model) == NULL)
+    add_issue (issues, path, "string", model);
 }
 
-/* The real CLI says nothing about a bad --agents value: JSON that does not
- * parse, is not an object, or has one invalid entry is ignored as a whole,
- * so a later --agent NAME fails with "not found". */
+/* A bad --agents value stops the CLI before anything else:
+ * "Error: Invalid --agents configuration:" and one line per problem.
+ * An empty value is ignored. */
 static void
 load_json_agents (void)
 {
-  g_autoptr(FjNode) root = F.agents_json ? fj_parse (F.agents_json) : NULL;
+  g_autoptr(FjNode) root = NULL;
+  g_autoptr(GPtrArray) issues = g_ptr_array_new_with_free_func (g_free);
 
-  if (root == NULL || root->type != FJ_OBJECT)
+  if (F.agents_json == NULL || *F.agents_json == '\0')
     return;
-  for (guint i = 0; i < root->items->len; i++)
-    if (!json_agent_valid (root->items->pdata[i]))
-      return;
+  root = fj_parse (F.agents_json);
+  /* JavaScriptCore's wording is not copied here (only checked: "Expected '}'") */
+  if (root == NULL)
+    g_ptr_array_add (issues, g_strdup ("invalid JSON: JSON Parse error: Unexpected token"));
+  else if (root->type != FJ_OBJECT)
+    add_issue (issues, "", "record", root);
+  else
+    for (guint i = 0; i < root->items->len; i++)
+      check_json_agent (root->items->pdata[i], issues);
+  if (issues->len > 0)
+    {
+      g_ptr_array_add (issues, NULL);
+      die ("Error: Invalid --agents configuration:\n%s",
+           g_strjoinv ("\n", (char **) issues->pdata));
+    }
   for (guint i = 0; i < root->items->len; i++)
     {
       const FjNode *def = root->items->pdata[i];
@@ -911,6 +1001,22 @@ collect_agents (void)
   while (g_hash_table_iter_next (&iter, &name, NULL))
     g_ptr_array_add (F.agent_names, g_strdup (name));
   g_ptr_array_sort (F.agent_names, compare_agent_names);
+  /* --resume brings the session's agent back unless --agent names one */
+  if (F.agent == NULL && F.resumed_agent != NULL)
+    {
+      if (g_hash_table_contains (F.agents, F.resumed_agent))
+        F.agent = F.resumed_agent;
+      else
+        {
+          g_autofree char *warning = g_strdup_printf (
+            "This session was running agent '%s', which is no longer available (no agent by "
+            "that name in %s). Continuing with the default tools and system prompt — the "
+            "agent's tool restrictions no longer apply. To restore it, re-create the agent, or "
+            "resume with an explicit --agent <name>.\n", F.resumed_agent, F.cwd);
+
+          write_all (STDERR_FILENO, warning, strlen (warning));
+        }
+    }
   if (F.agent == NULL)
     return;
   F.agent_def = g_hash_table_lookup (F.agents, F.agent);
@@ -959,9 +1065,12 @@ last_record_uuid (const char *contents)
 static void
 append_to_transcript (const char *data)
 {
+  g_autofree char *dir = g_path_get_dirname (F.transcript);
   int fd;
 
-  g_mkdir_with_parents (F.project_dir, 0700);
+  if (F.no_persist)
+    return;
+  g_mkdir_with_parents (dir, 0700);
   fd = open (F.transcript, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0)
     return;
@@ -971,6 +1080,73 @@ append_to_transcript (const char *data)
 
 static void G_GNUC_NORETURN die_no_conversation (const char *id);
 static gboolean env_truthy (const char *name);
+static char *model_usage_json (gint64 input_tokens, gint64 output_tokens, double cost);
+
+/* 2.1.332 finds a session of the same config dir started in another cwd
+ * (claude-cli.md 11); NULL if there is none. */
+static char *
+find_transcript (const char *id)
+{
+  g_autofree char *projects = g_build_filename (F.config_dir, "projects", NULL);
+  g_autofree char *file = g_strconcat (id, ".jsonl", NULL);
+  g_autoptr(GDir) d = NULL;
+  char *path = transcript_path (id);
+  const char *entry;
+
+  if (g_file_test (path, G_FILE_TEST_IS_REGULAR))
+    return path;
+  g_free (path);
+  d = g_dir_open (projects, 0, NULL);
+  while (d && (entry = g_dir_read_name (d)) != NULL)
+    {
+      path = g_build_filename (projects, entry, file, NULL);
+      if (g_file_test (path, G_FILE_TEST_IS_REGULAR))
+        return path;
+      g_free (path);
+    }
+  return NULL;
+}
+
+/* What a resumed session brings along: its agent (an "agent-setting"
+ * record) and its spend so far (the last "cost-state" record). */
+static void
+read_history (const char *history)
+{
+  g_auto(GStrv) lines = g_strsplit (history, "\n", -1);
+
+  for (char **l = lines; *l; l++)
+    {
+      g_autoptr(FjNode) record = NULL;
+      const FjNode *usage;
+      const char *type;
+
+      if (strstr (*l, "\"type\":\"agent-setting\"") == NULL
+          && strstr (*l, "\"type\":\"cost-state\"") == NULL)
+        continue;
+      record = fj_parse (*l);
+      type = record ? fj_string_member (record, "type") : NULL;
+      if (g_strcmp0 (type, "agent-setting") == 0 && fj_string_member (record, "agentSetting"))
+        {
+          g_free (F.resumed_agent);
+          F.resumed_agent = g_strdup (fj_string_member (record, "agentSetting"));
+        }
+      if (g_strcmp0 (type, "cost-state") != 0)
+        continue;
+      F.total_cost = fj_member (record, "totalCostUSD")
+                     ? fj_member (record, "totalCostUSD")->number : 0;
+      usage = fj_member (record, "modelUsage");
+      F.total_input_tokens = F.total_output_tokens = 0;
+      for (guint i = 0; usage && usage->type == FJ_OBJECT && i < usage->items->len; i++)
+        {
+          const FjNode *entry = usage->items->pdata[i];
+          const FjNode *in = fj_member (entry, "inputTokens");
+          const FjNode *out = fj_member (entry, "outputTokens");
+
+          F.total_input_tokens += in ? (gint64) in->number : 0;
+          F.total_output_tokens += out ? (gint64) out->number : 0;
+        }
+    }
+}
 
 static void
 setup_session (void)
@@ -979,14 +1155,17 @@ setup_session (void)
   const char *home = g_getenv ("HOME");
   g_autofree char *sanitized = sanitize_path (F.cwd);
   g_autofree char *history = NULL;
+  g_autofree char *old = NULL;
   const char *resume_id = F.resume_given ? (F.resume ? F.resume : "") : NULL;
 
   F.config_dir = (config && *config) ? g_strdup (config)
                  : g_build_filename (home ? home : g_get_home_dir (), ".claude", NULL);
   F.project_dir = g_build_filename (F.config_dir, "projects", sanitized, NULL);
-  /* 2.1.332 makes the project's auto-memory folder at every start, even
-   * with --no-session-persistence. */
-  if (!env_truthy ("CLAUDE_CODE_DISABLE_AUTO_MEMORY"))
+  /* The auto-memory folder, made at every start, even with
+   * --no-session-persistence, but only with the default system prompt:
+   * not under --agent (whose prompt replaces it).  (--system-prompt does
+   * the same in 2.1.332; the fake ignores that flag: see README.md.) */
+  if (F.agent == NULL && !env_truthy ("CLAUDE_CODE_DISABLE_AUTO_MEMORY"))
     {
       g_autofree char *memory = g_build_filename (F.project_dir, "memory", NULL);
 
@@ -995,23 +1174,25 @@ setup_session (void)
 
   if (resume_id)
     {
-      g_autofree char *old = transcript_path (resume_id);
-
       if (!is_uuid (resume_id))
         die ("Error: --resume requires a valid session ID or session title when used with "
              "--print. Usage: claude -p --resume <session-id|title>. Provided value \"%s\" "
              "is not a UUID and does not match any session title.", resume_id);
-      /* only the current cwd's project dir is searched */
-      if (!g_file_get_contents (old, &history, NULL, NULL))
+      /* the cwd's project dir first, then those of other cwds */
+      old = find_transcript (resume_id);
+      if (old == NULL || !g_file_get_contents (old, &history, NULL, NULL))
         die_no_conversation (resume_id);
       F.last_record_uuid = last_record_uuid (history);
+      read_history (history);
     }
 
   if (resume_id && !F.fork_session)
     F.session_id = g_strdup (resume_id);
   else
     F.session_id = F.session_arg ? g_strdup (F.session_arg) : g_uuid_string_random ();
-  F.transcript = transcript_path (F.session_id);
+  /* a resumed session goes on in its own file, wherever it is; "already in
+   * use" only looks at the cwd's project dir */
+  F.transcript = (resume_id && !F.fork_session) ? g_strdup (old) : transcript_path (F.session_id);
   if ((!resume_id || F.fork_session) && g_file_test (F.transcript, G_FILE_TEST_EXISTS))
     die ("Error: Session ID %s is already in use.", F.session_id);
   /* a fork starts from a copy of the history */
@@ -1027,6 +1208,15 @@ transcript_record (const char *type, const char *message_json)
 
   if (F.no_persist)
     return;
+  /* the session's agent, so --resume can bring it back */
+  if (F.agent_def && !F.agent_recorded)
+    {
+      g_autofree char *setting = jprintf ("{\"type\":\"agent-setting\",\"agentSetting\":%J,"
+                                          "\"sessionId\":%S}\n", F.agent);
+
+      append_to_transcript (setting);
+      F.agent_recorded = TRUE;
+    }
   line = jprintf ("{\"parentUuid\":%J,\"isSidechain\":false,\"userType\":\"external\","
                   "\"cwd\":%J,\"sessionId\":%S,\"version\":\"" CLI_VERSION "\","
                   "\"gitBranch\":\"\",\"entrypoint\":\"sdk-cli\",\"type\":\"%s\","
@@ -1035,6 +1225,19 @@ transcript_record (const char *type, const char *message_json)
   append_to_transcript (line);
   g_free (F.last_record_uuid);
   F.last_record_uuid = g_steal_pointer (&uuid);
+}
+
+/* The spend so far, as the CLI keeps it for --resume. */
+static void
+record_cost_state (void)
+{
+  g_autofree char *cost = format_cost (F.total_cost);
+  g_autofree char *usage = model_usage_json (F.total_input_tokens, F.total_output_tokens,
+                                             F.total_cost);
+  g_autofree char *line = jprintf ("{\"type\":\"cost-state\",\"sessionId\":%S,"
+                                   "\"totalCostUSD\":%s,\"modelUsage\":%s}\n", cost, usage);
+
+  append_to_transcript (line);
 }
 
 /* ---- stdin -------------------------------------------------------------------------------- */
@@ -1144,10 +1347,15 @@ handle_control (const FjNode *obj)
   g_autofree char *id_json = id ? fj_to_string (id) : g_strdup ("null");
   g_autofree char *line = NULL;
 
-  if (g_strcmp0 (fj_string_member (fj_member (obj, "request"), "subtype"), "interrupt") == 0)
+  gboolean interrupt =
+    g_strcmp0 (fj_string_member (fj_member (obj, "request"), "subtype"), "interrupt") == 0;
+
+  if (interrupt)
     F.control_interrupt = TRUE;   /* reset when a turn starts: idle interrupts are no-ops */
+  /* 2.1.332 tells which queued messages an interrupt left queued */
   line = g_strdup_printf ("{\"type\":\"control_response\",\"response\":"
-                          "{\"subtype\":\"success\",\"request_id\":%s}}", id_json);
+                          "{\"subtype\":\"success\",\"request_id\":%s%s}}", id_json,
+                          interrupt ? ",\"response\":{\"still_queued\":[]}" : "");
   emit_line (line);
 }
 
@@ -1212,6 +1420,8 @@ typedef struct
   gint64 start_us, first_delta_us;
   char *msg_id, *request_id, *usage_start;
   int input_tokens, output_tokens;
+  double cost;
+  gboolean message_started;   /* message_start went out (partial mode) */
   GString *so_far;
 } Turn;
 
@@ -1241,33 +1451,33 @@ env_truthy (const char *name)
                || g_ascii_strcasecmp (v, "yes") == 0 || g_ascii_strcasecmp (v, "on") == 0);
 }
 
+/* The design tool, skills and commands need nonessential traffic. */
 static gboolean
-listed (const char *name, gboolean logged_in)
+listed (const char *name)
 {
-  if (env_truthy ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC")
-      && (strcmp (name, "DesignSync") == 0 || strcmp (name, "design-sync") == 0))
-    return FALSE;
-  return !(logged_in && strcmp (name, "ToolSearch") == 0);
+  return !(env_truthy ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC")
+           && (strcmp (name, "DesignSync") == 0 || g_str_has_prefix (name, "design")));
 }
 
 static void
-add_listed (GPtrArray *out, const char *const *names, gboolean logged_in)
+add_listed (GPtrArray *out, const char *const *names)
 {
   for (; *names; names++)
-    if (listed (*names, logged_in))
+    if (listed (*names))
       g_ptr_array_add (out, (gpointer) *names);
 }
 
 /* The agent's `tools` pick from the default list, in the agent's order;
- * unknown names (Grep, Glob in 2.1.197) are dropped, and "*" is all. */
+ * unknown names (Grep, Glob, TaskCreate in 2.1.332) are dropped, and "*"
+ * is all. */
 static char *
-init_tools (gboolean logged_in)
+init_tools (void)
 {
   g_autoptr(GPtrArray) all = g_ptr_array_new ();
   g_autoptr(GPtrArray) picked = g_ptr_array_new_with_free_func (g_free);
   GStrv wanted = F.agent_def ? F.agent_def->tools : NULL;
 
-  add_listed (all, default_tools, logged_in);
+  add_listed (all, default_tools);
   if (wanted == NULL || g_strv_contains ((const char *const *) wanted, "*"))
     return jstr_array (all);
   for (char **w = wanted; *w; w++)
@@ -1281,45 +1491,97 @@ init_tools (gboolean logged_in)
   return jstr_array (picked);
 }
 
+/* FALSE when ANTHROPIC_BASE_URL points anywhere but Anthropic's API. */
+static gboolean
+served_by_anthropic (void)
+{
+  const char *base = g_getenv ("ANTHROPIC_BASE_URL");
+
+  return base == NULL || *base == '\0' || strstr (base, "://api.anthropic.com") != NULL;
+}
+
 static void
 emit_init (gboolean logged_in)
 {
   g_autoptr(GPtrArray) skill_list = g_ptr_array_new ();
   g_autoptr(GPtrArray) command_list = g_ptr_array_new ();
-  g_autofree char *tools = init_tools (logged_in);
+  g_autofree char *tools = init_tools ();
   g_autofree char *skills_json = NULL;
   g_autofree char *commands_json = NULL;
   g_autofree char *agents = jstr_array (F.agent_names);
-  g_autofree char *memory = g_strconcat (F.project_dir, "/memory/", NULL);
+  g_autofree char *memory_dir = g_strconcat (F.project_dir, "/memory/", NULL);
+  /* no memory_paths when auto-memory is off */
+  g_autofree char *memory = env_truthy ("CLAUDE_CODE_DISABLE_AUTO_MEMORY") ? g_strdup ("")
+    : jprintf ("\"memory_paths\":{\"auto\":%J},", memory_dir);
+  g_autofree char *socket = g_strdup_printf ("/tmp/cc-socks/%d.sock", (int) getpid ());
   gboolean quiet = env_truthy ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC");
   gboolean no_telemetry = quiet || env_truthy ("DISABLE_TELEMETRY");
+  const char *plugins = no_telemetry
+    ? "[" PLUGIN ("cc-plugin-agents-md") "," PLUGIN ("cc-plugin-privacy") ","
+      PLUGIN ("cc-plugin-plugin-authoring") "]"
+    : "[" PLUGIN ("cc-plugin-agents-md") "," PLUGIN ("cc-plugin-telemetry") ","
+      PLUGIN ("cc-plugin-privacy") "," PLUGIN ("cc-plugin-plugin-authoring") "]";
 
-  add_listed (skill_list, skills, logged_in);
+  add_listed (skill_list, skills);
   skills_json = jstr_array (skill_list);
-  add_listed (command_list, skills, logged_in);
-  add_listed (command_list, other_commands, logged_in);
+  add_listed (command_list, skills);
+  add_listed (command_list, other_commands);
   commands_json = jstr_array (command_list);
   emitf ("{\"type\":\"system\",\"subtype\":\"init\",\"cwd\":%J,\"session_id\":%S,\"tools\":%s,"
          "\"mcp_servers\":[],\"model\":%J,\"permissionMode\":%J,\"slash_commands\":%s,"
-         "\"apiKeySource\":\"%s\",\"claude_code_version\":\"" CLI_VERSION "\","
-         "\"output_style\":\"default\",\"agents\":%s,\"skills\":%s,\"plugins\":[],"
-         "\"analytics_disabled\":%s,\"product_feedback_disabled\":%s,\"uuid\":%U,"
-         "\"memory_paths\":{\"auto\":%J},\"fast_mode_state\":\"off\"}",
+         "\"terminal_slash_commands\":" TERMINAL_COMMANDS ",\"apiKeySource\":\"%s\","
+         "\"claude_code_version\":\"" CLI_VERSION "\",\"output_style\":\"default\","
+         "\"agents\":%s,\"skills\":%s,\"plugins\":%s,\"capabilities\":" CAPABILITIES_HEAD "%s"
+         CAPABILITIES_TAIL ","
+         "\"analytics_disabled\":%s,\"product_feedback_disabled\":%s,"
+         "\"served_by_anthropic\":%s,\"uuid\":%U,\"sandbox_enabled\":false,"
+         "%s\"original_cwd\":%J,\"additional_directories\":[],"
+         "\"messaging_socket_path\":%J,\"fast_mode_state\":\"off\","
+         "\"fast_mode_disabled_reason\":\"sdk_opt_in_required\",\"per_turn_effort_active\":true,"
+         "\"ultrathink_available\":false,\"ultrathink_typed_raises\":false,"
+         "\"view_mode\":\"default\"}",
          F.cwd, tools, F.model, F.permission_mode, commands_json,
-         logged_in ? "ANTHROPIC_API_KEY" : "none", agents, skills_json,
-         no_telemetry ? "true" : "false", quiet ? "true" : "false", memory);
+         logged_in ? "ANTHROPIC_API_KEY" : "none", agents, skills_json, plugins,
+         F.output_format == FMT_STREAM_JSON ? "\"lifecycle_wakeup_source_v1\"," : "",
+         no_telemetry ? "true" : "false", quiet ? "true" : "false",
+         served_by_anthropic () ? "true" : "false", memory, F.cwd, socket);
+}
+
+/* 2.1.332 names a model it does not know on stderr at every turn (and,
+ * with text output, first explains it once). */
+static void
+warn_unknown_model (void)
+{
+  g_autofree char *line = NULL;
+
+  if (F.model_known)
+    return;
+  if (F.output_format == FMT_TEXT && !F.model_explained)
+    {
+      g_autofree char *why = g_strdup_printf (
+        "Claude Code doesn't recognize the model \"%s\", so it assumes a context window of 1m "
+        "tokens. Update Claude Code, or see https://code.claude.com/docs/en/model-config"
+        "#correct-the-window-for-a-gateway-or-custom-model-id to set the window.\n", F.model);
+
+      F.model_explained = TRUE;
+      write_all (STDERR_FILENO, why, strlen (why));
+    }
+  line = jprintf ("[claude-code:unrecognized_model] {\"model\":%J,\"query_source\":\"sdk\"}\n",
+                  F.model);
+  write_all (STDERR_FILENO, line, strlen (line));
 }
 
 static void
-emit_stream_event (const char *event, const char *extra)
+emit_stream_event (Turn *t, const char *event, const char *extra)
 {
   if (F.partial)
     emitf ("{\"type\":\"stream_event\",\"event\":%s,\"session_id\":%S,"
-           "\"parent_tool_use_id\":null,\"uuid\":%U%s}", event, extra ? extra : "");
+           "\"parent_tool_use_id\":null,\"uuid\":%U%s,\"api_message_id\":%J}",
+           event, extra ? extra : "", t->msg_id);
 }
 
 static void
-emit_text_delta (const char *chunk)
+emit_text_delta (Turn *t, const char *chunk)
 {
   g_autofree char *stamped = NULL;
   g_autofree char *event = NULL;
@@ -1329,40 +1591,119 @@ emit_text_delta (const char *chunk)
     stamped = g_strdup_printf ("[t=%" G_GINT64_FORMAT "]%s", g_get_real_time (), chunk);
   event = jprintf ("{\"type\":\"content_block_delta\",\"index\":0,\"delta\":"
                    "{\"type\":\"text_delta\",\"text\":%J}}", stamped ? stamped : chunk);
-  emit_stream_event (event, NULL);
+  emit_stream_event (t, event, NULL);
 }
 
 static void
-emit_assistant (Turn *t, const char *text)
+emit_assistant (Turn *t, const char *text, gboolean aborted)
 {
   g_autofree char *msg = jprintf ("{\"id\":%J,\"type\":\"message\",\"role\":\"assistant\","
                                   "\"model\":%J,\"content\":[{\"type\":\"text\",\"text\":%J}],"
                                   "\"stop_reason\":null,\"stop_sequence\":null,\"usage\":%s,"
                                   "\"context_management\":null}",
-                                  t->msg_id, F.api_model, text, t->usage_start);
+                                  t->msg_id, F.model, text, t->usage_start);
 
   emitf ("{\"type\":\"assistant\",\"message\":%s,\"parent_tool_use_id\":null,"
-         "\"session_id\":%S,\"uuid\":%U,\"request_id\":%J}", msg, t->request_id);
+         "\"session_id\":%S,\"uuid\":%U,\"timestamp\":%T,\"request_id\":%J%s}", msg,
+         t->request_id, aborted ? ",\"aborted\":true" : "");
   transcript_record ("assistant", msg);
 }
 
-/* The error form of result (claude-cli.md 3.6): `errors`, no `result`. */
-static char *
-error_result (Turn *t, const char *subtype, int num_turns, const char *stop_reason,
-              const char *cost, const char *usage, const char *model_usage,
-              const char *terminal, const char *error)
+/* List prices per MTok; cumulative per process (and over --resume) like
+ * the CLI. */
+static void
+account_tokens (Turn *t)
 {
-  g_autofree char *terminal_json = terminal
-    ? g_strdup_printf ("\"terminal_reason\":\"%s\",", terminal) : g_strdup ("");
-  int duration = elapsed_ms (t->start_us);
+  double in_price = 4e-6, out_price = 20e-6;
 
-  return jprintf ("{\"type\":\"result\",\"subtype\":\"%s\",\"duration_ms\":%d,"
-                  "\"duration_api_ms\":%d,\"is_error\":true,\"num_turns\":%d,\"stop_reason\":%s,"
-                  "\"session_id\":%S,\"total_cost_usd\":%s,\"usage\":%s,\"modelUsage\":%s,"
-                  "\"permission_denials\":[],%s\"fast_mode_state\":\"off\",\"uuid\":%U,"
-                  "\"errors\":[%J]}",
-                  subtype, duration, duration, num_turns, stop_reason, cost, usage,
-                  model_usage, terminal_json, error);
+  if (strstr (F.model, "haiku"))
+    in_price = 1e-6, out_price = 5e-6;
+  else if (strstr (F.model, "sonnet"))
+    in_price = 2e-6, out_price = 10e-6;
+  t->cost = t->input_tokens * in_price + t->output_tokens * out_price;
+  F.total_cost += t->cost;
+  F.total_input_tokens += t->input_tokens;
+  F.total_output_tokens += t->output_tokens;
+}
+
+static char *
+model_usage_json (gint64 input_tokens, gint64 output_tokens, double cost)
+{
+  g_autofree char *cost_text = format_cost (cost);
+
+  if (input_tokens == 0 && output_tokens == 0 && cost == 0)
+    return g_strdup ("{}");
+  return jprintf ("{%J:{\"inputTokens\":%d,\"outputTokens\":%d,\"cacheReadInputTokens\":0,"
+                  "\"cacheCreationInputTokens\":0,\"webSearchRequests\":0,\"costUSD\":%s,"
+                  "\"contextWindow\":1000000,\"maxOutputTokens\":128000,\"thinkingTokens\":0,"
+                  "\"cacheCreationEphemeral5mInputTokens\":0,"
+                  "\"cacheCreationEphemeral1hInputTokens\":0,\"canonicalModel\":%J,"
+                  "\"provider\":\"firstParty\",\"costBasis\":\"list\"}}",
+                  F.model, (int) input_tokens, (int) output_tokens, cost_text, F.model);
+}
+
+typedef struct
+{
+  const char *subtype;
+  gboolean is_error;
+  const char *stop_reason;      /* JSON */
+  int num_turns;
+  const char *usage;            /* JSON */
+  const char *terminal_reason;
+  const char *api_error_status; /* JSON; success form only */
+  const char *api_extra;        /* `"api_error_type":…` or `"api_error":…`, or NULL */
+  const char *result;           /* the success form's text; NULL: error form */
+  const char *error;            /* the error form's one entry of `errors` */
+  gboolean timed;               /* an answer came: ttft_ms and friends */
+} ResultSpec;
+
+/* A result line with 2.1.332's keys in its order (claude-cli.md 11: never
+ * depend on it), except that `type` stays first, where 2.1.197 had it:
+ * tests/unit/test-cli-run.c still looks for a line starting
+ * {"type":"result".  Text output prints text, json and stream-json the line. */
+static void
+emit_result_line (Turn *t, const ResultSpec *r, const char *text, gboolean newline)
+{
+  g_autofree char *cost = format_cost (F.total_cost);
+  g_autofree char *model_usage = model_usage_json (F.total_input_tokens, F.total_output_tokens,
+                                                   F.total_cost);
+  g_autofree char *since = model_usage_json (t->input_tokens, t->output_tokens, t->cost);
+  g_autofree char *middle = NULL;
+  g_autofree char *ttft_json = NULL;
+  g_autofree char *begun = NULL;
+  g_autofree char *timing = NULL;
+  g_autofree char *json = NULL;
+  int duration = elapsed_ms (t->start_us);
+  int ttft = (int) ((t->first_delta_us ? t->first_delta_us - t->start_us : 0) / 1000);
+
+  ttft_json = r->timed ? g_strdup_printf ("\"ttft_ms\":%d,", ttft) : g_strdup ("");
+  if (r->result != NULL)
+    middle = jprintf ("\"api_error_status\":%s,%s%s\"result\":%J,%s", r->api_error_status,
+                      r->api_extra ? r->api_extra : "", r->api_extra ? "," : "", r->result,
+                      ttft_json);
+  else
+    middle = jprintf ("\"errors\":[%J],", r->error);
+  if (F.partial)
+    begun = t->message_started ? jprintf (",\"begun_message_ids\":[%J]", t->msg_id)
+                               : g_strdup (",\"begun_message_ids\":[]");
+  if (r->timed)
+    timing = g_strdup_printf (",\"ttft_stream_ms\":%d,\"time_to_request_ms\":0,"
+                              "\"first_content_frame_ms\":%d", ttft, ttft);
+  json = jprintf ("{\"type\":\"result\",\"duration_api_ms\":%d,\"stop_reason\":%s,\"session_id\":%S,"
+                  "\"total_cost_usd\":%s,\"usage\":%s,\"modelUsage\":%s,\"permission_denials\":[],"
+                  "\"terminal_reason\":\"%s\",\"fast_mode_state\":\"off\","
+                  "\"fast_mode_disabled_reason\":\"sdk_opt_in_required\",\"subagent_stats\":"
+                  SUBAGENT_STATS ",\"safety_stops\":0,\"is_error\":%s,\"num_turns\":%d,"
+                  "\"subtype\":\"%s\",%s\"duration_ms\":%d,\"uuid\":%U%s%s,"
+                  "\"queued_turn_count\":0,\"result_index\":%d%s%s}",
+                  r->timed ? duration : 0, r->stop_reason, cost, r->usage, model_usage,
+                  r->terminal_reason, r->is_error ? "true" : "false", r->num_turns, r->subtype,
+                  middle, duration, begun ? begun : "", timing ? timing : "", F.result_index,
+                  F.output_format == FMT_STREAM_JSON ? ",\"model_usage_since_last_result\":" : "",
+                  F.output_format == FMT_STREAM_JSON ? since : "");
+  F.result_index++;
+  emit_result (json, text, newline);
+  record_cost_state ();
 }
 
 /* An unknown --resume id.  2.1.332 also says it on stdout, with
@@ -1375,33 +1716,64 @@ die_no_conversation (const char *id)
 
   if (F.output_format == FMT_STREAM_JSON)
     {
-      g_auto (Turn) t = { .start_us = g_get_monotonic_time (), .so_far = g_string_new (NULL) };
       g_autofree char *usage = g_strdup_printf (RESULT_USAGE_FMT, 0, 0);
       g_autofree char *result = NULL;
 
       F.session_id = g_strdup (id);
-      result = error_result (&t, "error_during_execution", 0, "null", "0", usage, "{}",
-                             NULL, message);
+      result = jprintf ("{\"type\":\"result\",\"subtype\":\"error_during_execution\","
+                        "\"duration_ms\":0,\"duration_api_ms\":0,\"is_error\":true,"
+                        "\"num_turns\":0,\"stop_reason\":null,\"session_id\":%S,"
+                        "\"total_cost_usd\":0,\"usage\":%s,\"modelUsage\":{},"
+                        "\"permission_denials\":[],\"uuid\":%U,\"errors\":[%J],"
+                        "\"result_index\":0}", usage, message);
       emit_line (result);
     }
   die ("%s", message);
 }
 
-/* 5.7: assistant with the text so far, the interrupt marker, then an
- * error_during_execution result.  After SIGINT the process exits 0. */
+/* 5.7 as 2.1.332 does it: the assistant with the text so far (marked
+ * aborted), the interrupt marker, the closing stream events of the cut
+ * message, then an error_during_execution result that still bills what
+ * streamed.  After SIGINT the process exits 0. */
 static gboolean
 finish_interrupted (Turn *t)
 {
   g_autofree char *usage = g_strdup_printf (RESULT_USAGE_FMT, 0, 0);
-  g_autofree char *result = error_result (t, "error_during_execution", 2, "null", "0", usage,
-                                          "{}", "aborted_streaming", INTERRUPT_DIAGNOSTIC);
+  g_autofree char *delta = NULL;
+  g_autofree char *abandoned = NULL;
+  ResultSpec r = { .subtype = "error_during_execution", .is_error = TRUE, .stop_reason = "null",
+                   .num_turns = 2, .usage = usage, .terminal_reason = "aborted_streaming",
+                   .error = INTERRUPT_DIAGNOSTIC };
 
+  /* only what streamed is billed */
+  t->output_tokens = t->so_far->len > 0 ? (int) MAX (1, (t->so_far->len + 3) / 4) : 0;
   if (t->so_far->len > 0)
-    emit_assistant (t, t->so_far->str);
+    emit_assistant (t, t->so_far->str, TRUE);
+  if (t->usage_start != NULL)
+    account_tokens (t);
   emitf ("{\"type\":\"user\",\"message\":" INTERRUPT_MARKER ",\"parent_tool_use_id\":null,"
          "\"session_id\":%S,\"uuid\":%U,\"timestamp\":%T}");
   transcript_record ("user", INTERRUPT_MARKER);
-  emit_result (result, NULL, FALSE);
+  if (t->message_started)
+    {
+      delta = g_strdup_printf (
+        "{\"type\":\"message_delta\",\"context_management\":null,\"delta\":{\"container\":null,"
+        "\"stop_details\":null,\"stop_reason\":null,\"stop_sequence\":null},\"usage\":"
+        "{\"output_tokens_details\":{\"thinking_tokens\":0},\"cache_creation_input_tokens\":0,"
+        "\"cache_read_input_tokens\":0,\"input_tokens\":%d,\"iterations\":[],"
+        "\"output_tokens\":1,\"server_tool_use\":{\"web_search_requests\":0,"
+        "\"web_fetch_requests\":0},\"fallback_credit\":null}}", t->input_tokens);
+      abandoned = jprintf (",\"abandoned_blocks\":{\"api_message_id\":%J,\"from_block_index\":1}",
+                           t->msg_id);
+      emit_stream_event (t, "{\"type\":\"content_block_stop\",\"index\":0}", NULL);
+      emit_stream_event (t, delta, NULL);
+      /* abandoned_blocks comes after api_message_id: append by hand */
+      if (F.partial)
+        emitf ("{\"type\":\"stream_event\",\"event\":{\"type\":\"message_stop\"},"
+               "\"session_id\":%S,\"parent_tool_use_id\":null,\"uuid\":%U,"
+               "\"api_message_id\":%J%s}", t->msg_id, abandoned);
+    }
+  emit_result_line (t, &r, NULL, FALSE);
   if (got_sigint)
     exit (0);
   return TRUE;
@@ -1409,50 +1781,48 @@ finish_interrupted (Turn *t)
 
 /* How the real CLI ends a turn it could not get an answer for: an
  * optional system/status, one api_retry line per retry, a synthetic
- * assistant line carrying `error`, and an is_error result with
- * subtype "success".  status_json is the result's api_error_status. */
+ * assistant line carrying `error`, and an is_error result with subtype
+ * "success" and terminal_reason "api_error".  status_json is the
+ * api_error_status; error_type the API's error type (with a status) and
+ * api_error the CLI's own word (without one). */
 static gboolean
 run_synthetic_error (Turn *t, const char *text, const char *code, const char *status_json,
-                     const char *retry_status, const char *retry_error, int retries)
+                     const char *error_type, const char *api_error, const char *retry_status,
+                     const char *retry_error, int retries)
 {
   g_autofree char *msg_id = g_uuid_string_random ();
-  g_autofree char *cost = format_cost (F.total_cost);
   g_autofree char *usage = g_strdup_printf (RESULT_USAGE_FMT, 0, 0);
+  g_autofree char *extra = error_type ? jprintf ("\"api_error_type\":%J", error_type)
+                           : api_error ? jprintf ("\"api_error\":%J", api_error) : NULL;
   g_autofree char *msg = jprintf (
-    "{\"id\":%J,\"container\":null,\"model\":\"<synthetic>\",\"role\":\"assistant\","
-    "\"stop_details\":null,\"stop_reason\":\"stop_sequence\",\"stop_sequence\":\"\","
-    "\"type\":\"message\",\"usage\":{\"input_tokens\":0,\"output_tokens\":0,"
-    "\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0,\"server_tool_use\":"
-    "{\"web_search_requests\":0,\"web_fetch_requests\":0},\"service_tier\":null,"
-    "\"cache_creation\":{\"ephemeral_1h_input_tokens\":0,\"ephemeral_5m_input_tokens\":0},"
-    "\"inference_geo\":null,\"iterations\":null,\"speed\":null},\"content\":[{\"type\":\"text\","
+    "{\"diagnostics\":null,\"id\":%J,\"container\":null,\"model\":\"<synthetic>\","
+    "\"role\":\"assistant\",\"stop_details\":null,\"stop_reason\":\"stop_sequence\","
+    "\"stop_sequence\":\"\",\"type\":\"message\",\"usage\":{\"output_tokens_details\":null,"
+    "\"input_tokens\":0,\"output_tokens\":0,\"cache_creation_input_tokens\":0,"
+    "\"cache_read_input_tokens\":0,\"server_tool_use\":{\"web_search_requests\":0,"
+    "\"web_fetch_requests\":0},\"service_tier\":null,\"cache_creation\":"
+    "{\"ephemeral_1h_input_tokens\":0,\"ephemeral_5m_input_tokens\":0},\"inference_geo\":null,"
+    "\"iterations\":null,\"speed\":null,\"fallback_credit\":null},\"content\":[{\"type\":\"text\","
     "\"text\":%J}],\"context_management\":null}", msg_id, text);
-  g_autofree char *result = NULL;
+  ResultSpec r = { .subtype = "success", .is_error = TRUE, .stop_reason = "\"stop_sequence\"",
+                   .num_turns = 1, .usage = usage, .terminal_reason = "api_error",
+                   .api_error_status = status_json, .api_extra = extra, .result = text };
 
   /* the CLI says "requesting" even when it never reaches the API */
   if (F.partial)
     emitf ("{\"type\":\"system\",\"subtype\":\"status\",\"status\":\"requesting\","
-           "\"uuid\":%U,\"session_id\":%S}");
+           "\"session_id\":%S,\"uuid\":%U}");
   for (int i = 1; i <= retries; i++)
-    {
-      g_autofree char *delay = g_strdup_printf ("%d.%04d", 500 << MIN (i - 1, 6),
-                                                g_random_int_range (0, 10000));
-
-      emitf ("{\"type\":\"system\",\"subtype\":\"api_retry\",\"attempt\":%d,\"max_retries\":%d,"
-             "\"retry_delay_ms\":%s,\"error_status\":%s,\"error\":%J,\"session_id\":%S,"
-             "\"uuid\":%U}", i, retries, delay, retry_status, retry_error);
-    }
-  result = jprintf (
-    "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":true,\"api_error_status\":%s,"
-    "\"duration_ms\":%d,\"duration_api_ms\":0,\"num_turns\":1,\"result\":%J,"
-    "\"stop_reason\":\"stop_sequence\",\"session_id\":%S,\"total_cost_usd\":%s,\"usage\":%s,"
-    "\"modelUsage\":{},\"permission_denials\":[],\"terminal_reason\":\"completed\","
-    "\"fast_mode_state\":\"off\",\"uuid\":%U}",
-    status_json, elapsed_ms (t->start_us), text, cost, usage);
+    emitf ("{\"type\":\"system\",\"subtype\":\"api_retry\",\"attempt\":%d,\"max_retries\":%d,"
+           "\"retry_delay_ms\":%d,\"error_status\":%s,\"error\":%J,\"session_id\":%S,"
+           "\"uuid\":%U}", i, retries, (500 << MIN (i - 1, 6)) + g_random_int_range (0, 125),
+           retry_status, retry_error);
   emitf ("{\"type\":\"assistant\",\"message\":%s,\"parent_tool_use_id\":null,\"session_id\":%S,"
-         "\"uuid\":%U,\"error\":%J}", msg, code);
+         "\"uuid\":%U,\"timestamp\":%T,\"error\":%J,\"is_api_error_message\":true%s%s%s%s}",
+         msg, code, error_type ? ",\"api_error_status\":" : "", error_type ? status_json : "",
+         extra ? "," : "", extra ? extra : "");
   transcript_record ("assistant", msg);
-  emit_result (result, text, TRUE);
+  emit_result_line (t, &r, text, TRUE);
   return TRUE;
 }
 
@@ -1461,13 +1831,14 @@ static gboolean
 run_not_logged_in (Turn *t)
 {
   return run_synthetic_error (t, NOT_LOGGED_IN_TEXT, "authentication_failed", "null",
-                              NULL, NULL, 0);
+                              NULL, NULL, NULL, NULL, 0);
 }
 
 /* FAKE_CLAUDE_API_ERROR: what the real CLI ends with after the API kept
- * failing (claude-cli.md 5.2, 5.3, re-checked against a loopback API).
- * CLAUDE_CODE_MAX_RETRIES gives the number of api_retry lines (default 0
- * here, so tests stay fast; the real default is 10 with minutes of backoff). */
+ * failing (claude-cli.md 5.2, 5.3, re-checked on 2.1.332 against a loopback
+ * API).  CLAUDE_CODE_MAX_RETRIES gives the number of api_retry lines
+ * (default 0 here, so tests stay fast; the real default is 10 with minutes
+ * of backoff). */
 static gboolean
 run_api_error (Turn *t, const char *kind)
 {
@@ -1491,25 +1862,27 @@ run_api_error (Turn *t, const char *kind)
     }
   if (status == 401)
     return run_synthetic_error (t, "Invalid API key · Fix external API key",
-                                "authentication_failed", "401", "401", "authentication_failed",
-                                retries);
+                                "authentication_failed", "401", "authentication_error", NULL,
+                                "401", "authentication_failed", retries);
   if (status < 500 || status > 599)
-    return run_synthetic_error (t, "API Error: Unable to connect to API (ConnectionRefused)",
-                                "server_error", "null", "null", "unknown", retries);
+    return run_synthetic_error (t, "API Error: Connection refused — a firewall or proxy may "
+                                "be blocking it (ECONNREFUSED)", "server_error", "null", NULL,
+                                "connection_failed", "null", "unknown", retries);
   status_json = g_strdup_printf ("%d", status);
   if (status == 529 && retries >= 2)
     {
       text = g_strdup_printf ("API Error: Repeated 529 Overloaded errors. The API is at capacity "
                               "— this is usually temporary. Try again in a moment.%s",
                               tail ? tail : "");
-      return run_synthetic_error (t, text, "server_error", "null", status_json, "overloaded",
-                                  retries);
+      return run_synthetic_error (t, text, "server_error", status_json, "overloaded_error", NULL,
+                                  status_json, "overloaded", retries);
     }
   reason = status == 500 ? "Internal server error" : status == 529 ? "Overloaded"
            : status == 502 ? "Bad gateway" : status == 503 ? "Service unavailable" : "Server error";
   text = g_strdup_printf ("API Error: %d %s. This is a server-side issue, usually temporary — "
                           "try again in a moment.%s", status, reason, tail ? tail : "");
-  return run_synthetic_error (t, text, "server_error", status_json, status_json,
+  return run_synthetic_error (t, text, "server_error", status_json,
+                              status == 529 ? "overloaded_error" : "api_error", NULL, status_json,
                               status == 529 ? "overloaded" : "server_error", retries);
 }
 
@@ -1588,42 +1961,32 @@ split_reply (const char *text, gint64 n)
 static gboolean
 finish_turn (Turn *t, const char *reply)
 {
-  g_autofree char *cost = format_cost (F.total_cost);
   g_autofree char *usage = g_strdup_printf (RESULT_USAGE_FMT, t->input_tokens, t->output_tokens);
-  g_autofree char *model_usage = jprintf (
-    "{%J:{\"inputTokens\":%d,\"outputTokens\":%d,\"cacheReadInputTokens\":0,"
-    "\"cacheCreationInputTokens\":0,\"webSearchRequests\":0,\"costUSD\":%s,"
-    "\"contextWindow\":%d,\"maxOutputTokens\":64000}}", F.model, t->input_tokens,
-    t->output_tokens, cost, g_str_has_suffix (F.model, "[1m]") ? 1000000 : 200000);
-  g_autofree char *json = NULL;
+  ResultSpec r = { .subtype = "success", .stop_reason = "\"end_turn\"", .num_turns = 1,
+                   .usage = usage, .terminal_reason = "completed", .api_error_status = "null",
+                   .result = reply, .timed = TRUE };
   gboolean failed;
-  int duration = elapsed_ms (t->start_us);
-  int ttft = (int) ((t->first_delta_us ? t->first_delta_us - t->start_us : 0) / 1000);
 
   if (g_strcmp0 (cfg ("FAKE_CLAUDE_ERROR_RESULT"), "max_turns") == 0)
     {
       int max = (int) (F.max_turns > 0 ? F.max_turns : 1);
       g_autofree char *error = g_strdup_printf ("Reached maximum number of turns (%d)", max);
       g_autofree char *text = g_strdup_printf ("Error: Reached max turns (%d)", max);
+      ResultSpec e = { .subtype = "error_max_turns", .is_error = TRUE,
+                       .stop_reason = "\"tool_use\"", .num_turns = max + 1, .usage = usage,
+                       .terminal_reason = "max_turns", .error = error };
 
-      json = error_result (t, "error_max_turns", max + 1, "\"tool_use\"", cost, usage,
-                           model_usage, "max_turns", error);
-      emit_result (json, text, FALSE);   /* no newline, as the CLI prints it */
+      emit_result_line (t, &e, text, FALSE);   /* no newline, as the CLI prints it */
       return TRUE;
     }
   F.pending_exit = (int) cfg_int ("FAKE_CLAUDE_EXIT_CODE", 0);
   failed = F.pending_exit > 0;
   if (!failed)
     F.pending_exit = -1;   /* 0 means: behave normally */
-  json = jprintf ("{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":%s,"
-                  "\"api_error_status\":null,\"duration_ms\":%d,\"duration_api_ms\":%d,"
-                  "\"ttft_ms\":%d,\"ttft_stream_ms\":%d,\"time_to_request_ms\":0,\"num_turns\":1,"
-                  "\"result\":%J,\"stop_reason\":\"end_turn\",\"session_id\":%S,"
-                  "\"total_cost_usd\":%s,\"usage\":%s,\"modelUsage\":%s,\"permission_denials\":[],"
-                  "\"terminal_reason\":\"completed\",\"fast_mode_state\":\"off\",\"uuid\":%U}",
-                  failed ? "true" : "false", duration, duration, ttft, ttft,
-                  failed ? FAKE_FAILURE_TEXT : reply, cost, usage, model_usage);
-  emit_result (json, failed ? FAKE_FAILURE_TEXT : reply, TRUE);
+  r.is_error = failed;
+  if (failed)
+    r.result = FAKE_FAILURE_TEXT;
+  emit_result_line (t, &r, r.result, TRUE);
   return failed;
 }
 
@@ -1634,16 +1997,18 @@ emit_stream_preamble (Turn *t)
   g_autofree char *start = jprintf ("{\"type\":\"message_start\",\"message\":{\"id\":%J,"
                                     "\"type\":\"message\",\"role\":\"assistant\",\"model\":%J,"
                                     "\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,"
-                                    "\"usage\":%s}}", t->msg_id, F.api_model, t->usage_start);
-  g_autofree char *ttft = g_strdup_printf (",\"ttft_ms\":%d", elapsed_ms (t->start_us));
+                                    "\"usage\":%s}}", t->msg_id, F.model, t->usage_start);
+  g_autofree char *ttft = g_strdup_printf (",\"ttft_ms\":%d,\"thinking_display\":\"updates\"",
+                                           elapsed_ms (t->start_us));
 
   if (!F.partial)
     return;
   emitf ("{\"type\":\"system\",\"subtype\":\"status\",\"status\":\"requesting\","
-         "\"uuid\":%U,\"session_id\":%S}");
-  emit_stream_event (start, ttft);
-  emit_stream_event ("{\"type\":\"content_block_start\",\"index\":0,\"content_block\":"
+         "\"session_id\":%S,\"uuid\":%U}");
+  emit_stream_event (t, start, ttft);
+  emit_stream_event (t, "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":"
                      "{\"type\":\"text\",\"text\":\"\"}}", NULL);
+  t->message_started = TRUE;
 }
 
 static gboolean
@@ -1656,6 +2021,7 @@ run_turn_body (Turn *t, const char *prompt)
   gint64 interval = cfg_int ("FAKE_CLAUDE_TOKEN_INTERVAL_MS", 0);
 
   emit_init (logged_in);
+  warn_unknown_model ();
   if (!logged_in)
     return run_not_logged_in (t);
   if (cfg ("FAKE_CLAUDE_API_ERROR") && *cfg ("FAKE_CLAUDE_API_ERROR"))
@@ -1684,25 +2050,19 @@ run_turn_body (Turn *t, const char *prompt)
       if (t->first_delta_us == 0)
         t->first_delta_us = g_get_monotonic_time ();
       if (F.partial)
-        emit_text_delta (chunks->pdata[i]);
+        emit_text_delta (t, chunks->pdata[i]);
       g_string_append (t->so_far, chunks->pdata[i]);
     }
 
   /* a block's assistant line comes before its content_block_stop (2.3) */
-  emit_assistant (t, reply);
+  emit_assistant (t, reply, FALSE);
   delta = g_strdup_printf ("{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\","
                            "\"stop_sequence\":null},\"usage\":{\"output_tokens\":%d}}",
                            t->output_tokens);
-  emit_stream_event ("{\"type\":\"content_block_stop\",\"index\":0}", NULL);
-  emit_stream_event (delta, NULL);
-  emit_stream_event ("{\"type\":\"message_stop\"}", NULL);
-  /* list prices per MTok; cumulative per process like the CLI */
-  if (strstr (F.model, "haiku"))
-    F.total_cost += t->input_tokens * 1e-6 + t->output_tokens * 5e-6;
-  else if (strstr (F.model, "sonnet"))
-    F.total_cost += t->input_tokens * 3e-6 + t->output_tokens * 15e-6;
-  else
-    F.total_cost += t->input_tokens * 5e-6 + t->output_tokens * 25e-6;
+  emit_stream_event (t, "{\"type\":\"content_block_stop\",\"index\":0}", NULL);
+  emit_stream_event (t, delta, NULL);
+  emit_stream_event (t, "{\"type\":\"message_stop\"}", NULL);
+  account_tokens (t);
   return finish_turn (t, reply);
 }
 
@@ -1746,23 +2106,23 @@ user_message_text (const FjNode *message)
   return g_string_free (text, FALSE);
 }
 
-/* Mimics JavaScriptCore's JSON.parse wording for the common cases. */
+/* 2.1.332 names the line's "type" (if it can see one) and its length in
+ * UTF-16 units, not the line itself. */
 static void G_GNUC_NORETURN
 die_bad_input_line (const char *line)
 {
-  const char *p = line + strspn (line, " \t\r");
-  const char *e = p;
-  g_autofree char *why = NULL;
+  g_autoptr(GRegex) re = g_regex_new ("\"type\"\\s*:\\s*\"([^\"]*)\"", 0, 0, NULL);
+  g_autoptr(GMatchInfo) match = NULL;
+  g_autofree char *valid = g_utf8_make_valid (line, -1);
+  g_autofree gunichar2 *units = NULL;
+  g_autofree char *type = NULL;
+  glong n = 0;
 
-  while (g_ascii_isalnum (*e) || *e == '_' || *e == '$')
-    e++;
-  if (g_ascii_isalpha (*p) || *p == '_' || *p == '$')
-    why = g_strdup_printf ("Unexpected identifier \"%.*s\"", (int) (e - p), p);
-  else if (*p == '{' || *p == '[' || *p == '"')
-    why = g_strdup ("Unexpected EOF");
-  else
-    why = g_strdup_printf ("Unrecognized token '%.*s'", (int) (g_utf8_next_char (p) - p), p);
-  die ("Error parsing streaming input line: %s: SyntaxError: JSON Parse error: %s", line, why);
+  units = g_utf8_to_utf16 (valid, -1, NULL, &n, NULL);
+  if (g_regex_match (re, valid, 0, &match))
+    type = g_match_info_fetch (match, 1);
+  die ("Error parsing streaming input line (type=%s, %ld chars): SyntaxError",
+       type ? type : "unknown", n);
 }
 
 static int
@@ -1814,15 +2174,11 @@ run_text_input (void)
   if (*prompt == '\0')
     die ("Error: Input must be provided either through stdin or as a prompt argument when "
          "using --print");
-  /* A blank prompt starts no turn and writes no transcript: stream-json
-   * output ends silently with 0, the other formats fail. */
+  /* a blank prompt starts no turn and writes no transcript */
   stripped = g_strstrip (g_strdup (prompt));
   if (*stripped == '\0')
-    {
-      if (F.output_format == FMT_STREAM_JSON)
-        exit (0);
-      die ("Error: No messages returned from query");
-    }
+    die ("Error: Input contained only whitespace. Provide a prompt with text through stdin or "
+         "as a prompt argument when using --print");
   is_error = run_turn (prompt);
   return F.pending_exit >= 0 ? F.pending_exit : is_error;
 }
@@ -1866,22 +2222,31 @@ spawn_grandchild (void)
   write_all (STDERR_FILENO, msg, strlen (msg));
 }
 
-/* Aliases as init shows them; opus[1m] keeps its suffix. */
+/* The models 2.1.332 knows, as a rule of thumb: Anthropic ids of the
+ * four families.  Others get the "unrecognized_model" warning. */
+static gboolean
+model_known (const char *id)
+{
+  return g_str_has_prefix (id, "claude-")
+         && (strstr (id, "opus") || strstr (id, "sonnet") || strstr (id, "haiku")
+             || strstr (id, "fable"));
+}
+
+/* Aliases (any case) as init shows them; a known model loses `[1m]`. */
 static char *
-resolve_model (const char *name)
+resolve_model (const char *name, gboolean *known)
 {
   g_autofree char *base = g_strdup (name);
-  gboolean long_context = g_str_has_suffix (base, "[1m]");
 
-  if (long_context)
+  if (g_str_has_suffix (base, "[1m]"))
     base[strlen (base) - 4] = '\0';
+  *known = TRUE;
   for (gsize i = 0; i < G_N_ELEMENTS (model_aliases); i++)
-    if (strcmp (base, model_aliases[i][0]) == 0)
-      {
-        if (g_str_has_suffix (model_aliases[i][1], "[1m]"))
-          return g_strdup (model_aliases[i][1]);
-        return g_strconcat (model_aliases[i][1], long_context ? "[1m]" : "", NULL);
-      }
+    if (g_ascii_strcasecmp (base, model_aliases[i][0]) == 0)
+      return g_strdup (model_aliases[i][1]);
+  if (model_known (base))
+    return g_steal_pointer (&base);
+  *known = FALSE;
   return g_strdup (name);
 }
 
@@ -1892,13 +2257,13 @@ setup_identity (void)
 
   /* --model wins over the agent's model; "inherit" means the default */
   if (F.model_arg)
-    F.model = resolve_model (F.model_arg);
+    F.model = resolve_model (F.model_arg, &F.model_known);
   else
     F.model = resolve_model (g_strcmp0 (agent_model, "inherit") != 0 && agent_model
-                             ? agent_model : "default");
-  F.api_model = g_strdup (F.model);
-  if (g_str_has_suffix (F.api_model, "[1m]"))
-    F.api_model[strlen (F.api_model) - 4] = '\0';   /* only the API request drops it */
+                             ? agent_model : "default", &F.model_known);
+  /* "manual" is shown as "default" */
+  if (g_strcmp0 (F.permission_arg, "manual") == 0)
+    F.permission_arg = "default";
   F.permission_mode = g_strdup (F.permission_arg ? F.permission_arg
                                 : F.skip_perms ? "bypassPermissions" : "default");
 }

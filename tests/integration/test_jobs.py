@@ -128,7 +128,8 @@ class ExecuteTest(JobsTestCase):
             self.assertEqual(self.wait_status(job_id)['status'], 'completed')
             cwd = self.fake_runs()[-1]['cwd']
             wait_for(lambda: not os.path.exists(cwd), 10, 'the workspace to go')
-            wait_for(lambda: not os.listdir(projects), 10, 'the CLI project folder to go')
+            wait_for(lambda: not os.path.isdir(projects) or not os.listdir(projects), 10,
+                     'the CLI project folder to go')
         # No transcript was written in the first place.
         for run in self.fake_runs():
             self.assertIn('--no-session-persistence', run['argv'])

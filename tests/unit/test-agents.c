@@ -513,15 +513,14 @@ test_shipped_agents (void)
     "breakglass", "conversational", "issue-implementer", "workspace", NULL
   };
   const char *const breakglass_tools[] = { "Bash", "Read", NULL };
-  /* The tools claude 2.1.197 has (claude-cli.md 4.1 and 5.1): it drops
-   * names it does not know without a word, so an agent naming one would
-   * silently lose that tool. */
+  /* The tools claude 2.1.332 has (its init line): it drops names it does
+   * not know without a word, so an agent naming one would silently lose
+   * that tool. */
   const char *const cli_tools[] = {
     "Task", "Bash", "CronCreate", "CronDelete", "CronList", "DesignSync", "Edit",
-    "EnterWorktree", "ExitWorktree", "NotebookEdit", "Read", "ReportFindings",
-    "ScheduleWakeup", "SendMessage", "Skill", "TaskCreate", "TaskGet", "TaskList",
-    "TaskOutput", "TaskStop", "TaskUpdate", "ToolSearch", "WebFetch", "WebSearch",
-    "Workflow", "Write", NULL
+    "EnterWorktree", "ExitWorktree", "ListAgents", "Monitor", "NotebookEdit", "Read",
+    "ReportFindings", "ScheduleWakeup", "SendMessage", "Skill", "TaskStop", "ToolSearch",
+    "WebFetch", "WebSearch", "Workflow", "Write", NULL
   };
   g_autoptr(GError) error = NULL;
   g_autoptr(CasAgentSet) set = NULL;
