@@ -133,12 +133,17 @@ class Service:
             self._log.close()
         return status
 
-    def base_env(self, fakes_dir):
+    def base_env(self, fakes_dir, extra_env=None):
+        """The environment of a service: the fake first on PATH, unless
+        @extra_env puts another claude (the real one) first."""
+        extra_env = dict(extra_env or {})
+        first = extra_env.pop('PATH', fakes_dir)
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(('G_DEBUG', 'G_MESSAGES', 'FAKE_CLAUDE_', 'CLAUDE'))}
         env.update(self.fake_env)
+        env.update(extra_env)
         env.update({
-            'PATH': fakes_dir + ':' + os.environ.get('PATH', '/usr/bin:/bin'),
+            'PATH': first + ':' + os.environ.get('PATH', '/usr/bin:/bin'),
             'API_BEARER_TOKEN': TOKEN,
             'IS_SANDBOX': '1',
             'FAKE_CLAUDE_SCENARIO': self.scenario,
@@ -169,7 +174,7 @@ class OurDaemon(Service):
     name = 'ours'
 
     def __init__(self, tmp, fake_env, daemon, fakes_dir, agents_dir, bus_address,
-                 access_log=False):
+                 access_log=False, claude_config=None, extra_env=None):
         super().__init__(tmp, fake_env)
         self.home = os.path.join(tmp, 'home')
         os.makedirs(self.home)
@@ -178,7 +183,9 @@ class OurDaemon(Service):
             f.write('[http]\naddress=127.0.0.1\nport=%d\naccess-log=%s\n'
                     '[claude]\nmax-concurrency=64\nmax-queue-depth=1000\n'
                     % (self.port, 'true' if access_log else 'false'))
-        self.env = self.base_env(fakes_dir)
+            for key, value in (claude_config or {}).items():
+                f.write(f'{key}={value}\n')
+        self.env = self.base_env(fakes_dir, extra_env)
         self.env.update({
             'HOME': self.home,
             'XDG_CONFIG_HOME': os.path.join(tmp, 'config'),
@@ -199,7 +206,7 @@ class PythonSeed(Service):
 
     name = 'python'
 
-    def __init__(self, tmp, fake_env, seed_dir, fakes_dir, agents_dir):
+    def __init__(self, tmp, fake_env, seed_dir, fakes_dir, agents_dir, extra_env=None):
         super().__init__(tmp, fake_env)
         # The seed passes --agent conversational; the fake (like the real CLI)
         # finds user agents in ~/.claude/agents.
@@ -207,7 +214,7 @@ class PythonSeed(Service):
         agent_dir = os.path.join(self.home, '.claude', 'agents')
         os.makedirs(agent_dir)
         shutil.copy(os.path.join(agents_dir, 'conversational.md'), agent_dir)
-        self.env = self.base_env(fakes_dir)
+        self.env = self.base_env(fakes_dir, extra_env)
         self.env.update({
             'HOME': self.home,
             'MAX_CONCURRENCY': '64',

@@ -132,7 +132,17 @@ def capture_run(svc, tmp):
     if os.path.exists(log):
         with open(log, encoding='utf-8') as f:
             runs = [json.loads(line) for line in f if line.strip()]
-    return ex, (runs[-1] if runs else None)
+    starts = [r for r in runs if 'argv' in r]
+    turns = [r for r in runs if 'turn_input' in r]
+    if not starts:
+        return ex, None
+    run = starts[-1]
+    if '--input-format=stream-json' in run['argv']:
+        # A warm process served it (started before the log was on); the
+        # one that replaced it has the same argv. The baseline runs it cold.
+        run = dict(run, argv=[a for a in run['argv'] if a != '--input-format=stream-json'],
+                   stdin=turns[-1]['turn_input'] if turns else '')
+    return ex, run
 
 
 def phase_fake_baseline(run, env, n, warmup, tmp):

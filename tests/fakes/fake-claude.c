@@ -2148,6 +2148,7 @@ run_stream_input (void)
       if (strcmp (type_of (obj), "user") != 0
           || (text = user_message_text (fj_member (obj, "message"))) == NULL)
         continue;
+      load_scenario ();   /* the log, too, may have been set since */
       log_turn_input (text);
       last_error = run_turn (text);
       if (F.pending_exit >= 0)
