@@ -39,6 +39,7 @@ typedef struct {
   guint claude_pool_size;
   guint claude_pool_idle_seconds;
   guint claude_max_processes;
+  guint claude_conversation_idle_seconds;
 
   /* [conversational] */
   char *conversational_agent;

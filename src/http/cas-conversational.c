@@ -41,7 +41,20 @@ struct _CasConversational
   char *projects_dir;           /* (owned) the CLI's <config>/projects */
   GHashTable *lanes;            /* (owned) session id -> (owned) GQueue of Turn
                                  * (each holding a ref); the head runs */
+  GHashTable *processes;        /* (owned) session id -> (owned) ConvProcess */
+  guint idle_sweep_id;
 };
+
+/* A conversation's long-lived claude process (--resume, stream-json
+ * input), kept between its turns so a follow-up is one stdin line. */
+typedef struct {
+  CasConversational *owner;     /* (unowned) */
+  char *session_id;             /* (owned) */
+  char *model;                  /* (owned) the --model it runs */
+  CasCliProcess *process;       /* (owned) */
+  gint64 last_used_us;          /* monotonic */
+  gboolean busy;                /* a turn runs on it */
+} ConvProcess;
 
 G_DEFINE_FINAL_TYPE (CasConversational, cas_conversational, G_TYPE_OBJECT)
 
@@ -60,6 +73,7 @@ typedef struct {
   CasConversationStart used;   /* how the current attempt started */
   guint attempt;
   gboolean started;            /* the relay has been started at least once */
+  ConvProcess *warm;           /* (unowned) (nullable) the process this attempt runs on */
   gboolean gone;               /* the client hung up, or the message finished */
   gboolean ended;              /* out of its lane */
 } Turn;
@@ -163,8 +177,10 @@ turn_client_gone (Turn *turn)
 
   if (turn_is_running (turn))
     {
-      /* Barge-in: the relay's "done" follows once the CLI is gone. */
-      cas_cli_process_stop (cas_turn_relay_get_run (turn->relay));
+      /* Barge-in: the relay's "done" follows once the turn has ended. On
+       * the conversation's own process the relay interrupted the turn. */
+      if (turn->warm == NULL)
+        cas_cli_process_stop (cas_turn_relay_get_run (turn->relay));
       return;
     }
   /* Waiting in the lane, for a slot, or between a refusal and its retry:
@@ -232,16 +248,143 @@ transcript_exists (CasConversational *self,
 }
 
 static void
+conv_process_free (gpointer data)
+{
+  ConvProcess *entry = data;
+
+  g_signal_handlers_disconnect_by_data (entry->process, entry);
+  /* It exits at the end of its input; the timeout makes sure. */
+  cas_cli_process_close_stdin (entry->process);
+  cas_cli_process_set_timeout (entry->process, entry->owner->config->claude_kill_grace_seconds);
+  g_object_unref (entry->process);
+  g_free (entry->session_id);
+  g_free (entry->model);
+  g_free (entry);
+}
+
+static void
+on_conv_process_finished (CasCliProcess *process,
+                          gpointer       user_data)
+{
+  ConvProcess *entry = user_data;
+  CasConversational *self = entry->owner;
+
+  g_debug ("the process of conversation %s ended", entry->session_id);
+  if (!entry->busy && g_hash_table_lookup (self->processes, entry->session_id) == entry)
+    g_hash_table_remove (self->processes, entry->session_id);
+}
+
+/* The least recently used idle process goes when max-processes run. */
+static void
+make_room (CasConversational *self)
+{
+  ConvProcess *oldest = NULL;
+  GHashTableIter iter;
+  ConvProcess *entry;
+
+  if (cas_cli_process_get_live_count () < self->config->claude_max_processes)
+    return;
+  g_hash_table_iter_init (&iter, self->processes);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
+    if (!entry->busy && (oldest == NULL || entry->last_used_us < oldest->last_used_us))
+      oldest = entry;
+  if (oldest != NULL)
+    {
+      g_debug ("ending the process of conversation %s to make room", oldest->session_id);
+      g_hash_table_remove (self->processes, oldest->session_id);
+    }
+}
+
+static GStrv
+turn_argv (CasConversational    *self,
+           const char           *model,
+           const char           *session_id,
+           CasConversationStart  start,
+           gboolean              long_lived)
+{
+  const char *agent = self->config->conversational_agent;
+  CasCliInvocation invocation = {
+    .kind = CAS_CLI_KIND_CONVERSATIONAL,
+    .command = self->config->claude_command,
+    .agent = agent != NULL && *agent != '\0' ? agent : NULL,
+    .agents_json = self->agents_json,
+    .model = model,
+    .session_id = session_id,
+    .resume = start == CAS_CONVERSATION_RESUME,
+    .stream_input = long_lived,
+  };
+
+  return cas_cli_argv_build (&invocation);
+}
+
+/* After a turn that ran cold: start the conversation's process for the
+ * next one now, while the person is still listening (it resumes the
+ * session the turn left on disk). A process it had is stale: it goes. */
+static void
+keep_warm (CasConversational *self,
+           const char        *session_id,
+           const char        *model)
+{
+  g_auto (GStrv) argv = NULL;
+  g_autoptr (CasCliProcess) process = NULL;
+  g_autoptr (GError) error = NULL;
+  ConvProcess *entry;
+
+  g_hash_table_remove (self->processes, session_id);
+  if (self->config->claude_pool_size == 0)
+    return;
+  make_room (self);
+  if (cas_cli_process_get_live_count () >= self->config->claude_max_processes)
+    return;
+
+  argv = turn_argv (self, model, session_id, CAS_CONVERSATION_RESUME, TRUE);
+  process = cas_cli_process_new ((const char * const *) argv, self->work_dir, NULL);
+  cas_cli_process_set_stream_input (process, TRUE);
+  cas_cli_process_set_kill_grace (process, self->config->claude_kill_grace_seconds);
+  cas_cli_process_set_max_line_bytes (process, self->config->claude_max_line_bytes);
+  if (!cas_cli_process_start (process, &error))
+    {
+      g_debug ("conversation %s stays cold: %s", session_id, error->message);
+      return;
+    }
+  entry = g_new0 (ConvProcess, 1);
+  entry->owner = self;
+  entry->session_id = g_strdup (session_id);
+  entry->model = g_strdup (model);
+  entry->process = g_steal_pointer (&process);
+  entry->last_used_us = g_get_monotonic_time ();
+  g_signal_connect (entry->process, "finished", G_CALLBACK (on_conv_process_finished), entry);
+  g_hash_table_insert (self->processes, entry->session_id, entry);
+}
+
+static gboolean
+on_idle_sweep (gpointer user_data)
+{
+  CasConversational *self = user_data;
+  gint64 oldest = g_get_monotonic_time () -
+                  (gint64) self->config->claude_conversation_idle_seconds * G_USEC_PER_SEC;
+  GHashTableIter iter;
+  ConvProcess *entry;
+
+  g_hash_table_iter_init (&iter, self->processes);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
+    if (!entry->busy && entry->last_used_us < oldest)
+      {
+        g_debug ("the process of conversation %s was idle too long", entry->session_id);
+        g_hash_table_iter_remove (&iter);
+      }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
 turn_spawn (Turn             *turn,
             CasAdmissionSlot *slot)
 {
   CasConversational *self = turn->owner;
   const CasConversationRequest *request = turn->request;
-  const char *agent = self->config->conversational_agent;
   g_autoptr (CasCliProcess) run = NULL;
   g_autoptr (GBytes) prompt = NULL;
   g_auto (GStrv) argv = NULL;
-  CasCliInvocation invocation = { 0 };
 
   if (turn->attempt == 0)
     {
@@ -254,17 +397,25 @@ turn_spawn (Turn             *turn,
       turn->used = cas_conversation_plan_start (on_disk, record != NULL && record->started);
     }
 
-  invocation.kind = CAS_CLI_KIND_CONVERSATIONAL;
-  invocation.command = self->config->claude_command;
-  invocation.agent = agent != NULL && *agent != '\0' ? agent : NULL;
-  invocation.agents_json = self->agents_json;
-  invocation.model = request->model;
-  invocation.session_id = request->session_id;
-  invocation.resume = turn->used == CAS_CONVERSATION_RESUME;
-  argv = cas_cli_argv_build (&invocation);
+  if (turn->attempt == 0)
+    {
+      ConvProcess *entry = g_hash_table_lookup (self->processes, request->session_id);
 
-  g_debug ("turn for %s: attempt %u with %s", request->session_id, turn->attempt + 1,
-           invocation.resume ? "--resume" : "--session-id");
+      if (entry != NULL && !cas_cli_process_is_finished (entry->process) &&
+          g_str_equal (entry->model, request->model))
+        {
+          /* Its process resumed the session: a cold fallback does too. */
+          turn->used = CAS_CONVERSATION_RESUME;
+          turn->warm = entry;
+        }
+      else if (entry != NULL)
+        g_hash_table_remove (self->processes, request->session_id);
+    }
+
+  argv = turn_argv (self, request->model, request->session_id, turn->used, FALSE);
+  g_debug ("turn for %s: attempt %u with %s%s", request->session_id, turn->attempt + 1,
+           turn->used == CAS_CONVERSATION_RESUME ? "--resume" : "--session-id",
+           turn->warm != NULL ? ", on its running process" : "");
 
   /* The message goes on stdin: argv would cap it at 128 KiB. */
   prompt = g_bytes_new (request->message, strlen (request->message));
@@ -274,7 +425,15 @@ turn_spawn (Turn             *turn,
   cas_cli_process_set_max_line_bytes (run, self->config->claude_max_line_bytes);
 
   turn->started = TRUE;
-  cas_turn_relay_start (turn->relay, run, slot);
+  if (turn->warm == NULL)
+    {
+      cas_turn_relay_start (turn->relay, run, slot);
+      return;
+    }
+  turn->warm->busy = TRUE;
+  cas_cli_process_set_timeout (turn->warm->process, self->config->conversational_timeout_seconds);
+  cas_turn_relay_set_keep_process (turn->relay, TRUE);
+  cas_turn_relay_start_warm (turn->relay, turn->warm->process, request->message, run, slot);
 }
 
 static void
@@ -337,6 +496,20 @@ on_relay_done (CasTurnRelay *relay,
   CasCliProcess *run = cas_turn_relay_get_run (relay);
   g_autoptr (GError) store_error = NULL;
   CasConversationRetry retry;
+  gboolean ran_warm = turn->warm != NULL && !cas_turn_relay_fell_back (relay);
+
+  /* The conversation's process: free for the next turn, or gone when it
+   * failed this one (a cold run took over, and what it knows is stale). */
+  if (turn->warm != NULL && self != NULL)
+    {
+      ConvProcess *entry = turn->warm;
+
+      entry->busy = FALSE;
+      entry->last_used_us = g_get_monotonic_time ();
+      if (!ran_warm || cas_cli_process_is_finished (entry->process))
+        g_hash_table_remove (self->processes, entry->session_id);
+    }
+  turn->warm = NULL;
 
   if (error == NULL)
     {
@@ -347,6 +520,8 @@ on_relay_done (CasTurnRelay *relay,
                                                &store_error))
         g_message (_("Cannot save the record of conversation %s: %s"),
                    turn->request->session_id, store_error->message);
+      if (!ran_warm)
+        keep_warm (self, turn->request->session_id, turn->request->model);
       reply_success (turn);
       turn_end (turn);
       return;
@@ -472,6 +647,8 @@ cas_conversational_dispose (GObject *object)
           turn_end (l->data);
     }
   g_clear_pointer (&self->lanes, g_hash_table_unref);
+  g_clear_handle_id (&self->idle_sweep_id, g_source_remove);
+  g_clear_pointer (&self->processes, g_hash_table_unref);
 
   G_OBJECT_CLASS (cas_conversational_parent_class)->dispose (object);
 }
@@ -504,6 +681,7 @@ static void
 cas_conversational_init (CasConversational *self)
 {
   self->lanes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, lane_free);
+  self->processes = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, conv_process_free);
 }
 
 /* The directory as the CLI will see it (getcwd resolves links): the
@@ -549,6 +727,8 @@ cas_conversational_new (CasConfig    *config,
 
   self->config = cas_config_ref (config);
   self->admission = g_object_ref (admission);
+  self->idle_sweep_id = g_timeout_add_seconds (MIN (config->claude_conversation_idle_seconds, 60),
+                                               on_idle_sweep, self);
 
   /* Ours: handed over whole with --agents. Otherwise it is the user's
    * own (~/.claude/agents) and --agent alone names it. */

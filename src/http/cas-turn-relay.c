@@ -52,6 +52,7 @@ struct _CasTurnRelay
   /* A turn on a long-lived (warm) process ends at its result line; until
    * its first line, a fault runs the cold fallback instead, unseen. */
   gboolean warm;
+  gboolean keep_process;     /* warm: a gone client interrupts the turn */
   gboolean fell_back;
   CasCliProcess *fallback;   /* (owned) (nullable) not started yet */
   guint warm_deadline_id;
@@ -500,9 +501,19 @@ client_went_away (CasTurnRelay *self)
     return;
   self->client_gone = TRUE;
   remove_peer_watch (self);
-  g_debug ("client went away; stopping the CLI");
-  if (self->run != NULL && self->running)
-    cas_cli_process_stop (self->run);
+  if (self->run != NULL && self->running && self->warm && self->keep_process)
+    {
+      /* Barge-in: the turn ends with an error result, the process stays.
+       * One that does not answer the interrupt in time is stopped. */
+      g_debug ("client went away; interrupting the turn");
+      cas_cli_process_interrupt (self->run);
+      cas_cli_process_set_timeout (self->run, CAS_TURN_RELAY_INTERRUPT_SECONDS);
+    }
+  else if (self->run != NULL && self->running)
+    {
+      g_debug ("client went away; stopping the CLI");
+      cas_cli_process_stop (self->run);
+    }
   /* Last: its handler may drop the last reference to us. */
   g_signal_emit (self, signals[SIGNAL_CLIENT_GONE], 0);
 }
@@ -708,6 +719,9 @@ on_warm_deadline (gpointer user_data)
 static void
 end_warm_turn (CasTurnRelay *self)
 {
+  /* The turn's clock (or the interrupt's) stops with the turn. */
+  if (self->keep_process)
+    cas_cli_process_set_timeout (self->run, 0);
   disconnect_run (self);
   g_clear_error (&self->error);
   if (self->client_gone)
@@ -715,6 +729,13 @@ end_warm_turn (CasTurnRelay *self)
   else if (self->result_error != NULL)
     self->error = g_error_copy (self->result_error);
   finish_turn (self);
+}
+
+void
+cas_turn_relay_set_keep_process (CasTurnRelay *self,
+                                 gboolean      keep)
+{
+  self->keep_process = keep;
 }
 
 void

@@ -95,6 +95,13 @@ void cas_turn_relay_start_warm (CasTurnRelay     *self,
                                 const char       *message,
                                 CasCliProcess    *cold,
                                 CasAdmissionSlot *slot);
+/* For a warm turn on a process that outlives it (a conversation's): a
+ * client that goes away interrupts the turn (the interrupt control
+ * request) instead of stopping the process, which is stopped only when
+ * it does not end the turn within CAS_TURN_RELAY_INTERRUPT_SECONDS. */
+#define CAS_TURN_RELAY_INTERRUPT_SECONDS 5
+void cas_turn_relay_set_keep_process (CasTurnRelay *self,
+                                      gboolean      keep);
 /* TRUE when a warm start ran its cold fallback. */
 gboolean cas_turn_relay_fell_back (CasTurnRelay *self);
 

@@ -125,13 +125,27 @@ class PoolTest(PoolTestCase):
         self.assertNotIn(warm_pid, self.daemon_children())
         self.assertEqual(self.stream('next')[0], 'Echo: User: next')
 
+
+
+class PoolOffTest(PoolTestCase):
+    config = {'claude': {'pool-size': 0}}
+
     def test_off(self):
-        self.stop_daemon()
-        self.start(config={'claude': {'pool-size': 0}})
         self.assertEqual(self.stream('cold')[0], 'Echo: User: cold')
         self.assertEqual(self.pool(), {'warm': 0, 'busy': 0, 'retired': 0, 'fallbacks': 0})
         self.assertEqual(self.warm_starts(), [])
         self.assert_no_children()
+
+
+def in_startup_delay(pid):
+    """Whether the fake is sleeping out FAKE_CLAUDE_STARTUP_DELAY_MS: in
+    poll(2), syscall 7 on x86_64 (it reads stdin once it is up). Before
+    that it may not have read the scenario yet."""
+    try:
+        with open(f'/proc/{pid}/syscall', encoding='ascii') as f:
+            return f.read().split()[0] == '7'
+    except (FileNotFoundError, IndexError):
+        return False
 
 
 class FaultTest(PoolTestCase):
@@ -144,7 +158,8 @@ class FaultTest(PoolTestCase):
         os.kill(warm_pid, signal.SIGKILL)
         wait_for(lambda: self.pool()['warm'] == 0, 10, 'the dead process to leave the pool')
         self.assertEqual(self.stream('after')[0], 'Echo: User: after')
-        self.assertEqual(self.pool()['fallbacks'], 1)
+        # Counted when the turn has ended, which may be just after [DONE].
+        wait_for(lambda: self.pool()['fallbacks'] == 1, 10, 'the fallback to be counted')
 
     def test_died_mid_turn_before_its_first_line(self):
         # A warm process still in its start-up when the request comes, and
@@ -154,6 +169,7 @@ class FaultTest(PoolTestCase):
         self.start()
         wait_for(lambda: self.pool()['warm'] == 1, 10, 'the slow warm process')
         [warm_pid] = self.daemon_children()
+        wait_for(lambda: in_startup_delay(warm_pid), 10, 'the warm process to sleep')
         self.set_scenario()
         conn = http.client.HTTPConnection('127.0.0.1', self.port, timeout=30)
         conn.request('POST', ROUTE, body=json.dumps(chat_body('rescue me')),
@@ -167,7 +183,8 @@ class FaultTest(PoolTestCase):
                           for d in self.sse_data(resp) if d != '[DONE]' and '"choices":[{' in d)
         conn.close()
         self.assertEqual(content, 'Echo: User: rescue me')
-        self.assertEqual(self.pool()['fallbacks'], 1)
+        # Counted when the turn has ended, which may be just after [DONE].
+        wait_for(lambda: self.pool()['fallbacks'] == 1, 10, 'the fallback to be counted')
         self.assertIn('running the request cold', self.daemon_output())
 
     def test_no_answer_in_time(self):
@@ -177,10 +194,12 @@ class FaultTest(PoolTestCase):
         self.start()
         wait_for(lambda: len(self.daemon_children()) == 1, 10, 'the slow warm process')
         [warm_pid] = self.daemon_children()
+        wait_for(lambda: in_startup_delay(warm_pid), 10, 'the warm process to sleep')
         self.set_scenario()
         content, _ = self.stream('too slow')
         self.assertEqual(content, 'Echo: User: too slow')
-        self.assertEqual(self.pool()['fallbacks'], 1)
+        # Counted when the turn has ended, which may be just after [DONE].
+        wait_for(lambda: self.pool()['fallbacks'] == 1, 10, 'the fallback to be counted')
         wait_for(lambda: not pid_alive(warm_pid), 10, 'the silent process to be ended')
 
 
@@ -225,3 +244,97 @@ class CapTest(PoolTestCase):
         wait_for(lambda: self.pool()['busy'] == 0, 10, 'every process to be given back')
         self.assertLessEqual(self.pool()['warm'], 2)
         self.assert_only_warm_children()
+
+
+class ConversationProcessTest(PoolTestCase):
+    """A /v1/conversational conversation keeps its own process between
+    turns: a follow-up is one line to a running CLI."""
+    config = {'claude': {'pool-size': 1}}
+    SID = '3f2a9c1e-7b4d-4e8a-9c6f-1d2e3f4a5b6c'
+
+    def turn(self, message, **extra):
+        body = dict({'session_id': self.SID, 'message': message}, **extra)
+        resp = self.request('POST', '/v1/conversational', body)
+        self.assertEqual(resp.status, 200, resp.body)
+        return resp.json()['reply']
+
+    def conversation_pid(self):
+        """The conversation's long-lived process, once it is up."""
+        def find():
+            for r in self.warm_starts():
+                if f'--resume={self.SID}' in r['argv'] and pid_alive(r['pid']):
+                    return r['pid']
+            return None
+        return wait_for(find, 10, "the conversation's process")
+
+    def turns_of(self, pid):
+        return [t['turn_input'] for t in self.turn_inputs() if t['pid'] == pid]
+
+    @smoke
+    def test_follow_ups_run_on_the_conversations_process(self):
+        self.assertEqual(self.turn('one'), 'Echo: one')
+        pid = self.conversation_pid()
+        self.assertEqual(self.turn('two'), 'Echo: two')
+        self.assertEqual(self.turn('three'), 'Echo: three')
+        self.assertEqual(self.turns_of(pid), ['two', 'three'])
+        # The first turn ran cold and opened the session; no other process ran.
+        cold = [r for r in self.fake_runs() if 'argv' in r and
+                '--input-format=stream-json' not in r['argv']]
+        self.assertEqual([flag for r in cold for flag in r['argv']
+                          if flag.startswith('--session-id=')], [f'--session-id={self.SID}'])
+        self.assertEqual(len(cold), 1)
+
+    def test_barge_in_interrupts_and_keeps_the_process(self):
+        self.turn('one')
+        pid = self.conversation_pid()
+        self.set_scenario(tokens=40, token_interval_ms=100)
+        conn, resp = self.open_stream('/v1/conversational',
+                                      {'session_id': self.SID, 'message': 'long answer',
+                                       'stream': True})
+        self.assertEqual(resp.status, 200)
+        for data in self.sse_data(resp):
+            if '"content"' in data:
+                break
+        close_stream(conn, resp)
+        # The turn ends (an error_during_execution result); the process stays.
+        self.set_scenario()
+        self.assertEqual(self.turn('after'), 'Echo: after')
+        self.assertTrue(pid_alive(pid))
+        self.assertEqual(self.turns_of(pid), ['long answer', 'after'])
+
+    def test_process_gone_between_turns_resumes_cold(self):
+        self.turn('one')
+        pid = self.conversation_pid()
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: not pid_alive(pid), 5, 'the process to die')
+        self.assertEqual(self.turn('two'), 'Echo: two')
+        cold = [r for r in self.fake_runs() if 'argv' in r and
+                '--input-format=stream-json' not in r['argv']]
+        self.assertIn(f'--resume={self.SID}', cold[-1]['argv'])
+        # And it gets a process again.
+        self.assertNotEqual(self.conversation_pid(), pid)
+
+    def test_another_model_runs_cold(self):
+        self.turn('one')
+        pid = self.conversation_pid()
+        self.assertEqual(self.turn('in opus', model='opus'), 'Echo: in opus')
+        self.assertEqual(self.turns_of(pid), [])
+        wait_for(lambda: not pid_alive(pid), 10, 'the old process to be ended')
+
+    def test_idle_process_is_ended(self):
+        self.stop_daemon()
+        self.start(config={'claude': {'pool-size': 1, 'conversation-idle-seconds': 1}})
+        self.turn('one')
+        pid = self.conversation_pid()
+        wait_for(lambda: not pid_alive(pid), 10, 'the idle process to be ended')
+        self.assertEqual(self.turn('two'), 'Echo: two')
+
+    def test_restart_then_warm_again(self):
+        self.turn('one')
+        self.conversation_pid()
+        self.stop_daemon()
+        self.start()
+        self.assertEqual(self.turn('two'), 'Echo: two')
+        pid = self.conversation_pid()
+        self.assertEqual(self.turn('three'), 'Echo: three')
+        self.assertEqual(self.turns_of(pid), ['three'])
