@@ -568,6 +568,40 @@ class DisconnectTest(ChatTestCase):
         _, events, _ = self.stream_all(streaming(user('hi')))
         self.assertEqual([e for e in events if e[0] == 'comment'], [])
 
+    def test_client_that_stops_reading_is_dropped(self):
+        # A client that stops reading must not make the daemon hold the whole
+        # reply: past its backlog it is dropped, its CLI stopped and its slot
+        # freed. It then finds a stream cut short, without [DONE].
+        reply = ('слово ' * 100000)[:500000]
+        self.set_scenario(reply=reply * 12, tokens=120, token_interval_ms=20)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(('127.0.0.1', self.port))
+        body = json.dumps(streaming(user('talk a lot'))).encode()
+        sock.sendall(b'POST ' + ROUTE.encode() + b' HTTP/1.1\r\nHost: x\r\n'
+                     b'Authorization: Bearer ' + TOKEN.encode() + b'\r\n'
+                     b'Content-Type: application/json\r\n'
+                     b'Content-Length: ' + str(len(body)).encode() + b'\r\n\r\n' + body)
+        try:
+            pid = self.fake_pid_when_running()
+            wait_for(lambda: not pid_alive(pid), 60, 'the CLI to stop or finish')
+            wait_for(lambda: self.request('GET', '/health').json()['active'] == 0, 10,
+                     'the slot to be released')
+            sock.settimeout(30 * TIMEOUT_MULTIPLIER)
+            received = bytearray()
+            while True:
+                data = sock.recv(1 << 20)
+                if not data:
+                    break
+                received += data
+        finally:
+            sock.close()
+        self.assertIn(b'text/event-stream', bytes(received[:2000]))
+        self.assertNotIn(b'[DONE]', bytes(received))
+        # The reply is about 12 MB as JSON: far from all of it arrived.
+        self.assertLess(len(received), 8 << 20)
+        self.assert_no_children()
+
     def test_disconnect_non_streaming(self):
         # libsoup sees nothing until it writes; the daemon watches the
         # socket itself. The run's timeout is far beyond the wait below, so
