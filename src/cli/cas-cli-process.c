@@ -394,8 +394,8 @@ on_stderr_ready (int          fd,
 /* One watch for the pipe's whole life, not a read_async (and a new
  * source) per chunk. It may recurse: it never runs a nested main loop,
  * and GLib 2.74 would otherwise take its descriptor out of the poll set
- * and put it back around each dispatch, waking itself twice
- * (cas-fd-mux.c). */
+ * and put it back around each dispatch, waking its own loop twice (an
+ * eventfd write each; GLib 2.76 stopped waking its own thread). */
 static void
 watch_pipe (CasCliProcess        *self,
             OutputPipe       *output,

@@ -23,14 +23,12 @@
 
 #include "cas-client-input-stream.h"
 
-#include "cas-fd-mux.h"
 
 struct _CasClientInputStream
 {
   GFilterInputStream parent_instance;
 
   GSocketConnection *connection; /* (owned) */
-  CasFdMux *fd_mux;              /* (owned) */
   gboolean between_requests;     /* nothing read since the last answer */
 };
 
@@ -113,23 +111,16 @@ cas_client_input_stream_is_readable (GPollableInputStream *stream)
   return g_pollable_input_stream_is_readable (G_POLLABLE_INPUT_STREAM (base_stream (CAS_CLIENT_INPUT_STREAM (stream))));
 }
 
-/* The socket is watched through the server's multiplexer, not with a
- * source of its own: libsoup makes a new source for every wait, and on
- * GLib 2.74 each fd source costs eventfd wake-ups (cas-fd-mux.c). */
+/* The socket's own source, dispatching for this stream. */
 static GSource *
 cas_client_input_stream_create_source (GPollableInputStream *stream,
                                        GCancellable         *cancellable)
 {
   CasClientInputStream *self = CAS_CLIENT_INPUT_STREAM (stream);
-  GSocket *socket = cas_client_input_stream_get_socket (self);
-  g_autoptr (GSource) fd_source = NULL;
+  g_autoptr (GSource) base_source =
+    g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (base_stream (self)), NULL);
 
-  /* A closed socket has no descriptor; GLib's source reports it. */
-  if (g_socket_is_closed (socket))
-    return g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (base_stream (self)),
-                                                  cancellable);
-  fd_source = cas_fd_mux_create_source (self->fd_mux, g_socket_get_fd (socket), G_IO_IN);
-  return g_pollable_source_new_full (stream, fd_source, cancellable);
+  return g_pollable_source_new_full (stream, base_source, cancellable);
 }
 
 /* Closing a socket's input stream leaves the socket open; libsoup closes
@@ -149,7 +140,6 @@ cas_client_input_stream_finalize (GObject *object)
   CasClientInputStream *self = CAS_CLIENT_INPUT_STREAM (object);
 
   g_clear_object (&self->connection);
-  g_clear_pointer (&self->fd_mux, cas_fd_mux_unref);
   G_OBJECT_CLASS (cas_client_input_stream_parent_class)->finalize (object);
 }
 
@@ -181,8 +171,7 @@ cas_client_input_stream_init (CasClientInputStream *self)
 }
 
 GInputStream *
-cas_client_input_stream_new (GSocketConnection *connection,
-                             CasFdMux          *fd_mux)
+cas_client_input_stream_new (GSocketConnection *connection)
 {
   CasClientInputStream *self;
 
@@ -193,7 +182,6 @@ cas_client_input_stream_new (GSocketConnection *connection,
                        "close-base-stream", FALSE,
                        NULL);
   self->connection = g_object_ref (connection);
-  self->fd_mux = cas_fd_mux_ref (fd_mux);
   return G_INPUT_STREAM (self);
 }
 

@@ -6,18 +6,14 @@
 
 #include <gio/gio.h>
 
-#include "cas-fd-mux.h"
-
 G_BEGIN_DECLS
 
 #define CAS_TYPE_CLIENT_INPUT_STREAM (cas_client_input_stream_get_type ())
 G_DECLARE_FINAL_TYPE (CasClientInputStream, cas_client_input_stream, CAS, CLIENT_INPUT_STREAM,
                       GFilterInputStream)
 
-/* Reads @connection's input, waiting through @fd_mux; closing it closes
- * the whole connection. */
-GInputStream *cas_client_input_stream_new (GSocketConnection *connection,
-                                           CasFdMux          *fd_mux);
+/* Reads @connection's input; closing it closes the whole connection. */
+GInputStream *cas_client_input_stream_new (GSocketConnection *connection);
 
 /* The connection's socket. */
 GSocket *cas_client_input_stream_get_socket (CasClientInputStream *self);

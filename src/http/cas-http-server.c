@@ -41,7 +41,6 @@ struct _CasHttpServer
   SoupServer *soup;     /* (owned) */
   GSocket *listener;    /* (owned) (nullable) */
   GSocket *keepalive_pair[2]; /* (owned) (nullable) see give_libsoup_a_listener */
-  CasFdMux *fd_mux;     /* (owned) (nullable) every socket is watched through it */
   GSource *accept_source; /* (owned) (nullable) */
   guint accept_retry_id;
   GPtrArray *routes;    /* (element-type Route) (owned) */
@@ -491,14 +490,15 @@ on_request_aborted (SoupServer        *server,
   log_request (msg, " (client gone)");
 }
 
-static gboolean on_incoming (gpointer user_data);
+static gboolean on_incoming (GSocket      *listener,
+                             GIOCondition  condition,
+                             gpointer      user_data);
 
 static void
 watch_listener (CasHttpServer *self)
 {
-  self->accept_source = cas_fd_mux_create_source (self->fd_mux, g_socket_get_fd (self->listener),
-                                                  G_IO_IN);
-  g_source_set_callback (self->accept_source, on_incoming, self, NULL);
+  self->accept_source = g_socket_create_source (self->listener, G_IO_IN, NULL);
+  g_source_set_callback (self->accept_source, G_SOURCE_FUNC (on_incoming), self, NULL);
   g_source_attach (self->accept_source, NULL);
 }
 
@@ -517,10 +517,11 @@ resume_accepting (gpointer user_data)
  * "definitely lost" from g_socket_accept; aesthetics-anchors 5.1), which
  * a long-running daemon cannot afford. */
 static gboolean
-on_incoming (gpointer user_data)
+on_incoming (GSocket      *listener,
+             GIOCondition  condition,
+             gpointer      user_data)
 {
   CasHttpServer *self = user_data;
-  GSocket *listener = self->listener;
 
   for (;;)
     {
@@ -556,7 +557,7 @@ on_incoming (gpointer user_data)
           continue;
         }
       connection = g_socket_connection_factory_create_connection (client);
-      input = cas_client_input_stream_new (connection, self->fd_mux);
+      input = cas_client_input_stream_new (connection);
       stream = g_simple_io_stream_new (input, g_io_stream_get_output_stream (G_IO_STREAM (connection)));
       /* libsoup keeps the address for the connection's life and hands it to
        * every message: it carries the input, and through it the socket
@@ -678,10 +679,6 @@ cas_http_server_listen (CasHttpServer *self,
   if (!give_libsoup_a_listener (self, &local_error))
     return cannot_listen (self, local_error, error);
 
-  self->fd_mux = cas_fd_mux_new (NULL, &local_error);
-  if (self->fd_mux == NULL)
-    return cannot_listen (self, local_error, error);
-
   g_socket_set_blocking (socket, FALSE);
   self->listener = g_steal_pointer (&socket);
   watch_listener (self);
@@ -706,10 +703,6 @@ cas_http_server_shutdown (CasHttpServer *self)
   g_clear_object (&self->listener);
   if (self->soup != NULL)
     soup_server_disconnect (self->soup);
-  /* Connections libsoup still holds keep their reference. */
-  if (self->fd_mux != NULL)
-    cas_fd_mux_destroy (self->fd_mux);
-  g_clear_pointer (&self->fd_mux, cas_fd_mux_unref);
   for (guint i = 0; i < G_N_ELEMENTS (self->keepalive_pair); i++)
     g_clear_object (&self->keepalive_pair[i]);
 }
