@@ -51,6 +51,7 @@ G_DEFINE_FINAL_TYPE (CasChatRoutes, cas_chat_routes, G_TYPE_OBJECT)
 typedef struct {
   CasChatRoutes *routes;      /* (owned) */
   CasTurnRelay *relay;        /* (owned) */
+  GCancellable *cancellable;  /* (owned) the wait for a slot and the workspace */
   CasChatRequest *request;    /* (owned) */
   char *prompt;               /* (owned) the flattened dialogue */
   CasCliProcess *warm;        /* (owned) (nullable) taken from the pool */
@@ -71,7 +72,10 @@ chat_turn_free (ChatTurn *turn)
   g_clear_object (&turn->warm);
   g_free (turn->prompt);
   g_clear_pointer (&turn->request, cas_chat_request_free);
+  if (turn->relay != NULL)
+    g_signal_handlers_disconnect_by_data (turn->relay, turn->cancellable);
   g_clear_object (&turn->relay);
+  g_clear_object (&turn->cancellable);
   g_clear_object (&turn->routes);
   g_free (turn);
 }
@@ -291,6 +295,13 @@ on_workspace_ready (GObject      *source,
   g_autoptr (GError) error = NULL;
 
   turn->workspace_dir = cas_workspace_prepare_finish (result, &error);
+  if (turn->workspace_dir == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      /* The client went away while its workspace was being made. */
+      cas_turn_relay_reply_error (turn->relay, error);
+      chat_turn_free (turn);
+      return;
+    }
   if (turn->workspace_dir == NULL)
     {
       g_autoptr (GError) failed = g_error_new (CAS_ERROR, CAS_ERROR_CLI_FAILED,
@@ -329,7 +340,7 @@ on_admitted (GObject      *source,
   turn->slot = slot;
   cas_workspace_prepare_async (config->chat_workspace_repo, config->jobs_jobs_dir,
                                config->jobs_git_crypt_key_file,
-                               config->jobs_fetch_debounce_seconds, NULL,
+                               config->jobs_fetch_debounce_seconds, turn->cancellable,
                                on_workspace_ready, turn);
 }
 
@@ -371,8 +382,13 @@ handle_chat (CasHttpServer     *server,
   options.include_usage = request->include_usage;
   turn->request = g_steal_pointer (&request);
   turn->relay = cas_turn_relay_new (msg, &options);
+  /* A client that leaves while it waits gives up its place in the queue
+   * (and the clone a workspace run would make). */
+  turn->cancellable = g_cancellable_new ();
+  g_signal_connect_swapped (turn->relay, "client-gone", G_CALLBACK (g_cancellable_cancel),
+                            turn->cancellable);
 
-  cas_admission_acquire_async (self->admission, NULL, on_admitted, turn);
+  cas_admission_acquire_async (self->admission, turn->cancellable, on_admitted, turn);
 }
 
 void

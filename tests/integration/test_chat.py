@@ -675,6 +675,25 @@ class QueueWaitTest(ChatTestCase):
         self.assertEqual(len(self.fake_runs()), 2)
         self.assert_no_children()
 
+    def test_queued_client_that_leaves_gives_up_its_place(self):
+        self.set_scenario(hang=1)
+        first_conn, first = self.open_stream(ROUTE, streaming(user('a')))
+        next(self.sse_data(first))
+        for body in (streaming(user('b')), user('c')):
+            conn = http.client.HTTPConnection('127.0.0.1', self.port, timeout=30)
+            conn.request('POST', ROUTE, body=json.dumps(body),
+                         headers={'Authorization': f'Bearer {TOKEN}',
+                                  'Content-Type': 'application/json'})
+            wait_for(lambda: self.request('GET', '/health').json()['queued'] == 1, 5,
+                     'a queued request')
+            conn.sock.shutdown(socket.SHUT_RDWR)
+            conn.close()
+            wait_for(lambda: self.request('GET', '/health').json()['queued'] == 0, 5,
+                     'the queue to let it go')
+        close_stream(first_conn, first)
+        self.assert_no_children()
+        self.assertEqual(len(self.fake_runs()), 1)
+
     def test_daemon_stops_cleanly_with_streams_open(self):
         self.set_scenario(hang=1)
         first_conn, first = self.open_stream(ROUTE, streaming(user('a')))
@@ -861,6 +880,29 @@ class WorkspaceAgentTest(ChatTestCase):
         self.assertNotEqual(os.path.realpath(run['cwd']), os.path.realpath(os.getcwd()))
         wait_for(lambda: not os.path.exists(run['cwd']), 5, 'the workspace to be removed')
         self.assert_no_children()
+
+    def test_queued_client_that_leaves_gets_no_clone(self):
+        workspaces = os.path.join(self.tmp, 'workspaces')
+        self.stop_daemon()
+        self.start(config={'claude': {'max-concurrency': '1'}, 'jobs': {'jobs-dir': workspaces}})
+        self.set_scenario(hang=1)
+        first_conn, first = self.open_stream(ROUTE, streaming(user('a')))
+        next(self.sse_data(first))
+        conn = http.client.HTTPConnection('127.0.0.1', self.port, timeout=30)
+        conn.request('POST', ROUTE, body=json.dumps(user('fix it')),
+                     headers={'Authorization': f'Bearer {TOKEN}',
+                              'Content-Type': 'application/json'})
+        wait_for(lambda: self.request('GET', '/health').json()['queued'] == 1, 5,
+                 'a queued request')
+        conn.sock.shutdown(socket.SHUT_RDWR)
+        conn.close()
+        wait_for(lambda: self.request('GET', '/health').json()['queued'] == 0, 5,
+                 'the queue to let it go')
+        close_stream(first_conn, first)
+        wait_for(lambda: self.request('GET', '/health').json()['active'] == 0, 10,
+                 'the first run to end')
+        self.assertEqual(os.listdir(workspaces) if os.path.isdir(workspaces) else [], [])
+        self.assertEqual(len(self.fake_runs()), 1)
 
     def test_streaming_stays_conversational(self):
         _, events, _ = self.stream_all(streaming(user('hi')))
