@@ -7,8 +7,9 @@ Issue 17's figures, our daemon next to the Python service in one run:
   time to the first content chunk, for our daemon with warm processes, our
   daemon with the pool off (pool-size=0), and the Python service;
 - with --real-cli PATH, the real claude against the loopback Messages API
-  fake of ../shared/tools/mock-anthropic: the same three, and the time of a
-  whole plain conversational follow-up turn.
+  fake of ../shared/tools/mock-anthropic: the same three;
+- either way, the time of whole plain conversational follow-up turns,
+  `--gap` apart, ours and the Python service's.
 
 Run by hand (tests/bench/README.md):
 
@@ -99,12 +100,14 @@ def ttft_series(svc, n, gap_s, warmup):
     return out
 
 
-def follow_up_turns(svc, n):
-    """One conversation: a first turn, then `n` plain follow-ups (whole
-    reply, ms each)."""
+def follow_up_turns(svc, n, gap_s):
+    """One conversation: a first turn, then `n` plain follow-ups `gap_s`
+    apart, as a person takes turns (whole reply, ms each)."""
     session = str(uuid.uuid4())
     times = []
     for i in range(n + 1):
+        if i > 0:
+            time.sleep(gap_s)
         body = {'session_id': session, 'message': f'Turn {i}: say something short.'}
         ex = client.one(svc.port, client.http_request('POST', '/v1/conversational', TOKEN, body),
                         timeout=120)
@@ -133,6 +136,9 @@ def main():
     ap.add_argument('--gap', type=float, default=1.5,
                     help='seconds between requests, so the pool can refill')
     ap.add_argument('--turns', type=int, default=5, help='conversational follow-ups')
+    ap.add_argument('--mock-deltas', type=int, default=20,
+                    help='text deltas per reply of the mock Messages API (its default)')
+    ap.add_argument('--mock-interval-ms', type=int, default=10)
     ap.add_argument('--json')
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
@@ -146,7 +152,7 @@ def main():
               'settings': vars(args), 'figures': {}}
     try:
         if args.real_cli:
-            mock = MockApi(tmp, deltas=50, interval_ms=10)
+            mock = MockApi(tmp, deltas=args.mock_deltas, interval_ms=args.mock_interval_ms)
             started.append(mock)
             env = dict(mock.env, PATH=os.path.dirname(os.path.abspath(args.real_cli)))
             fake_env = {}
@@ -182,11 +188,10 @@ def main():
         health = json.loads(client.one(warm.port, client.http_request(
             'GET', '/health', TOKEN)).body)
         result['figures']['ours-warm']['pool'] = health['pool']
-        if args.real_cli:
-            for svc in (warm, py):
-                print(f'[{time.strftime("%H:%M:%S")}] {svc.name}: {args.turns} follow-ups',
-                      flush=True)
-                result['figures'][svc.name]['follow_up_ms'] = follow_up_turns(svc, args.turns)
+        for svc in (warm, py):
+            print(f'[{time.strftime("%H:%M:%S")}] {svc.name}: {args.turns} follow-ups',
+                  flush=True)
+            result['figures'][svc.name]['follow_up_ms'] = follow_up_turns(svc, args.turns, args.gap)
     finally:
         for svc in reversed(started):
             svc.stop()
