@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import bench_client as client                    # noqa: E402
 from bench_services import TOKEN, OurDaemon, PrivateBus, PythonSeed, stop_pid  # noqa: E402
-from cas_bench import machine, pct                # noqa: E402
+from cas_bench import CHAT_BODY, machine, pct     # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(os.path.dirname(HERE))
@@ -44,14 +44,6 @@ FAKE_ENV = {
     'FAKE_CLAUDE_TOKEN_INTERVAL_MS': '10',
 }
 
-CHAT_BODY = {
-    'model': 'sonnet',
-    'stream': True,
-    'messages': [
-        {'role': 'system', 'content': 'You are a helpful voice assistant.'},
-        {'role': 'user', 'content': 'Tell me a short story about a fox.'},
-    ],
-}
 
 
 def chat_request():

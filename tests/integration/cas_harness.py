@@ -215,19 +215,7 @@ class DaemonTestCase(dbusmock.DBusTestCase):
 
     def daemon_children(self):
         """PIDs of the daemon's child processes, zombies included."""
-        pids = []
-        task_dir = f'/proc/{self.daemon.pid}/task'
-        try:
-            tasks = os.listdir(task_dir)
-        except FileNotFoundError:
-            return pids
-        for tid in tasks:
-            try:
-                with open(f'{task_dir}/{tid}/children', encoding='utf-8') as f:
-                    pids += [int(p) for p in f.read().split()]
-            except FileNotFoundError:
-                pass
-        return pids
+        return children_of(self.daemon.pid)
 
     def assert_no_children(self, timeout=5):
         """Waits until the daemon has no child left, not even a zombie."""
@@ -286,6 +274,23 @@ def close_stream(conn, resp):
             pass
     resp.close()
     conn.close()
+
+
+def children_of(pid):
+    """PIDs of a process's children (of all its threads), zombies included."""
+    pids = []
+    task_dir = f'/proc/{pid}/task'
+    try:
+        tasks = os.listdir(task_dir)
+    except FileNotFoundError:
+        return pids
+    for tid in tasks:
+        try:
+            with open(f'{task_dir}/{tid}/children', encoding='utf-8') as f:
+                pids += [int(p) for p in f.read().split()]
+        except FileNotFoundError:
+            pass
+    return pids
 
 
 def pid_alive(pid):

@@ -134,6 +134,20 @@ class ChatTestCase(DaemonTestCase):
         run = wait_for(lambda: self.fake_runs() and self.fake_runs()[-1], 10, 'the fake to start')
         return run['pid']
 
+    def queue_and_leave(self, body):
+        """Sends @body while every slot is taken, and hangs up once it is
+        queued: it must leave the queue at once."""
+        conn = http.client.HTTPConnection('127.0.0.1', self.port, timeout=30)
+        conn.request('POST', ROUTE, body=json.dumps(body),
+                     headers={'Authorization': f'Bearer {TOKEN}',
+                              'Content-Type': 'application/json'})
+        wait_for(lambda: self.request('GET', '/health').json()['queued'] == 1, 5,
+                 'a queued request')
+        conn.sock.shutdown(socket.SHUT_RDWR)
+        conn.close()
+        wait_for(lambda: self.request('GET', '/health').json()['queued'] == 0, 5,
+                 'the queue to let it go')
+
     def assert_gone_quickly(self, pid, since):
         wait_for(lambda: not pid_alive(pid), 10, f'fake {pid} to go')
         elapsed = time.monotonic() - since
@@ -680,16 +694,7 @@ class QueueWaitTest(ChatTestCase):
         first_conn, first = self.open_stream(ROUTE, streaming(user('a')))
         next(self.sse_data(first))
         for body in (streaming(user('b')), user('c')):
-            conn = http.client.HTTPConnection('127.0.0.1', self.port, timeout=30)
-            conn.request('POST', ROUTE, body=json.dumps(body),
-                         headers={'Authorization': f'Bearer {TOKEN}',
-                                  'Content-Type': 'application/json'})
-            wait_for(lambda: self.request('GET', '/health').json()['queued'] == 1, 5,
-                     'a queued request')
-            conn.sock.shutdown(socket.SHUT_RDWR)
-            conn.close()
-            wait_for(lambda: self.request('GET', '/health').json()['queued'] == 0, 5,
-                     'the queue to let it go')
+            self.queue_and_leave(body)
         close_stream(first_conn, first)
         self.assert_no_children()
         self.assertEqual(len(self.fake_runs()), 1)
@@ -888,16 +893,7 @@ class WorkspaceAgentTest(ChatTestCase):
         self.set_scenario(hang=1)
         first_conn, first = self.open_stream(ROUTE, streaming(user('a')))
         next(self.sse_data(first))
-        conn = http.client.HTTPConnection('127.0.0.1', self.port, timeout=30)
-        conn.request('POST', ROUTE, body=json.dumps(user('fix it')),
-                     headers={'Authorization': f'Bearer {TOKEN}',
-                              'Content-Type': 'application/json'})
-        wait_for(lambda: self.request('GET', '/health').json()['queued'] == 1, 5,
-                 'a queued request')
-        conn.sock.shutdown(socket.SHUT_RDWR)
-        conn.close()
-        wait_for(lambda: self.request('GET', '/health').json()['queued'] == 0, 5,
-                 'the queue to let it go')
+        self.queue_and_leave(user('fix it'))
         close_stream(first_conn, first)
         wait_for(lambda: self.request('GET', '/health').json()['active'] == 0, 10,
                  'the first run to end')

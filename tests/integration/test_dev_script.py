@@ -10,25 +10,11 @@ import subprocess
 import tempfile
 import unittest
 
-from cas_harness import FAKES_DIR, TOKEN, free_port, pid_alive, wait_for, write_ini
+from cas_harness import (FAKES_DIR, TOKEN, children_of, free_port, pid_alive, wait_for,
+                         write_ini)
 
 SRCDIR = os.environ.get('CAS_SRCDIR')
 BUILDDIR = os.environ.get('CAS_BUILDDIR')
-
-
-def children(pid):
-    found = []
-    try:
-        tasks = os.listdir(f'/proc/{pid}/task')
-    except FileNotFoundError:
-        return found
-    for tid in tasks:
-        try:
-            with open(f'/proc/{pid}/task/{tid}/children', encoding='utf-8') as f:
-                found += [int(p) for p in f.read().split()]
-        except FileNotFoundError:
-            pass
-    return found
 
 
 def command_of(pid):
@@ -116,7 +102,7 @@ class DevRunTest(unittest.TestCase):
             r'check it with: (DBUS_SESSION_BUS_ADDRESS=(\S+)) busctl --user status '
             r'org\.ClaudeAgentService', self.output()), 10, 'the line to check the bus')
         address = match.group(2)
-        daemons = [p for p in children(self.script.pid)
+        daemons = [p for p in children_of(self.script.pid)
                    if command_of(p).endswith('claude-agent-service')]
         self.assertEqual(len(daemons), 1, self.output())
 
@@ -132,7 +118,7 @@ class DevRunTest(unittest.TestCase):
         for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             with self.subTest(signal=signum.name):
                 port = self.start_run(config=os.path.join(self.work, 'daemon.ini'))
-                started = children(self.script.pid)
+                started = children_of(self.script.pid)
                 self.assertEqual(len(started), 2, self.output())   # the daemon and its bus
                 os.kill(self.script.pid, signum)
                 try:
