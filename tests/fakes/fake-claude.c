@@ -2020,6 +2020,9 @@ run_turn_body (Turn *t, const char *prompt)
   g_autoptr(GPtrArray) chunks = NULL;
   gint64 interval = cfg_int ("FAKE_CLAUDE_TOKEN_INTERVAL_MS", 0);
 
+  /* not something the real CLI does: a test of a reader's first line */
+  if (F.output_format == FMT_STREAM_JSON && cfg_flag ("FAKE_CLAUDE_GARBAGE_FIRST"))
+    emit_line ("this is not json {");
   emit_init (logged_in);
   warn_unknown_model ();
   if (!logged_in)

@@ -161,6 +161,16 @@ class FaultTest(PoolTestCase):
         # Counted when the turn has ended, which may be just after [DONE].
         wait_for(lambda: self.pool()['fallbacks'] == 1, 10, 'the fallback to be counted')
 
+    def test_garbage_before_its_first_line(self):
+        self.wait_warm()
+        [warm_pid] = self.daemon_children()
+        self.set_scenario(garbage_first=1)
+        # The cold run writes the same garbage first; the relay skips it there.
+        self.assertEqual(self.stream('tidy')[0], 'Echo: User: tidy')
+        wait_for(lambda: self.pool()['fallbacks'] == 1, 10, 'the fallback to be counted')
+        self.assertIn('it wrote garbage', self.daemon_output())
+        wait_for(lambda: not pid_alive(warm_pid), 10, 'the faulty process to be ended')
+
     def test_died_mid_turn_before_its_first_line(self):
         # A warm process still in its start-up when the request comes, and
         # killed before it says a word.
