@@ -94,7 +94,9 @@ class DevRunTest(unittest.TestCase):
 
     def test_relative_config_is_found_where_the_command_was_typed(self):
         port = self.start_run(config='daemon.ini')
-        self.assertIn(f'Listening on http://127.0.0.1:{port}', self.output())
+        # Logged just after the port opens, so possibly just after we saw it.
+        wait_for(lambda: f'Listening on http://127.0.0.1:{port}' in self.output(), 10,
+                 'the line saying where it listens')
 
     def test_private_bus_is_printed_and_usable(self):
         self.start_run(config=os.path.join(self.work, 'daemon.ini'))
