@@ -144,22 +144,21 @@ on_refill (gpointer user_data)
   while (g_queue_get_length (&entry->idle) < self->limits.size &&
          cas_cli_process_get_live_count () < self->limits.max_processes)
     {
-      g_autoptr (CasCliProcess) process = cas_cli_process_new ((const char * const *) entry->argv,
-                                                               entry->cwd, NULL);
       g_autoptr (GError) error = NULL;
+      CasCliProcess *process =
+        cas_cli_process_start_long_lived ((const char * const *) entry->argv, entry->cwd,
+                                          self->limits.kill_grace_seconds,
+                                          self->limits.max_line_bytes, &error);
 
-      cas_cli_process_set_stream_input (process, TRUE);
-      cas_cli_process_set_kill_grace (process, self->limits.kill_grace_seconds);
-      cas_cli_process_set_max_line_bytes (process, self->limits.max_line_bytes);
-      g_signal_connect (process, "finished", G_CALLBACK (on_idle_finished), entry);
-      if (!cas_cli_process_start (process, &error))
+      if (process == NULL)
         {
           /* The next request tries again, cold first: no spawn loop. */
           g_debug ("pool: cannot start a warm process: %s", error->message);
           break;
         }
       g_debug ("pool: pid %d is warm", cas_cli_process_get_pid (process));
-      g_queue_push_tail (&entry->idle, g_steal_pointer (&process));
+      g_signal_connect (process, "finished", G_CALLBACK (on_idle_finished), entry);
+      g_queue_push_tail (&entry->idle, process);
     }
   return G_SOURCE_REMOVE;
 }
@@ -248,11 +247,7 @@ cas_cli_pool_retire (CasCliPool    *self,
   if (process == NULL)
     return;
   self->stats.retired++;
-  if (cas_cli_process_is_finished (process))
-    return;
-  /* The CLI exits 0 at the end of its input; the timeout makes sure. */
-  cas_cli_process_close_stdin (process);
-  cas_cli_process_set_timeout (process, self->limits.kill_grace_seconds);
+  cas_cli_process_retire (process);
 }
 
 void

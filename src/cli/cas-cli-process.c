@@ -17,6 +17,7 @@
 #include <glib-unix.h>
 
 #include "cas-cli-process.h"
+#include "cas-conversation-plan.h"
 #include "cas-error.h"
 #include "cas-line-splitter.h"
 #include "cas-stream-json.h"
@@ -521,12 +522,30 @@ cas_cli_process_close_stdin (CasCliProcess *self)
   pump_stdin (self);
 }
 
-void
-cas_cli_process_set_stream_input (CasCliProcess *self,
-                                  gboolean       stream_input)
+CasCliProcess *
+cas_cli_process_start_long_lived (const char * const *argv,
+                                  const char         *cwd,
+                                  guint               kill_grace_seconds,
+                                  gsize               max_line_bytes,
+                                  GError            **error)
 {
-  g_return_if_fail (!self->started);
-  self->stream_input = stream_input;
+  g_autoptr (CasCliProcess) self = cas_cli_process_new (argv, cwd, NULL);
+
+  self->stream_input = TRUE;
+  cas_cli_process_set_kill_grace (self, kill_grace_seconds);
+  cas_cli_process_set_max_line_bytes (self, max_line_bytes);
+  if (!cas_cli_process_start (self, error))
+    return NULL;
+  return g_steal_pointer (&self);
+}
+
+void
+cas_cli_process_retire (CasCliProcess *self)
+{
+  g_return_if_fail (CAS_IS_CLI_PROCESS (self));
+
+  cas_cli_process_close_stdin (self);
+  cas_cli_process_set_timeout (self, self->kill_grace_seconds);
 }
 
 void
@@ -650,6 +669,15 @@ cas_cli_resolve_program (const char *command)
     return g_file_test (command, G_FILE_TEST_IS_EXECUTABLE) &&
            !g_file_test (command, G_FILE_TEST_IS_DIR) ? g_strdup (command) : NULL;
   return g_find_program_in_path (command);
+}
+
+char *
+cas_cli_projects_dir (void)
+{
+  const char *home = g_getenv ("HOME");
+
+  return cas_conversation_projects_dir (g_getenv ("CLAUDE_CONFIG_DIR"),
+                                        home != NULL && *home != '\0' ? home : g_get_home_dir ());
 }
 
 /* The child's environment: ours, less what a parent Claude Code session

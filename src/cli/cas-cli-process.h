@@ -37,10 +37,6 @@ void cas_cli_process_set_max_line_bytes (CasCliProcess *self,
 gboolean cas_cli_process_start (CasCliProcess *self,
                             GError   **error);
 
-/* Long-lived mode (argv with --input-format=stream-json): stdin stays
- * open after the start, for one stream-json line per turn. Before start. */
-void cas_cli_process_set_stream_input (CasCliProcess *self,
-                                       gboolean       stream_input);
 /* Long-lived mode: starts a turn with @text as the user's message. Lines
  * are written in order, without blocking; a process that is gone takes
  * nothing. */
@@ -53,6 +49,18 @@ void cas_cli_process_interrupt (CasCliProcess *self);
 /* No more input: once what is queued is written, stdin is closed and the
  * CLI finishes its turns and exits. */
 void cas_cli_process_close_stdin (CasCliProcess *self);
+
+/* A started long-lived process for @argv (with --input-format=stream-json)
+ * in @cwd (nullable): stdin stays open, for one stream-json line per turn.
+ * NULL with the error of cas_cli_process_start(). */
+CasCliProcess *cas_cli_process_start_long_lived (const char * const *argv,
+                                                 const char         *cwd,
+                                                 guint               kill_grace_seconds,
+                                                 gsize               max_line_bytes,
+                                                 GError            **error);
+/* Ends it gently: stdin closed, so the CLI finishes and exits by itself,
+ * and stopped after the grace period if it has not. */
+void cas_cli_process_retire (CasCliProcess *self);
 
 /* SIGTERM to the process group, SIGKILL after the grace period. */
 void cas_cli_process_stop (CasCliProcess *self);
@@ -75,6 +83,11 @@ char *cas_cli_describe_exit (int         exit_status,
 /* The absolute path @command runs: a path with a '/' if it is an
  * executable file, else the first match on PATH; NULL when none. */
 char *cas_cli_resolve_program (const char *command);
+
+/* The CLI's <config>/projects, where it keeps a folder per working
+ * directory: our children inherit our environment, so theirs is where we
+ * look ($CLAUDE_CONFIG_DIR, else ~/.claude). */
+char *cas_cli_projects_dir (void);
 
 /* The environment variables a parent Claude Code session sets, which
  * must not leak into our children (NULL-terminated). */

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cas-cli-process.h"
 #include "cas-conversation-plan.h"
 #include "cas-error.h"
 #include "cas-workspace.h"
@@ -703,15 +704,12 @@ cli_project_dir (const char *workspace)
   g_autofree char *real = realpath (workspace, NULL);
   g_autofree char *projects = NULL;
   g_autofree char *name = NULL;
-  const char *home = g_getenv ("HOME");
   gboolean hashed = FALSE;
 
   name = cas_conversation_project_name (real != NULL ? real : workspace, &hashed);
   if (hashed)
     return NULL;
-  projects = cas_conversation_projects_dir (g_getenv ("CLAUDE_CONFIG_DIR"),
-                                            home != NULL && *home != '\0'
-                                              ? home : g_get_home_dir ());
+  projects = cas_cli_projects_dir ();
   return g_build_filename (projects, name, NULL);
 }
 

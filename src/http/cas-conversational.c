@@ -253,9 +253,7 @@ conv_process_free (gpointer data)
   ConvProcess *entry = data;
 
   g_signal_handlers_disconnect_by_data (entry->process, entry);
-  /* It exits at the end of its input; the timeout makes sure. */
-  cas_cli_process_close_stdin (entry->process);
-  cas_cli_process_set_timeout (entry->process, entry->owner->config->claude_kill_grace_seconds);
+  cas_cli_process_retire (entry->process);
   g_object_unref (entry->process);
   g_free (entry->session_id);
   g_free (entry->model);
@@ -326,8 +324,8 @@ keep_warm (CasConversational *self,
            const char        *model)
 {
   g_auto (GStrv) argv = NULL;
-  g_autoptr (CasCliProcess) process = NULL;
   g_autoptr (GError) error = NULL;
+  CasCliProcess *process;
   ConvProcess *entry;
 
   g_hash_table_remove (self->processes, session_id);
@@ -338,11 +336,10 @@ keep_warm (CasConversational *self,
     return;
 
   argv = turn_argv (self, model, session_id, CAS_CONVERSATION_RESUME, TRUE);
-  process = cas_cli_process_new ((const char * const *) argv, self->work_dir, NULL);
-  cas_cli_process_set_stream_input (process, TRUE);
-  cas_cli_process_set_kill_grace (process, self->config->claude_kill_grace_seconds);
-  cas_cli_process_set_max_line_bytes (process, self->config->claude_max_line_bytes);
-  if (!cas_cli_process_start (process, &error))
+  process = cas_cli_process_start_long_lived ((const char * const *) argv, self->work_dir,
+                                              self->config->claude_kill_grace_seconds,
+                                              self->config->claude_max_line_bytes, &error);
+  if (process == NULL)
     {
       g_debug ("conversation %s stays cold: %s", session_id, error->message);
       return;
@@ -351,7 +348,7 @@ keep_warm (CasConversational *self,
   entry->owner = self;
   entry->session_id = g_strdup (session_id);
   entry->model = g_strdup (model);
-  entry->process = g_steal_pointer (&process);
+  entry->process = process;
   entry->last_used_us = g_get_monotonic_time ();
   g_signal_connect (entry->process, "finished", G_CALLBACK (on_conv_process_finished), entry);
   g_hash_table_insert (self->processes, entry->session_id, entry);
@@ -391,15 +388,11 @@ turn_spawn (Turn             *turn,
       g_autoptr (CasConversationRecord) record =
         cas_conversation_store_load (self->store, request->session_id, NULL);
       gboolean on_disk = transcript_exists (self, request->session_id);
+      ConvProcess *entry = g_hash_table_lookup (self->processes, request->session_id);
 
       /* Decided now, at the head of the lane, so the turn before this one
        * has left its transcript and record behind. */
       turn->used = cas_conversation_plan_start (on_disk, record != NULL && record->started);
-    }
-
-  if (turn->attempt == 0)
-    {
-      ConvProcess *entry = g_hash_table_lookup (self->processes, request->session_id);
 
       if (entry != NULL && !cas_cli_process_is_finished (entry->process) &&
           g_str_equal (entry->model, request->model))
@@ -500,7 +493,7 @@ on_relay_done (CasTurnRelay *relay,
 
   /* The conversation's process: free for the next turn, or gone when it
    * failed this one (a cold run took over, and what it knows is stale). */
-  if (turn->warm != NULL && self != NULL)
+  if (turn->warm != NULL)
     {
       ConvProcess *entry = turn->warm;
 
@@ -723,7 +716,6 @@ cas_conversational_new (CasConfig    *config,
   g_autoptr (CasConversational) self = g_object_new (CAS_TYPE_CONVERSATIONAL, NULL);
   g_autofree char *records_dir = g_build_filename (state_dir, "conversations", NULL);
   const char *agent = config->conversational_agent;
-  const char *home = g_getenv ("HOME");
 
   self->config = cas_config_ref (config);
   self->admission = g_object_ref (admission);
@@ -748,9 +740,7 @@ cas_conversational_new (CasConfig    *config,
 
   /* The child inherits our environment, so it finds its config where we
    * look for it. */
-  self->projects_dir = cas_conversation_projects_dir (g_getenv ("CLAUDE_CONFIG_DIR"),
-                                                      home != NULL && *home != '\0'
-                                                        ? home : g_get_home_dir ());
+  self->projects_dir = cas_cli_projects_dir ();
   g_debug ("conversations run in %s; transcripts under %s",
            self->work_dir, self->projects_dir);
   return g_steal_pointer (&self);

@@ -463,19 +463,12 @@ finish_turn (CasTurnRelay *self)
   g_signal_emit (self, signals[SIGNAL_DONE], 0);
 }
 
+/* The turn is over, at its result line (warm) or the process's end: the
+ * error it ended with, first cause first. */
 static void
-on_run_finished (CasCliProcess *run,
-                 gpointer   user_data)
+end_turn (CasTurnRelay *self,
+          const GError *run_error)
 {
-  CasTurnRelay *self = user_data;
-  const GError *run_error = cas_cli_process_get_error (run);
-
-  if (self->warm && !self->got_output &&
-      !g_error_matches (run_error, CAS_ERROR, CAS_ERROR_TIMED_OUT))
-    {
-      warm_fault (self, "it ended");
-      return;
-    }
   disconnect_run (self);
   g_clear_error (&self->error);
   if (self->client_gone)
@@ -490,6 +483,20 @@ on_run_finished (CasCliProcess *run,
                                          ? "claude exited without a result"
                                          : "claude exited without output");
   finish_turn (self);
+}
+
+static void
+on_run_finished (CasCliProcess *run,
+                 gpointer       user_data)
+{
+  CasTurnRelay *self = user_data;
+  const GError *run_error = cas_cli_process_get_error (run);
+
+  if (self->warm && !self->got_output &&
+      !g_error_matches (run_error, CAS_ERROR, CAS_ERROR_TIMED_OUT))
+    warm_fault (self, "it ended");
+  else
+    end_turn (self, run_error);
 }
 
 /* --- the client going away ------------------------------------------------- */
@@ -722,13 +729,7 @@ end_warm_turn (CasTurnRelay *self)
   /* The turn's clock (or the interrupt's) stops with the turn. */
   if (self->keep_process)
     cas_cli_process_set_timeout (self->run, 0);
-  disconnect_run (self);
-  g_clear_error (&self->error);
-  if (self->client_gone)
-    self->error = g_error_new_literal (CAS_ERROR, CAS_ERROR_CANCELLED, "client went away");
-  else if (self->result_error != NULL)
-    self->error = g_error_copy (self->result_error);
-  finish_turn (self);
+  end_turn (self, NULL);
 }
 
 void

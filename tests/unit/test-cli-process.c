@@ -385,17 +385,17 @@ test_long_lived (Fixture      *fx,
   const char *argv[] = { fx->claude, "-p", "--input-format=stream-json",
                          "--output-format=stream-json", "--verbose",
                          "--include-partial-messages", NULL };
-  g_autoptr (CasCliProcess) run = cas_cli_process_new (argv, fx->dir, NULL);
   g_autoptr (GError) error = NULL;
+  g_autoptr (CasCliProcess) run = cas_cli_process_start_long_lived (argv, fx->dir, 1, 1 << 20,
+                                                                    &error);
   g_autofree char *big = g_strnfill (300 * 1024, 'x');
   guint first_turn;
   int pid;
 
-  cas_cli_process_set_stream_input (run, TRUE);
-  cas_cli_process_set_kill_grace (run, 1);
+  g_assert_no_error (error);
+  /* Nothing is emitted before the main loop runs. */
   g_signal_connect (run, "line", G_CALLBACK (on_line), fx);
   g_signal_connect (run, "finished", G_CALLBACK (on_finished), fx);
-  g_assert_true (cas_cli_process_start (run, &error));
   pid = cas_cli_process_get_pid (run);
 
   /* Two turns on one process; the second message is past the pipe's
