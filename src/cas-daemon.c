@@ -15,7 +15,9 @@
 #include "cas-chat-routes.h"
 #include "cas-cli-pool.h"
 #include "cas-cli-process.h"
-#include "cas-conversational.h"
+#include "cas-completions.h"
+#include "cas-conversation-routes.h"
+#include "cas-conversations.h"
 #include "cas-daemon.h"
 #include "cas-http-server.h"
 #include "cas-jobs.h"
@@ -35,8 +37,10 @@ struct _CasDaemon
   CasAdmission *admission;    /* (owned) */
   CasCliPool *pool;           /* (owned) */
   CasHttpServer *http;        /* (owned) */
-  CasChatRoutes *chat;        /* (owned) */
-  CasConversational *conversational; /* (owned) */
+  CasCompletions *completions;         /* (owned) */
+  CasConversations *conversations;     /* (owned) */
+  CasChatRoutes *chat;                 /* (owned) */
+  CasConversationRoutes *conversation_routes; /* (owned) */
   CasJobs *jobs;              /* (owned) */
 
   char *claude_path;          /* (owned) (nullable) */
@@ -57,7 +61,9 @@ cas_daemon_finalize (GObject *object)
   CasDaemon *self = CAS_DAEMON (object);
 
   g_clear_object (&self->chat);
-  g_clear_object (&self->conversational);
+  g_clear_object (&self->conversation_routes);
+  g_clear_object (&self->completions);
+  g_clear_object (&self->conversations);
   g_clear_object (&self->jobs);
   g_clear_object (&self->http);
   g_clear_object (&self->admission);
@@ -192,13 +198,15 @@ cas_daemon_new (CasConfig *config,
     .kill_grace_seconds = config->claude_kill_grace_seconds,
     .max_line_bytes = config->claude_max_line_bytes,
   });
-  self->chat = cas_chat_routes_new (config, self->admission, self->agents, self->pool);
+  self->completions = cas_completions_new (config, self->admission, self->agents, self->pool);
+  self->chat = cas_chat_routes_new (config, self->completions);
   cas_chat_routes_register (self->chat, self->http);
-  self->conversational = cas_conversational_new (config, self->admission, self->agents,
-                                                 self->state_dir, error);
-  if (self->conversational == NULL)
+  self->conversations = cas_conversations_new (config, self->admission, self->agents,
+                                               self->state_dir, error);
+  if (self->conversations == NULL)
     return NULL;
-  cas_conversational_register (self->conversational, self->http);
+  self->conversation_routes = cas_conversation_routes_new (config, self->conversations);
+  cas_conversation_routes_register (self->conversation_routes, self->http);
   self->jobs = cas_jobs_new (config, self->admission, self->agents, self->state_dir, error);
   if (self->jobs == NULL)
     return NULL;
@@ -225,7 +233,10 @@ cas_daemon_start (CasDaemon *self,
                  "until it is installed (npm install -g @anthropic-ai/claude-code)"),
                self->config->claude_command);
   else
-    cas_chat_routes_prewarm (self->chat);
+    {
+      cas_completions_prewarm (self->completions);
+      cas_conversations_prewarm (self->conversations);
+    }
   return TRUE;
 }
 
@@ -244,6 +255,7 @@ cas_daemon_stop (CasDaemon *self)
   cas_http_server_shutdown (self->http);
   /* No refill may start a process behind the stop below. */
   cas_cli_pool_shutdown (self->pool);
+  cas_conversations_stop (self->conversations);
   cas_cli_process_stop_all ();
 
   /* Each run escalates to SIGKILL after its grace period; wait for the

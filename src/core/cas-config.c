@@ -62,6 +62,7 @@ static const KeyInfo keys[] = {
   { "claude", "pool-idle-seconds", NULL, KEY_UINT, F (claude_pool_idle_seconds), "1800", 1, 86400 * 7 },
   { "claude", "max-processes", NULL, KEY_UINT, F (claude_max_processes), "16", 1, 1024 },
   { "claude", "conversation-idle-seconds", NULL, KEY_UINT, F (claude_conversation_idle_seconds), "600", 1, 86400 * 7 },
+  { "claude", "conversation-spare", NULL, KEY_BOOL, F (claude_conversation_spare), "true", 0, 0 },
 
   { "conversational", "agent", NULL, KEY_STRING, F (conversational_agent), "conversational", 0, 0 },
   { "conversational", "timeout-seconds", "CONVERSATIONAL_TIMEOUT_SECONDS", KEY_UINT, F (conversational_timeout_seconds), "120", 1, 86400 },

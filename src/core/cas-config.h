@@ -40,6 +40,7 @@ typedef struct {
   guint claude_pool_idle_seconds;
   guint claude_max_processes;
   guint claude_conversation_idle_seconds;
+  gboolean claude_conversation_spare;
 
   /* [conversational] */
   char *conversational_agent;

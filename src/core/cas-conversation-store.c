@@ -31,6 +31,7 @@ cas_conversation_record_free (CasConversationRecord *record)
     return;
   g_free (record->session_id);
   g_free (record->model);
+  g_free (record->cli_session_id);
   g_free (record);
 }
 
@@ -58,6 +59,11 @@ cas_conversation_record_to_json (const CasConversationRecord *record)
   append_time (out, record->last_used);
   g_string_append (out, ",\"model\":");
   cas_json_append_string (out, record->model);
+  if (record->cli_session_id != NULL)
+    {
+      g_string_append (out, ",\"cli_session_id\":");
+      cas_json_append_string (out, record->cli_session_id);
+    }
   g_string_append (out, "}\n");
   return g_string_free (out, FALSE);
 }
@@ -85,6 +91,7 @@ cas_conversation_record_from_json (const char *data,
   g_autoptr (JsonObject) object = NULL;
   g_autoptr (CasConversationRecord) record = NULL;
   const char *id;
+  const char *cli_id;
   JsonNode *started;
   gint64 turns;
 
@@ -114,6 +121,16 @@ cas_conversation_record_from_json (const char *data,
       return NULL;
     }
   turns = cas_json_get_int (object, "turns", 0);
+  /* It goes into argv and a path: only an id the CLI would take. */
+  cli_id = cas_json_get_string (object, "cli_session_id", NULL);
+  if (json_object_has_member (object, "cli_session_id") &&
+      !json_object_get_null_member (object, "cli_session_id") &&
+      !cas_conversation_id_is_valid (cli_id))
+    {
+      g_set_error_literal (error, CAS_ERROR, CAS_ERROR_INVALID_ARGUMENT,
+                           "cli_session_id is not a session id");
+      return NULL;
+    }
 
   record = g_new0 (CasConversationRecord, 1);
   record->session_id = g_strdup (id);
@@ -122,6 +139,9 @@ cas_conversation_record_from_json (const char *data,
   record->created_at = parse_time (object, "created_at");
   record->last_used = parse_time (object, "last_used");
   record->model = g_strdup (cas_json_get_string (object, "model", NULL));
+  record->cli_session_id = g_ascii_strdown (cli_id != NULL ? cli_id : "", -1);
+  if (*record->cli_session_id == '\0')
+    g_clear_pointer (&record->cli_session_id, g_free);
   return g_steal_pointer (&record);
 }
 
@@ -236,6 +256,7 @@ gboolean
 cas_conversation_store_record_turn (CasConversationStore *self,
                                     const char           *id,
                                     const char           *model,
+                                    const char           *cli_session_id,
                                     gint64                now,
                                     GError              **error)
 {
@@ -259,10 +280,80 @@ cas_conversation_store_record_turn (CasConversationStore *self,
   record->last_used = now;
   g_free (record->model);
   record->model = g_strdup (model);
+  if (cli_session_id != NULL)
+    {
+      g_free (record->cli_session_id);
+      record->cli_session_id = g_strdup (cli_session_id);
+    }
 
   path = record_path (self, id);
   json = cas_conversation_record_to_json (record);
   /* CONSISTENT: a crash leaves the old record or the new one, never half. */
   return g_file_set_contents_full (path, json, -1, G_FILE_SET_CONTENTS_CONSISTENT,
                                    0600, error);
+}
+
+typedef struct {
+  char *id;
+  char *model;
+  char *cli_session_id;
+  gint64 now;
+} RecordTurnData;
+
+static void
+record_turn_data_free (gpointer data)
+{
+  RecordTurnData *turn = data;
+
+  g_free (turn->id);
+  g_free (turn->model);
+  g_free (turn->cli_session_id);
+  g_free (turn);
+}
+
+static void
+record_turn_in_thread (GTask        *task,
+                       gpointer      source_object,
+                       gpointer      task_data,
+                       GCancellable *cancellable)
+{
+  RecordTurnData *turn = task_data;
+  GError *error = NULL;
+
+  if (cas_conversation_store_record_turn (source_object, turn->id, turn->model,
+                                          turn->cli_session_id, turn->now, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+void
+cas_conversation_store_record_turn_async (CasConversationStore *self,
+                                          const char           *id,
+                                          const char           *model,
+                                          const char           *cli_session_id,
+                                          gint64                now,
+                                          GAsyncReadyCallback   callback,
+                                          gpointer              user_data)
+{
+  g_autoptr (GTask) task = g_task_new (self, NULL, callback, user_data);
+  RecordTurnData *turn = g_new0 (RecordTurnData, 1);
+
+  g_task_set_source_tag (task, cas_conversation_store_record_turn_async);
+  turn->id = g_strdup (id);
+  turn->model = g_strdup (model);
+  turn->cli_session_id = g_strdup (cli_session_id);
+  turn->now = now;
+  g_task_set_task_data (task, turn, record_turn_data_free);
+  g_task_run_in_thread (task, record_turn_in_thread);
+}
+
+gboolean
+cas_conversation_store_record_turn_finish (CasConversationStore *self,
+                                           GAsyncResult         *result,
+                                           GError              **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
 }

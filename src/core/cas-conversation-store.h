@@ -20,6 +20,9 @@ typedef struct {
   gint64 created_at; /* Unix seconds of the first successful turn */
   gint64 last_used;  /* Unix seconds of the last successful turn */
   char *model;       /* (owned) (nullable) the last turn's model */
+  /* (owned) (nullable) the CLI's own session id, when the conversation
+   * started on a warm process that was given its id before anyone asked */
+  char *cli_session_id;
 } CasConversationRecord;
 
 void cas_conversation_record_free (CasConversationRecord *record);
@@ -55,12 +58,27 @@ CasConversationRecord *cas_conversation_store_load (CasConversationStore *self,
                                                     GError              **error);
 
 /* After a successful turn: started = TRUE, turns + 1, last_used = @now
- * (created_at too for the first one), model = @model. Written atomically,
- * mode 0600. */
+ * (created_at too for the first one), model = @model, and
+ * cli_session_id = @cli_session_id when it is not NULL. Written
+ * atomically (and synced), mode 0600: blocking, so the daemon calls the
+ * async form. Writes of one id must not overlap (a conversation's turns
+ * run one after the other). */
 gboolean cas_conversation_store_record_turn (CasConversationStore *self,
                                              const char           *id,
                                              const char           *model,
+                                             const char           *cli_session_id,
                                              gint64                now,
                                              GError              **error);
+/* The same in a worker thread: the sync stalls no one else's stream. */
+void cas_conversation_store_record_turn_async (CasConversationStore *self,
+                                               const char           *id,
+                                               const char           *model,
+                                               const char           *cli_session_id,
+                                               gint64                now,
+                                               GAsyncReadyCallback   callback,
+                                               gpointer              user_data);
+gboolean cas_conversation_store_record_turn_finish (CasConversationStore *self,
+                                                    GAsyncResult         *result,
+                                                    GError              **error);
 
 G_END_DECLS

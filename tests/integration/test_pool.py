@@ -16,7 +16,9 @@ def chat_body(text, stream=True):
 
 
 class PoolTestCase(DaemonTestCase):
-    config = {'claude': {'pool-size': 1}}
+    # The chat pool on its own: the conversations' spare process has its
+    # own tests below.
+    config = {'claude': {'pool-size': 1, 'conversation-spare': False}}
 
     def pool(self):
         return self.request('GET', '/health').json()['pool']
@@ -216,7 +218,7 @@ class FaultTest(PoolTestCase):
 
 class CapTest(PoolTestCase):
     config = {'claude': {'pool-size': 2, 'max-concurrency': 3, 'max-queue-depth': 100,
-                         'max-processes': 4}}
+                         'max-processes': 4, 'conversation-spare': False}}
 
     def test_fifty_concurrent_requests(self):
         self.wait_warm(2)
@@ -259,7 +261,8 @@ class CapTest(PoolTestCase):
 
 class ConversationProcessTest(PoolTestCase):
     """A /v1/conversational conversation keeps its own process between
-    turns: a follow-up is one line to a running CLI."""
+    turns: a follow-up is one line to a running CLI. A new conversation
+    starts on the spare process, under the id the spare was started with."""
     config = {'claude': {'pool-size': 1}}
     SID = '3f2a9c1e-7b4d-4e8a-9c6f-1d2e3f4a5b6c'
 
@@ -267,13 +270,36 @@ class ConversationProcessTest(PoolTestCase):
         body = dict({'session_id': self.SID, 'message': message}, **extra)
         resp = self.request('POST', '/v1/conversational', body)
         self.assertEqual(resp.status, 200, resp.body)
+        self.assertEqual(resp.json()['session_id'], self.SID)
         return resp.json()['reply']
+
+    def record(self):
+        path = os.path.join(self.state_dir, 'conversations', self.SID + '.json')
+        with open(path, encoding='utf-8') as f:
+            return json.load(f)
+
+    def cli_id(self):
+        """The id the CLI knows the conversation by."""
+        return self.record().get('cli_session_id', self.SID)
+
+    def spare_pid(self):
+        """The live spare: a long-lived process started with --session-id."""
+        def find():
+            for r in self.warm_starts():
+                if any(a.startswith('--session-id=') for a in r['argv']) and \
+                        pid_alive(r['pid']) and not self.turns_of(r['pid']):
+                    return r['pid']
+            return None
+        return wait_for(find, 10, 'the spare process')
 
     def conversation_pid(self):
         """The conversation's long-lived process, once it is up."""
+        cli = self.cli_id()
+
         def find():
             for r in self.warm_starts():
-                if f'--resume={self.SID}' in r['argv'] and pid_alive(r['pid']):
+                if (f'--resume={cli}' in r['argv'] or f'--session-id={cli}' in r['argv']) \
+                        and pid_alive(r['pid']):
                     return r['pid']
             return None
         return wait_for(find, 10, "the conversation's process")
@@ -281,19 +307,53 @@ class ConversationProcessTest(PoolTestCase):
     def turns_of(self, pid):
         return [t['turn_input'] for t in self.turn_inputs() if t['pid'] == pid]
 
+    def cold_runs(self):
+        return [r for r in self.fake_runs() if 'argv' in r and
+                '--input-format=stream-json' not in r['argv']]
+
     @smoke
-    def test_follow_ups_run_on_the_conversations_process(self):
+    def test_a_new_conversation_takes_the_spare_and_keeps_it(self):
+        spare = self.spare_pid()
+        self.assertEqual(self.turn('one'), 'Echo: one')
+        self.assertEqual(self.turn('two'), 'Echo: two')
+        self.assertEqual(self.turn('three'), 'Echo: three')
+        # Every turn on the spare; no cold run at all.
+        self.assertEqual(self.turns_of(spare), ['one', 'two', 'three'])
+        self.assertEqual(self.cold_runs(), [])
+        # The record keeps the id the spare was started with.
+        [start] = [r for r in self.warm_starts() if r['pid'] == spare]
+        self.assertIn(f'--session-id={self.cli_id()}', start['argv'])
+        self.assertNotEqual(self.cli_id(), self.SID)
+        self.assertEqual(self.record()['turns'], 3)
+        # And a new spare is ready for the next conversation.
+        self.assertNotEqual(self.spare_pid(), spare)
+
+    def test_two_new_conversations_get_their_own_sessions(self):
+        other = '0b1c2d3e-4f50-4617-8283-94a5b6c7d8e9'
+        self.spare_pid()
+        self.assertEqual(self.turn('mine'), 'Echo: mine')
+        self.spare_pid()
+        resp = self.request('POST', '/v1/conversational', {'session_id': other, 'message': 'theirs'})
+        self.assertEqual(resp.status, 200, resp.body)
+        with open(os.path.join(self.state_dir, 'conversations', other + '.json'),
+                  encoding='utf-8') as f:
+            theirs = json.load(f)['cli_session_id']
+        self.assertNotEqual(theirs, self.cli_id())
+        self.assertEqual(self.turn('mine again'), 'Echo: mine again')
+        self.assertEqual(self.turns_of(self.conversation_pid()), ['mine', 'mine again'])
+
+    def test_without_a_spare_the_first_turn_runs_cold(self):
+        self.stop_daemon()
+        self.start(config={'claude': {'pool-size': 1, 'conversation-spare': False}})
         self.assertEqual(self.turn('one'), 'Echo: one')
         pid = self.conversation_pid()
         self.assertEqual(self.turn('two'), 'Echo: two')
-        self.assertEqual(self.turn('three'), 'Echo: three')
-        self.assertEqual(self.turns_of(pid), ['two', 'three'])
-        # The first turn ran cold and opened the session; no other process ran.
-        cold = [r for r in self.fake_runs() if 'argv' in r and
-                '--input-format=stream-json' not in r['argv']]
+        self.assertEqual(self.turns_of(pid), ['two'])
+        # The first turn ran cold and opened the session under its own id.
+        cold = self.cold_runs()
         self.assertEqual([flag for r in cold for flag in r['argv']
                           if flag.startswith('--session-id=')], [f'--session-id={self.SID}'])
-        self.assertEqual(len(cold), 1)
+        self.assertNotIn('cli_session_id', self.record())
 
     def test_barge_in_interrupts_and_keeps_the_process(self):
         self.turn('one')
@@ -311,7 +371,7 @@ class ConversationProcessTest(PoolTestCase):
         self.set_scenario()
         self.assertEqual(self.turn('after'), 'Echo: after')
         self.assertTrue(pid_alive(pid))
-        self.assertEqual(self.turns_of(pid), ['long answer', 'after'])
+        self.assertEqual(self.turns_of(pid), ['one', 'long answer', 'after'])
 
     def test_process_gone_between_turns_resumes_cold(self):
         self.turn('one')
@@ -319,9 +379,8 @@ class ConversationProcessTest(PoolTestCase):
         os.kill(pid, signal.SIGKILL)
         wait_for(lambda: not pid_alive(pid), 5, 'the process to die')
         self.assertEqual(self.turn('two'), 'Echo: two')
-        cold = [r for r in self.fake_runs() if 'argv' in r and
-                '--input-format=stream-json' not in r['argv']]
-        self.assertIn(f'--resume={self.SID}', cold[-1]['argv'])
+        # Through the record: the id the spare was started with.
+        self.assertIn(f'--resume={self.cli_id()}', self.cold_runs()[-1]['argv'])
         # And it gets a process again.
         self.assertNotEqual(self.conversation_pid(), pid)
 
@@ -329,7 +388,8 @@ class ConversationProcessTest(PoolTestCase):
         self.turn('one')
         pid = self.conversation_pid()
         self.assertEqual(self.turn('in opus', model='opus'), 'Echo: in opus')
-        self.assertEqual(self.turns_of(pid), [])
+        self.assertEqual(self.turns_of(pid), ['one'])
+        self.assertIn(f'--resume={self.cli_id()}', self.cold_runs()[-1]['argv'])
         wait_for(lambda: not pid_alive(pid), 10, 'the old process to be ended')
 
     def test_idle_process_is_ended(self):
@@ -346,6 +406,8 @@ class ConversationProcessTest(PoolTestCase):
         self.stop_daemon()
         self.start()
         self.assertEqual(self.turn('two'), 'Echo: two')
+        # Cold, through the record, then on its own process again.
+        self.assertIn(f'--resume={self.cli_id()}', self.cold_runs()[-1]['argv'])
         pid = self.conversation_pid()
         self.assertEqual(self.turn('three'), 'Echo: three')
         self.assertEqual(self.turns_of(pid), ['three'])

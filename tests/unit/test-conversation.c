@@ -307,6 +307,17 @@ test_record_json (void)
   g_assert_cmpint (back->created_at, ==, record.created_at);
   g_assert_cmpint (back->last_used, ==, record.last_used);
   g_assert_cmpstr (back->model, ==, record.model);
+  g_assert_null (back->cli_session_id);
+  g_assert_null (strstr (json, "cli_session_id"));
+  g_clear_pointer (&back, cas_conversation_record_free);
+
+  /* The CLI's own id, when the conversation started on a spare process. */
+  record.cli_session_id = (char *) "0b1c2d3e-4f50-4617-8283-94a5b6c7d8e9";
+  g_free (json);
+  json = cas_conversation_record_to_json (&record);
+  back = cas_conversation_record_from_json (json, strlen (json), record.session_id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (back->cli_session_id, ==, record.cli_session_id);
 }
 
 static void
@@ -322,6 +333,10 @@ test_record_json_rejects (void)
     "{\"session_id\":\"../../x\",\"started\":true}",
     "{\"session_id\":7,\"started\":true}",
     "{\"session_id\":\"11111111-2222-3333-4444-555555555555\",\"started\":true}", /* another id */
+    /* The CLI's id goes into argv and a path: only an id. */
+    "{\"session_id\":\"8c3f5a1e-2b7d-4e9a-a6c4-91d0e7f3b25a\",\"started\":true,\"cli_session_id\":\"../x\"}",
+    "{\"session_id\":\"8c3f5a1e-2b7d-4e9a-a6c4-91d0e7f3b25a\",\"started\":true,\"cli_session_id\":\"--help\"}",
+    "{\"session_id\":\"8c3f5a1e-2b7d-4e9a-a6c4-91d0e7f3b25a\",\"started\":true,\"cli_session_id\":5}",
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
@@ -352,6 +367,58 @@ test_record_json_rejects (void)
 }
 
 static void
+on_saved (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  gboolean *done = user_data;
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (cas_conversation_store_record_turn_finish (CAS_CONVERSATION_STORE (source),
+                                                            result, &error));
+  g_assert_no_error (error);
+  *done = TRUE;
+}
+
+/* The write runs in a worker; the record is on disk by the callback. */
+static void
+test_store_async (void)
+{
+  const char *id = "8c3f5a1e-2b7d-4e9a-a6c4-91d0e7f3b25a";
+  const char *cli_id = "0b1c2d3e-4f50-4617-8283-94a5b6c7d8e9";
+  g_autoptr (GError) error = NULL;
+  g_autofree char *tmp = g_dir_make_tmp ("cas-conversation-XXXXXX", &error);
+  g_autofree char *dir = g_build_filename (tmp, "conversations", NULL);
+  g_autoptr (CasConversationStore) store = cas_conversation_store_new (dir, &error);
+  g_autoptr (CasConversationRecord) record = NULL;
+  gboolean done = FALSE;
+
+  g_assert_no_error (error);
+  cas_conversation_store_record_turn_async (store, id, "haiku", cli_id, 1000, on_saved, &done);
+  while (!done)
+    g_main_context_iteration (NULL, TRUE);
+  record = cas_conversation_store_load (store, id, &error);
+  g_assert_nonnull (record);
+  g_assert_cmpuint (record->turns, ==, 1);
+  g_assert_cmpstr (record->cli_session_id, ==, cli_id);
+  g_clear_pointer (&record, cas_conversation_record_free);
+
+  /* A later turn without one keeps it. */
+  g_assert_true (cas_conversation_store_record_turn (store, id, "haiku", NULL, 2000, &error));
+  record = cas_conversation_store_load (store, id, &error);
+  g_assert_cmpstr (record->cli_session_id, ==, cli_id);
+  g_assert_cmpuint (record->turns, ==, 2);
+
+  {
+    g_autofree char *path = g_strdup_printf ("%s/%s.json", dir, id);
+
+    g_assert_cmpint (g_unlink (path), ==, 0);
+    g_assert_cmpint (g_rmdir (dir), ==, 0);
+    g_assert_cmpint (g_rmdir (tmp), ==, 0);
+  }
+}
+
+static void
 test_store (void)
 {
   const char *id = "8c3f5a1e-2b7d-4e9a-a6c4-91d0e7f3b25a";
@@ -374,9 +441,9 @@ test_store (void)
   g_assert_no_error (error);
   g_assert_null (record);
 
-  g_assert_true (cas_conversation_store_record_turn (store, id, "haiku", 1000, &error));
+  g_assert_true (cas_conversation_store_record_turn (store, id, "haiku", NULL, 1000, &error));
   g_assert_no_error (error);
-  g_assert_true (cas_conversation_store_record_turn (store, id, "sonnet", 2000, &error));
+  g_assert_true (cas_conversation_store_record_turn (store, id, "sonnet", NULL, 2000, &error));
   g_assert_cmpint (g_stat (path, &st), ==, 0);
   g_assert_cmpint (st.st_mode & 0777, ==, 0600);
 
@@ -395,7 +462,7 @@ test_store (void)
   g_assert_null (record);
   g_assert_error (error, CAS_ERROR, CAS_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
-  g_assert_false (cas_conversation_store_record_turn (store, "../x", NULL, 1, &error));
+  g_assert_false (cas_conversation_store_record_turn (store, "../x", NULL, NULL, 1, &error));
   g_assert_error (error, CAS_ERROR, CAS_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
 
@@ -408,7 +475,7 @@ test_store (void)
   record = cas_conversation_store_load (store, id, &error);
   g_assert_no_error (error);
   g_assert_null (record);
-  g_assert_true (cas_conversation_store_record_turn (store, id, NULL, 3000, &error));
+  g_assert_true (cas_conversation_store_record_turn (store, id, NULL, NULL, 3000, &error));
   record = cas_conversation_store_load (store, id, &error);
   g_assert_nonnull (record);
   g_assert_cmpuint (record->turns, ==, 1);
@@ -449,6 +516,7 @@ main (int   argc,
   g_test_add_func ("/conversation/record-json", test_record_json);
   g_test_add_func ("/conversation/record-json-rejects", test_record_json_rejects);
   g_test_add_func ("/conversation/store", test_store);
+  g_test_add_func ("/conversation/store-async", test_store_async);
 
   return g_test_run ();
 }
