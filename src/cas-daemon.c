@@ -18,7 +18,8 @@
 #include "cas-conversational.h"
 #include "cas-daemon.h"
 #include "cas-http-server.h"
-#include "cas-jobs.h"
+#include "cas-job-queue.h"
+#include "cas-job-routes.h"
 #include "cas-json.h"
 
 /* How long /health trusts its last look for the claude binary: PATH
@@ -37,7 +38,8 @@ struct _CasDaemon
   CasHttpServer *http;        /* (owned) */
   CasChatRoutes *chat;        /* (owned) */
   CasConversational *conversational; /* (owned) */
-  CasJobs *jobs;              /* (owned) */
+  CasJobQueue *jobs;          /* (owned) */
+  CasJobRoutes *job_routes;   /* (owned) */
 
   char *claude_path;          /* (owned) (nullable) */
   gint64 claude_checked_us;
@@ -58,6 +60,7 @@ cas_daemon_finalize (GObject *object)
 
   g_clear_object (&self->chat);
   g_clear_object (&self->conversational);
+  g_clear_object (&self->job_routes);
   g_clear_object (&self->jobs);
   g_clear_object (&self->http);
   g_clear_object (&self->admission);
@@ -199,10 +202,11 @@ cas_daemon_new (CasConfig *config,
   if (self->conversational == NULL)
     return NULL;
   cas_conversational_register (self->conversational, self->http);
-  self->jobs = cas_jobs_new (config, self->admission, self->agents, self->state_dir, error);
+  self->jobs = cas_job_queue_new (config, self->admission, self->agents, self->state_dir, error);
   if (self->jobs == NULL)
     return NULL;
-  cas_jobs_register (self->jobs, self->http);
+  self->job_routes = cas_job_routes_new (self->jobs);
+  cas_job_routes_register (self->job_routes, self->http);
   explicit_bzero (token, strlen (token));
 
   return g_steal_pointer (&self);
@@ -252,4 +256,6 @@ cas_daemon_stop (CasDaemon *self)
              (self->config->claude_kill_grace_seconds + 2) * G_USEC_PER_SEC;
   while (cas_cli_process_get_live_count () > 0 && g_get_monotonic_time () < deadline)
     g_main_context_iteration (NULL, TRUE);
+  /* Jobs still queued end with a reason; every record reaches the disk. */
+  cas_job_queue_stop (self->jobs);
 }
