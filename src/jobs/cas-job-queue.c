@@ -721,14 +721,15 @@ on_first_record_saved (GObject      *source,
   if (!record_write_finish (self, result, &error))
     {
       g_message (_("Could not save the record of job %s: %s"), id, error->message);
-      g_task_return_new_error (task, CAS_ERROR, CAS_ERROR_FAILED, "cannot store the job record");
       /* Unless the queue stopped it meanwhile (its final write is then on
-       * its way), nobody learns of the job: forget it. */
+       * its way), nobody learns of the job: forget it. The state is put
+       * right before the caller hears back, since it may call again. */
       if (!job->ended)
         {
           job->ended = TRUE;
           g_hash_table_remove (self->live, id);
         }
+      g_task_return_new_error (task, CAS_ERROR, CAS_ERROR_FAILED, "cannot store the job record");
       return;
     }
   /* The queue stopped while the record was written: the job exists, and
@@ -738,12 +739,13 @@ on_first_record_saved (GObject      *source,
       g_task_return_pointer (task, g_strdup (id), g_free);
       return;
     }
-  if (g_task_return_error_if_cancelled (task))
+  if (g_cancellable_is_cancelled (g_task_get_cancellable (task)))
     {
       /* The caller never learns the id: no job. */
       job->ended = TRUE;
       remove_record (self, id);
       g_hash_table_remove (self->live, id);
+      g_task_return_error_if_cancelled (task);
       return;
     }
 

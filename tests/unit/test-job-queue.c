@@ -344,6 +344,39 @@ test_unknown (Fixture      *fx,
   g_assert_error (error, CAS_ERROR, CAS_ERROR_INVALID_ARGUMENT);
 }
 
+/* Cancelled before its record is stored: no job, no file. */
+static void
+test_cancelled_submit (Fixture      *fx,
+                       gconstpointer data)
+{
+  CasJobRequest request = {
+    .prompt = (char *) "x",
+    .agent = (char *) "workspace",
+    .max_budget_usd = 1,
+    .timeout_seconds = 60,
+  };
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *records = g_build_filename (fx->state_dir, "jobs", NULL);
+  g_autoptr (GDir) dir = NULL;
+
+  cas_job_queue_submit_async (fx->queue, &request, cancellable, on_done, fx);
+  g_cancellable_cancel (cancellable);
+  wait_until (has_result, fx, NULL);
+  result = g_steal_pointer (&fx->result);
+  id = cas_job_queue_submit_finish (fx->queue, result, &error);
+  g_assert_null (id);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+
+  /* The stop waits for the removal too. */
+  cas_job_queue_stop (fx->queue);
+  dir = g_dir_open (records, 0, NULL);
+  g_assert_nonnull (dir);
+  g_assert_null (g_dir_read_name (dir));
+}
+
 static gboolean
 fake_started (Fixture      *fx,
               gconstpointer data)
@@ -404,6 +437,8 @@ main (int   argc,
               test_finished_from_disk, fixture_teardown);
   g_test_add ("/job-queue/unknown", Fixture, NULL, fixture_setup, test_unknown,
               fixture_teardown);
+  g_test_add ("/job-queue/cancelled-submit", Fixture, NULL, fixture_setup,
+              test_cancelled_submit, fixture_teardown);
   g_test_add ("/job-queue/stop-flushes", Fixture, "1", fixture_setup, test_stop_flushes,
               fixture_teardown);
   return g_test_run ();
