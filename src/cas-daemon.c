@@ -20,7 +20,8 @@
 #include "cas-conversations.h"
 #include "cas-daemon.h"
 #include "cas-http-server.h"
-#include "cas-jobs.h"
+#include "cas-job-queue.h"
+#include "cas-job-routes.h"
 #include "cas-json.h"
 
 /* How long /health trusts its last look for the claude binary: PATH
@@ -41,7 +42,8 @@ struct _CasDaemon
   CasConversations *conversations;     /* (owned) */
   CasChatRoutes *chat;                 /* (owned) */
   CasConversationRoutes *conversation_routes; /* (owned) */
-  CasJobs *jobs;              /* (owned) */
+  CasJobQueue *jobs;                   /* (owned) */
+  CasJobRoutes *job_routes;            /* (owned) */
 
   char *claude_path;          /* (owned) (nullable) */
   gint64 claude_checked_us;
@@ -62,6 +64,7 @@ cas_daemon_finalize (GObject *object)
 
   g_clear_object (&self->chat);
   g_clear_object (&self->conversation_routes);
+  g_clear_object (&self->job_routes);
   g_clear_object (&self->completions);
   g_clear_object (&self->conversations);
   g_clear_object (&self->jobs);
@@ -207,10 +210,11 @@ cas_daemon_new (CasConfig *config,
     return NULL;
   self->conversation_routes = cas_conversation_routes_new (config, self->conversations);
   cas_conversation_routes_register (self->conversation_routes, self->http);
-  self->jobs = cas_jobs_new (config, self->admission, self->agents, self->state_dir, error);
+  self->jobs = cas_job_queue_new (config, self->admission, self->agents, self->state_dir, error);
   if (self->jobs == NULL)
     return NULL;
-  cas_jobs_register (self->jobs, self->http);
+  self->job_routes = cas_job_routes_new (self->jobs);
+  cas_job_routes_register (self->job_routes, self->http);
   explicit_bzero (token, strlen (token));
 
   return g_steal_pointer (&self);
@@ -264,4 +268,6 @@ cas_daemon_stop (CasDaemon *self)
              (self->config->claude_kill_grace_seconds + 2) * G_USEC_PER_SEC;
   while (cas_cli_process_get_live_count () > 0 && g_get_monotonic_time () < deadline)
     g_main_context_iteration (NULL, TRUE);
+  /* Jobs still queued end with a reason; every record reaches the disk. */
+  cas_job_queue_stop (self->jobs);
 }

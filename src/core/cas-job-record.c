@@ -382,6 +382,37 @@ cas_job_record_free (CasJobRecord *record)
   g_free (record);
 }
 
+CasJobRecord *
+cas_job_record_copy (const CasJobRecord *record)
+{
+  CasJobRecord *copy = record_alloc ();
+
+  copy->id = g_strdup (record->id);
+  copy->status = record->status;
+  copy->prompt = g_strdup (record->prompt);
+  copy->agent = g_strdup (record->agent);
+  copy->max_budget_usd = record->max_budget_usd;
+  copy->timeout_seconds = record->timeout_seconds;
+  copy->metadata = record->metadata != NULL ? json_node_copy (record->metadata) : NULL;
+  copy->created_us = record->created_us;
+  copy->started_us = record->started_us;
+  copy->finished_us = record->finished_us;
+  copy->has_exit_code = record->has_exit_code;
+  copy->exit_code = record->exit_code;
+  for (guint i = 0; i < record->output->len; i++)
+    g_ptr_array_add (copy->output, g_strdup (g_ptr_array_index (record->output, i)));
+  copy->output_bytes = record->output_bytes;
+  copy->output_truncated = record->output_truncated;
+  copy->stderr_text = g_strdup (record->stderr_text);
+  copy->error = g_strdup (record->error);
+  copy->result = g_strdup (record->result);
+  copy->usage = record->usage != NULL ? json_node_copy (record->usage) : NULL;
+  copy->has_total_cost = record->has_total_cost;
+  copy->total_cost_usd = record->total_cost_usd;
+  copy->workspace = g_strdup (record->workspace);
+  return copy;
+}
+
 void
 cas_job_record_set_running (CasJobRecord *record,
                             gint64        now_us)

@@ -120,6 +120,9 @@ CasJobRecord *cas_job_record_new (const char          *id,
                                   const CasJobRequest *request,
                                   gint64               now_us);
 void cas_job_record_free (CasJobRecord *record);
+/* A copy that shares nothing mutable with @record (JSON values are
+ * shared, as json_node_copy () does: records never change them). */
+CasJobRecord *cas_job_record_copy (const CasJobRecord *record);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CasJobRecord, cas_job_record_free)
 
 void cas_job_record_set_running (CasJobRecord *record,

@@ -307,6 +307,28 @@ static const char *result_line =
   "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"result\":\"Готово: 2+2=4\","
   "\"total_cost_usd\":0.000080,\"usage\":{\"input_tokens\":1,\"output_tokens\":3}}";
 
+/* A copy serializes as the original does, and outlives it. */
+static void
+test_copy (void)
+{
+  g_autoptr (CasJobRecord) record = new_record ("{\"prompt\":\"hi\",\"agent\":\"a\","
+                                                "\"metadata\":{\"k\":\"Здравей\"}}");
+  g_autoptr (CasJobRecord) copy = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree char *got = NULL;
+
+  cas_job_record_set_running (record, T0 + 1000);
+  record->workspace = g_strdup ("/tmp/cas-workspace-abcdef");
+  g_assert_true (cas_job_record_append_output (record, result_line, strlen (result_line)));
+  cas_job_record_finish (record, CAS_JOB_END_EXITED, 0, NULL, "stderr", T0 + 2000);
+  expected = cas_job_record_to_json (record, CAS_JOB_RECORD_FORMAT_STATE);
+
+  copy = cas_job_record_copy (record);
+  g_clear_pointer (&record, cas_job_record_free);
+  got = cas_job_record_to_json (copy, CAS_JOB_RECORD_FORMAT_STATE);
+  g_assert_cmpstr (got, ==, expected);
+}
+
 static void
 test_completed (void)
 {
@@ -622,6 +644,7 @@ main (int   argc,
   g_test_add_func ("/job-record/status-names", test_status_names);
   g_test_add_func ("/job-record/json/new", test_new_record_json);
   g_test_add_func ("/job-record/end/completed", test_completed);
+  g_test_add_func ("/job-record/copy", test_copy);
   g_test_add_func ("/job-record/end/failed", test_failed);
   g_test_add_func ("/job-record/end/limit-result", test_limit_result);
   g_test_add_func ("/job-record/end/timeout-and-error", test_timeout_and_error);
