@@ -1,6 +1,7 @@
 """What any local user can do to a daemon on 127.0.0.1, mostly without
 the token: hold connections open, declare huge bodies, send control
 characters for the log, and read a claude child's environment."""
+import os
 import resource
 import socket
 import time
@@ -240,6 +241,31 @@ class AccessLogTest(DaemonTestCase):
         line = self.log_line(resp.headers['X-Request-Id'])
         self.assertIn('…', line)
         self.assertLess(len(line.encode()), 600)
+
+
+class SecretEnvironmentTest(DaemonTestCase):
+    env = {'ANTHROPIC_API_KEY': 'sk-ant-for-claude',
+           'CLAUDE_CODE_OAUTH_TOKEN': 'oauth-for-claude',
+           'GIT_CRYPT_KEY': '/nonexistent/git-crypt.key'}
+
+    def test_no_daemon_secret_reaches_claude(self):
+        credentials = os.path.join(self.tmp, 'credentials')
+        os.makedirs(credentials)
+        self.stop_daemon()
+        self.start(env={'CREDENTIALS_DIRECTORY': credentials})
+        resp = self.request('POST', '/v1/chat/completions',
+                            body={'messages': [{'role': 'user', 'content': 'hi'}]})
+        self.assertEqual(resp.status, 200, resp.body)
+        runs = [run for run in self.fake_runs() if 'environ' in run]
+        self.assertTrue(runs)
+        for run in runs:
+            environ = run['environ']
+            for name in ('API_BEARER_TOKEN', 'CREDENTIALS_DIRECTORY', 'GIT_CRYPT_KEY'):
+                self.assertNotIn(name, environ)
+            self.assertFalse([n for n, v in environ.items() if TOKEN in v])
+            # The CLI's own credentials still reach it.
+            self.assertEqual(environ['ANTHROPIC_API_KEY'], 'sk-ant-for-claude')
+            self.assertEqual(environ['CLAUDE_CODE_OAUTH_TOKEN'], 'oauth-for-claude')
 
 
 if __name__ == '__main__':
