@@ -528,6 +528,7 @@ typedef struct {
   CasClientInputStream *client; /* (owned) (nullable) */
   GBytes *answer;      /* (owned) */
   GSource *drain;      /* (owned) (nullable) */
+  GCancellable *writing; /* (owned) (nullable) while the answer is written */
   guint timeout_id;
 } Linger;
 
@@ -542,6 +543,7 @@ linger_free (Linger *linger)
   g_object_unref (linger->stream);
   g_clear_object (&linger->client);
   g_bytes_unref (linger->answer);
+  g_clear_object (&linger->writing);
   g_free (linger);
 }
 
@@ -551,7 +553,11 @@ linger_timeout (gpointer user_data)
   Linger *linger = user_data;
 
   linger->timeout_id = 0;
-  linger_free (linger);
+  /* A client that reads nothing: the write ends, and frees. */
+  if (linger->writing != NULL)
+    g_cancellable_cancel (linger->writing);
+  else
+    linger_free (linger);
   return G_SOURCE_REMOVE;
 }
 
@@ -591,9 +597,11 @@ linger_wrote (GObject      *source,
 {
   Linger *linger = user_data;
   GInputStream *input = g_io_stream_get_input_stream (linger->stream);
+  gboolean written = g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result,
+                                                       NULL, NULL);
 
-  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, NULL) ||
-      !G_IS_POLLABLE_INPUT_STREAM (input))
+  g_clear_object (&linger->writing);
+  if (!written || linger->timeout_id == 0 || !G_IS_POLLABLE_INPUT_STREAM (input))
     {
       linger_free (linger);
       return;
@@ -656,11 +664,12 @@ answer_unread (CasHttpServer     *self,
   linger->stream = stream;
   linger->client = input != NULL ? g_object_ref (input) : NULL;
   linger->answer = g_string_free_to_bytes (answer);
+  linger->writing = g_cancellable_new ();
   linger->timeout_id = g_timeout_add_seconds (LINGER_SECONDS, linger_timeout, linger);
   g_output_stream_write_all_async (g_io_stream_get_output_stream (stream),
                                    g_bytes_get_data (linger->answer, NULL),
                                    g_bytes_get_size (linger->answer),
-                                   G_PRIORITY_DEFAULT, NULL, linger_wrote, linger);
+                                   G_PRIORITY_DEFAULT, linger->writing, linger_wrote, linger);
 }
 
 /* Early handler: sees each request once its headers are read, before
