@@ -50,6 +50,7 @@ struct _CasDaemon
 
   /* The last /health body and the counts in it (see handle_health). */
   char *health_body;          /* (owned) (nullable) */
+  char *health_public_body;   /* (owned) (nullable) the same, without paths */
   guint health_active;
   guint health_queued;
   CasCliPoolStats health_pool;
@@ -76,6 +77,7 @@ cas_daemon_finalize (GObject *object)
   g_free (self->state_dir);
   g_free (self->claude_path);
   g_free (self->health_body);
+  g_free (self->health_public_body);
 
   G_OBJECT_CLASS (cas_daemon_parent_class)->finalize (object);
 }
@@ -129,27 +131,38 @@ handle_health (CasHttpServer     *server,
       queued != self->health_queued || memcmp (&pool, &self->health_pool, sizeof pool) != 0)
     {
       GString *out = g_string_sized_new (256);
+      g_autofree char *pool_json = NULL;
+      gsize head_len;
 
       g_string_append_printf (out,
                               "{\"status\":\"ok\",\"service\":\"claude-agent-service\","
                               "\"version\":\"%s\",\"busy\":%s,\"active\":%u,\"queued\":%u,"
-                              "\"capacity\":%u,\"claude\":{\"available\":%s,\"path\":",
+                              "\"capacity\":%u,\"claude\":{\"available\":%s",
                               PACKAGE_VERSION, active >= capacity ? "true" : "false",
                               active, queued, capacity, claude != NULL ? "true" : "false");
+      head_len = out->len;
+      pool_json = g_strdup_printf ("},\"pool\":{\"warm\":%u,\"busy\":%u,\"retired\":%u,"
+                                   "\"fallbacks\":%u}}",
+                                   pool.warm, pool.busy, pool.retired, pool.fallbacks);
+      /* Where the CLI lives (and so the user's home) is for those with
+       * the token: the rest is for any scheduler. */
+      g_free (self->health_public_body);
+      self->health_public_body = g_strdup_printf ("%.*s%s", (int) head_len, out->str, pool_json);
+      g_string_append (out, ",\"path\":");
       if (claude != NULL)
         cas_json_append_string (out, claude);
       else
         g_string_append (out, "null");
-      g_string_append_printf (out, "},\"pool\":{\"warm\":%u,\"busy\":%u,\"retired\":%u,"
-                              "\"fallbacks\":%u}}",
-                              pool.warm, pool.busy, pool.retired, pool.fallbacks);
+      g_string_append (out, pool_json);
       g_free (self->health_body);
       self->health_body = g_string_free (out, FALSE);
       self->health_active = active;
       self->health_queued = queued;
       self->health_pool = pool;
     }
-  cas_http_reply_json (msg, SOUP_STATUS_OK, g_strdup (self->health_body));
+  cas_http_reply_json (msg, SOUP_STATUS_OK,
+                       g_strdup (cas_http_server_is_authenticated (msg)
+                                   ? self->health_body : self->health_public_body));
 }
 
 static void
@@ -192,6 +205,8 @@ cas_daemon_new (CasConfig *config,
                                        config->claude_max_queue_depth);
   self->http = cas_http_server_new (config, token);
   cas_http_server_add_route (self->http, "GET", "/health", CAS_ROUTE_PUBLIC,
+                             handle_health, self);
+  cas_http_server_add_route (self->http, "HEAD", "/health", CAS_ROUTE_PUBLIC,
                              handle_health, self);
 
   self->pool = cas_cli_pool_new (&(CasCliPoolLimits) {

@@ -6,10 +6,12 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <glib-unix.h>
 #include <glib/gi18n.h>
 #include <locale.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include "cas-daemon.h"
 
@@ -73,6 +75,26 @@ on_name_lost (GDBusConnection *connection,
   g_main_loop_quit (state->loop);
 }
 
+/* Every local user can open connections: the soft descriptor limit
+ * (often 1024) would be the first thing to run out, so take the hard
+ * one, which is ours to take. */
+static void
+raise_descriptor_limit (void)
+{
+  struct rlimit limit;
+  rlim_t soft;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max)
+    return;
+  soft = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit (RLIMIT_NOFILE, &limit) == 0)
+    g_debug ("Descriptor limit raised from %lu to %lu",
+             (unsigned long) soft, (unsigned long) limit.rlim_max);
+  else
+    g_debug ("Descriptor limit stays %lu: %s", (unsigned long) soft, g_strerror (errno));
+}
+
 static void
 setup_i18n (void)
 {
@@ -130,6 +152,7 @@ main (int   argc,
     }
   if (verbose)
     g_log_set_debug_enabled (TRUE);
+  raise_descriptor_limit ();
 
   config = cas_config_load (config_path, &error);
   if (config == NULL)

@@ -100,6 +100,20 @@ static const char *const scrubbed_env_names[] = {
   NULL
 };
 
+/* The daemon's own secrets: the CLI and the tools it runs have no use for
+ * them, and a child's environment is readable in /proc by anything running
+ * as the user. The CLI's own credentials (ANTHROPIC_API_KEY,
+ * CLAUDE_CODE_OAUTH_TOKEN, ...) and whatever else the service is given
+ * must still reach it, so names are listed, not guessed from a pattern. */
+static const char *const secret_env_names[] = {
+  "API_BEARER_TOKEN",
+  /* systemd credentials: the api-token file and any other. */
+  "CREDENTIALS_DIRECTORY",
+  /* Where the workspace's git-crypt key is; the daemon unlocks it. */
+  "GIT_CRYPT_KEY",
+  NULL
+};
+
 const char * const *
 cas_cli_scrubbed_env_names (void)
 {
@@ -681,7 +695,7 @@ cas_cli_projects_dir (void)
 }
 
 /* The child's environment: ours, less what a parent Claude Code session
- * set (nested sessions refuse to start). */
+ * set (nested sessions refuse to start) and the daemon's secrets. */
 static GStrv
 child_environment (void)
 {
@@ -689,6 +703,8 @@ child_environment (void)
 
   for (guint i = 0; scrubbed_env_names[i] != NULL; i++)
     env = g_environ_unsetenv (env, scrubbed_env_names[i]);
+  for (guint i = 0; secret_env_names[i] != NULL; i++)
+    env = g_environ_unsetenv (env, secret_env_names[i]);
   return env;
 }
 

@@ -50,6 +50,10 @@ static const KeyInfo keys[] = {
   { "http", "trusted-proxies", NULL, KEY_ADDRESS_LIST, F (http_trusted_proxies), NULL, 0, 0 },
   { "http", "max-body-bytes", NULL, KEY_UINT64, F (http_max_body_bytes), "8388608", 1024, G_GUINT64_CONSTANT (1) << 32 },
   { "http", "access-log", NULL, KEY_BOOL, F (http_access_log), "true", 0, 0 },
+  { "http", "header-timeout-seconds", NULL, KEY_UINT, F (http_header_timeout_seconds), "10", 1, 3600 },
+  { "http", "body-timeout-seconds", NULL, KEY_UINT, F (http_body_timeout_seconds), "30", 1, 3600 },
+  { "http", "idle-timeout-seconds", NULL, KEY_UINT, F (http_idle_timeout_seconds), "60", 1, 86400 },
+  { "http", "max-connections", NULL, KEY_UINT, F (http_max_connections), "512", 1, 1048576 },
 
   { "claude", "command", NULL, KEY_STRING, F (claude_command), "claude", 0, 0 },
   { "claude", "default-model", NULL, KEY_STRING, F (claude_default_model), "sonnet", 0, 0 },

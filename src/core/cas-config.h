@@ -27,6 +27,10 @@ typedef struct {
   char **http_trusted_proxies;   /* IP addresses, never NULL */
   guint64 http_max_body_bytes;
   gboolean http_access_log;
+  guint http_header_timeout_seconds;
+  guint http_body_timeout_seconds;
+  guint http_idle_timeout_seconds;
+  guint http_max_connections;
 
   /* [claude] */
   char *claude_command;

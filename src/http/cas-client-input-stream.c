@@ -29,7 +29,11 @@ struct _CasClientInputStream
   GFilterInputStream parent_instance;
 
   GSocketConnection *connection; /* (owned) */
-  gboolean between_requests;     /* nothing read since the last answer */
+  CasClientPhase phase;          /* IDLE: nothing read since the last answer */
+  gint64 phase_since_us;
+  gint64 last_read_us;
+  gboolean served;
+  gboolean shut_down;
 };
 
 static void cas_client_input_stream_pollable_init (GPollableInputStreamInterface *iface);
@@ -62,13 +66,22 @@ read_or_report_hang_up (CasClientInputStream *self,
     n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (base_stream (self)),
                                                   buffer, count, cancellable, &local_error);
   if (n > 0)
-    self->between_requests = FALSE;
-  else if (self->between_requests && count > 0 &&
+    {
+      self->last_read_us = g_get_monotonic_time ();
+      if (self->phase == CAS_CLIENT_PHASE_IDLE)
+        {
+          self->phase = CAS_CLIENT_PHASE_HEADERS;
+          /* A first request's headers are timed from the connection. */
+          if (self->served)
+            self->phase_since_us = self->last_read_us;
+        }
+    }
+  else if (self->phase == CAS_CLIENT_PHASE_IDLE && count > 0 &&
            !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK) &&
            !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
       /* See the top of the file. */
-      self->between_requests = FALSE;
+      self->phase = CAS_CLIENT_PHASE_CLOSING;
       g_socket_shutdown (cas_client_input_stream_get_socket (self), FALSE, TRUE, NULL);
       ((char *) buffer)[0] = 'X';
       return 1;
@@ -167,7 +180,9 @@ cas_client_input_stream_init (CasClientInputStream *self)
 {
   /* The first request has a start of its own in libsoup: still, a hang-up
    * before it is one more connection nobody needs. */
-  self->between_requests = TRUE;
+  self->phase = CAS_CLIENT_PHASE_IDLE;
+  self->phase_since_us = g_get_monotonic_time ();
+  self->last_read_us = self->phase_since_us;
 }
 
 GInputStream *
@@ -198,5 +213,77 @@ cas_client_input_stream_request_done (CasClientInputStream *self)
 {
   g_return_if_fail (CAS_IS_CLIENT_INPUT_STREAM (self));
 
-  self->between_requests = TRUE;
+  if (self->phase == CAS_CLIENT_PHASE_CLOSING)
+    return;
+  self->phase = CAS_CLIENT_PHASE_IDLE;
+  self->phase_since_us = g_get_monotonic_time ();
+  self->served = TRUE;
+}
+
+CasClientPhase
+cas_client_input_stream_get_phase (CasClientInputStream *self)
+{
+  g_return_val_if_fail (CAS_IS_CLIENT_INPUT_STREAM (self), CAS_CLIENT_PHASE_CLOSING);
+
+  return self->phase;
+}
+
+void
+cas_client_input_stream_set_phase (CasClientInputStream *self,
+                                   CasClientPhase        phase)
+{
+  g_return_if_fail (CAS_IS_CLIENT_INPUT_STREAM (self));
+
+  /* Closing is for good. */
+  if (self->phase == CAS_CLIENT_PHASE_CLOSING || self->phase == phase)
+    return;
+  self->phase = phase;
+  self->phase_since_us = g_get_monotonic_time ();
+}
+
+gint64
+cas_client_input_stream_get_phase_since (CasClientInputStream *self)
+{
+  g_return_val_if_fail (CAS_IS_CLIENT_INPUT_STREAM (self), 0);
+
+  return self->phase_since_us;
+}
+
+gint64
+cas_client_input_stream_get_last_read (CasClientInputStream *self)
+{
+  g_return_val_if_fail (CAS_IS_CLIENT_INPUT_STREAM (self), 0);
+
+  return self->last_read_us;
+}
+
+gboolean
+cas_client_input_stream_has_served (CasClientInputStream *self)
+{
+  g_return_val_if_fail (CAS_IS_CLIENT_INPUT_STREAM (self), FALSE);
+
+  return self->served;
+}
+
+void
+cas_client_input_stream_shut_down (CasClientInputStream *self)
+{
+  GSocket *socket;
+
+  g_return_if_fail (CAS_IS_CLIENT_INPUT_STREAM (self));
+
+  if (self->shut_down)
+    return;
+  self->shut_down = TRUE;
+  socket = cas_client_input_stream_get_socket (self);
+  if (!g_socket_is_closed (socket))
+    g_socket_shutdown (socket, TRUE, TRUE, NULL);
+}
+
+gboolean
+cas_client_input_stream_is_shut_down (CasClientInputStream *self)
+{
+  g_return_val_if_fail (CAS_IS_CLIENT_INPUT_STREAM (self), TRUE);
+
+  return self->shut_down;
 }

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <gio/gnetworking.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <glib/gi18n.h>
@@ -23,6 +24,12 @@
  * (aesthetics-anchors 5.1). */
 #define LISTEN_BACKLOG 128
 #define ACCEPT_RETRY_MS 100
+/* Client-supplied fields in a log line are cut at this many bytes. */
+#define LOG_FIELD_MAX 256
+/* How long a connection answered without reading its body may still
+ * send (read and dropped) before it is closed: long enough for a client
+ * that sends its whole body before it reads to get the answer. */
+#define LINGER_SECONDS 2
 
 typedef struct {
   char *method;
@@ -45,6 +52,11 @@ struct _CasHttpServer
   guint accept_retry_id;
   GPtrArray *routes;    /* (element-type Route) (owned) */
   guint port;
+  /* Client connections, oldest first, for their timeouts and the cap;
+   * each leaves the queue when it is finalized. */
+  GQueue connections;   /* (element-type CasClientInputStream) (unowned) */
+  guint sweep_id;
+  guint max_connections;
   guint64 request_counter;
   char request_id_prefix[9];
 };
@@ -56,6 +68,7 @@ typedef struct {
   gint64 start_us;
   guint64 body_bytes;
   gboolean body_too_large;
+  gboolean authenticated;
 } RequestInfo;
 
 /* Looked up several times per request: quarks, not strings, which
@@ -294,6 +307,34 @@ check_auth (CasHttpServer     *self,
   return NULL;
 }
 
+/* The route for @method and @path, or NULL; @path_known and @allowed
+ * (both nullable) say whether any route has that path, and with which
+ * methods. */
+static const Route *
+find_route (CasHttpServer *self,
+            const char    *method,
+            const char    *path,
+            gboolean      *path_known,
+            GString       *allowed)
+{
+  for (guint i = 0; i < self->routes->len; i++)
+    {
+      const Route *route = g_ptr_array_index (self->routes, i);
+
+      if (!route_matches_path (route, path))
+        continue;
+      if (path_known != NULL)
+        *path_known = TRUE;
+      if (g_str_equal (route->method, method))
+        return route;
+      if (allowed != NULL && !strstr (allowed->str, route->method))
+        g_string_append_printf (allowed, "%s%s", allowed->len > 0 ? ", " : "", route->method);
+    }
+  return NULL;
+}
+
+static CasClientInputStream *client_input (SoupServerMessage *msg);
+
 static void
 dispatch (SoupServer        *server,
           SoupServerMessage *msg,
@@ -304,11 +345,15 @@ dispatch (SoupServer        *server,
   CasHttpServer *self = user_data;
   const char *method = soup_server_message_get_method (msg);
   RequestInfo *info = g_object_get_qdata (G_OBJECT (msg), request_info_quark);
+  CasClientInputStream *input = client_input (msg);
   const Route *found = NULL;
   gboolean path_known = FALSE;
   g_autoptr (GString) allowed = g_string_new (NULL);
   const char *auth_failure;
 
+  /* Its body is in: from now on it takes the time it takes. */
+  if (input != NULL)
+    cas_client_input_stream_set_phase (input, CAS_CLIENT_PHASE_ANSWERING);
   if (info != NULL)
     soup_message_headers_append (soup_server_message_get_response_headers (msg),
                                  "X-Request-Id", info->id);
@@ -323,22 +368,7 @@ dispatch (SoupServer        *server,
       return;
     }
 
-  for (guint i = 0; i < self->routes->len; i++)
-    {
-      const Route *route = g_ptr_array_index (self->routes, i);
-
-      if (!route_matches_path (route, path))
-        continue;
-      path_known = TRUE;
-      if (g_str_equal (route->method, method))
-        {
-          found = route;
-          break;
-        }
-      if (!strstr (allowed->str, route->method))
-        g_string_append_printf (allowed, "%s%s", allowed->len > 0 ? ", " : "", route->method);
-    }
-
+  found = find_route (self, method, path, &path_known, allowed);
   if (found == NULL || !(found->flags & CAS_ROUTE_PUBLIC))
     {
       auth_failure = check_auth (self, msg);
@@ -388,37 +418,40 @@ on_got_chunk (SoupServerMessage *msg,
     }
 }
 
-/* Early handler: sees each request once its headers are read, before
- * any of its body. (Not the server's "request-started" signal: libsoup
- * declares its signals without a marshaller, so GLib calls their handlers
- * through libffi; see connect_marshalled ().) */
-static void
-start_request (SoupServer        *server,
-               SoupServerMessage *msg,
-               const char        *path,
-               GHashTable        *query,
-               gpointer           user_data)
+char *
+cas_http_log_escape (const char *text,
+                     gsize       max_bytes)
 {
-  CasHttpServer *self = user_data;
-  RequestInfo *info = g_new0 (RequestInfo, 1);
-  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
-  goffset declared = soup_message_headers_get_content_length (headers);
+  const char *end;
+  GString *out;
 
-  g_snprintf (info->id, sizeof info->id, "%s-%" G_GUINT64_FORMAT,
-              self->request_id_prefix, ++self->request_counter);
-  info->start_us = g_get_monotonic_time ();
-  info->access_log = self->config->http_access_log;
-  g_object_set_qdata_full (G_OBJECT (msg), request_info_quark, info, g_free);
-
-  if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH &&
-      (guint64) declared > self->config->http_max_body_bytes)
+  if (text == NULL)
+    return g_strdup ("-");
+  end = text + strlen (text);
+  out = g_string_sized_new (MIN ((gsize) (end - text), max_bytes) + 4);
+  for (const char *p = text; p < end;)
     {
-      info->body_too_large = TRUE;
-      soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
-      return;
+      gunichar c = g_utf8_get_char_validated (p, end - p);
+      gboolean valid = c != (gunichar) -1 && c != (gunichar) -2;
+      gsize len = valid ? (gsize) (g_utf8_next_char (p) - p) : 1;
+      /* C0 and C1 controls and DEL could end the line or steer a
+       * terminal; the backslash is escaped so an escape means one. */
+      gboolean escape = !valid || c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) || c == '\\';
+      gsize piece = escape ? 4 * len : len;
+
+      if (out->len + piece > max_bytes)
+        {
+          g_string_append (out, "…");
+          break;
+        }
+      if (escape)
+        for (gsize i = 0; i < len; i++)
+          g_string_append_printf (out, "\\x%02x", (guint8) p[i]);
+      else
+        g_string_append_len (out, p, len);
+      p += len;
     }
-  if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CHUNKED)
-    g_signal_connect_object (msg, "got-chunk", G_CALLBACK (on_got_chunk), self, 0);
+  return g_string_free (out, FALSE);
 }
 
 static void
@@ -429,6 +462,8 @@ log_request (SoupServerMessage *msg,
   GUri *uri = soup_server_message_get_uri (msg);
   const char *path = uri != NULL ? g_uri_get_path (uri) : "?";
   GLogLevelFlags level = G_LOG_LEVEL_MESSAGE;
+  g_autofree char *method = NULL;
+  g_autofree char *safe_path = NULL;
 
   if (info == NULL || !info->access_log)
     return;
@@ -440,9 +475,12 @@ log_request (SoupServerMessage *msg,
       if (g_log_writer_default_would_drop (level, G_LOG_DOMAIN))
         return;
     }
-  /* Paths only: query strings may carry things that should not be logged. */
+  /* Paths only: query strings may carry things that should not be logged.
+   * What the client sent is escaped and cut: one request, one short line. */
+  method = cas_http_log_escape (soup_server_message_get_method (msg), LOG_FIELD_MAX);
+  safe_path = cas_http_log_escape (path, LOG_FIELD_MAX);
   g_log (G_LOG_DOMAIN, level,
-         "%s %s %s %u%s %.1f ms", info->id, soup_server_message_get_method (msg), path,
+         "%s %s %s %u%s %.1f ms", info->id, method, safe_path,
          soup_server_message_get_status (msg), outcome,
          (g_get_monotonic_time () - info->start_us) / 1000.0);
 }
@@ -452,6 +490,14 @@ cas_http_server_log_taken_over (SoupServerMessage *msg,
                                 const char        *outcome)
 {
   log_request (msg, outcome);
+}
+
+gboolean
+cas_http_server_is_authenticated (SoupServerMessage *msg)
+{
+  RequestInfo *info = g_object_get_qdata (G_OBJECT (msg), request_info_quark);
+
+  return info != NULL && info->authenticated;
 }
 
 static CasClientInputStream *
@@ -470,6 +516,219 @@ request_done (SoupServerMessage *msg)
   set_cork (msg, FALSE);
   if (input != NULL)
     cas_client_input_stream_request_done (input);
+}
+
+/* A connection answered before its body was read: the answer goes out,
+ * then whatever the client still sends is read and dropped for a moment
+ * (LINGER_SECONDS at most, whatever it sends), so that closing with
+ * unread data, which sends a reset, does not destroy the answer before
+ * the client has read it. */
+typedef struct {
+  GIOStream *stream;   /* (owned) */
+  CasClientInputStream *client; /* (owned) (nullable) */
+  GBytes *answer;      /* (owned) */
+  GSource *drain;      /* (owned) (nullable) */
+  GCancellable *writing; /* (owned) (nullable) while the answer is written */
+  guint timeout_id;
+} Linger;
+
+static void
+linger_free (Linger *linger)
+{
+  g_clear_handle_id (&linger->timeout_id, g_source_remove);
+  if (linger->drain != NULL)
+    g_source_destroy (linger->drain);
+  g_clear_pointer (&linger->drain, g_source_unref);
+  g_io_stream_close (linger->stream, NULL, NULL);
+  g_object_unref (linger->stream);
+  g_clear_object (&linger->client);
+  g_bytes_unref (linger->answer);
+  g_clear_object (&linger->writing);
+  g_free (linger);
+}
+
+static gboolean
+linger_timeout (gpointer user_data)
+{
+  Linger *linger = user_data;
+
+  linger->timeout_id = 0;
+  /* A client that reads nothing: the write ends, and frees. */
+  if (linger->writing != NULL)
+    g_cancellable_cancel (linger->writing);
+  else
+    linger_free (linger);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+linger_drain (GObject  *stream,
+              gpointer  user_data)
+{
+  Linger *linger = user_data;
+  char buffer[16384];
+  gssize n;
+
+  /* A few reads per wake-up: a fast sender must not keep the main loop
+   * (and the linger timeout) waiting. */
+  for (guint i = 0; i < 16; i++)
+    {
+      g_autoptr (GError) error = NULL;
+
+      n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (stream),
+                                                    buffer, sizeof buffer, NULL, &error);
+      if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        return G_SOURCE_CONTINUE;
+      if (n <= 0)
+        break;
+      if (i == 15)
+        return G_SOURCE_CONTINUE;
+    }
+  /* The end, or an error: done. */
+  g_clear_pointer (&linger->drain, g_source_unref);
+  linger_free (linger);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+linger_wrote (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  Linger *linger = user_data;
+  GInputStream *input = g_io_stream_get_input_stream (linger->stream);
+  gboolean written = g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result,
+                                                       NULL, NULL);
+
+  g_clear_object (&linger->writing);
+  if (!written || linger->timeout_id == 0 || !G_IS_POLLABLE_INPUT_STREAM (input))
+    {
+      linger_free (linger);
+      return;
+    }
+  /* The end of the answer, for clients that read to the end. */
+  if (linger->client != NULL)
+    g_socket_shutdown (cas_client_input_stream_get_socket (linger->client), FALSE, TRUE, NULL);
+  linger->drain = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (input), NULL);
+  g_source_set_callback (linger->drain, G_SOURCE_FUNC (linger_drain), linger, NULL);
+  g_source_attach (linger->drain, NULL);
+}
+
+/* Answers @msg with an error and closes its connection without reading
+ * its body: libsoup would read all of it first (even one declared
+ * 10 GB), and send "100 Continue" to a client that asked. So the
+ * connection is taken from libsoup and answered by hand. */
+static void
+answer_unread (CasHttpServer     *self,
+               SoupServerMessage *msg,
+               guint              status,
+               const char        *code_name,
+               const char        *message)
+{
+  RequestInfo *info = g_object_get_qdata (G_OBJECT (msg), request_info_quark);
+  CasClientInputStream *input = client_input (msg);
+  GUri *uri = soup_server_message_get_uri (msg);
+  g_autofree char *body = cas_http_format_error (g_uri_get_path (uri), status,
+                                                 code_name, message);
+  GString *answer = g_string_sized_new (256 + strlen (body));
+  g_autoptr (SoupServerMessage) keep = g_object_ref (msg);
+  GIOStream *stream;
+  Linger *linger;
+
+  g_string_append_printf (answer,
+                          "HTTP/1.1 %u %s\r\n"
+                          "Content-Type: application/json\r\n"
+                          "Content-Length: %" G_GSIZE_FORMAT "\r\n"
+                          "Connection: close\r\n"
+                          "X-Request-Id: %s\r\n",
+                          status, soup_status_get_phrase (status), strlen (body), info->id);
+  if (status == SOUP_STATUS_UNAUTHORIZED)
+    g_string_append (answer, "WWW-Authenticate: Bearer\r\n");
+  g_string_append (answer, "\r\n");
+  g_string_append (answer, body);
+
+  soup_server_message_set_status (msg, status, NULL);
+  log_request (msg, " (body not read)");
+  /* Logged: libsoup will not report this request again. */
+  info->access_log = FALSE;
+  if (input != NULL)
+    cas_client_input_stream_set_phase (input, CAS_CLIENT_PHASE_ANSWERING);
+
+  stream = soup_server_message_steal_connection (msg);
+  if (stream == NULL)
+    {
+      g_string_free (answer, TRUE);
+      return;
+    }
+  linger = g_new0 (Linger, 1);
+  linger->stream = stream;
+  linger->client = input != NULL ? g_object_ref (input) : NULL;
+  linger->answer = g_string_free_to_bytes (answer);
+  linger->writing = g_cancellable_new ();
+  linger->timeout_id = g_timeout_add_seconds (LINGER_SECONDS, linger_timeout, linger);
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (stream),
+                                   g_bytes_get_data (linger->answer, NULL),
+                                   g_bytes_get_size (linger->answer),
+                                   G_PRIORITY_DEFAULT, linger->writing, linger_wrote, linger);
+}
+
+/* Early handler: sees each request once its headers are read, before
+ * any of its body, so a request that will be refused is refused before
+ * the body is read, or "100 Continue" sent. (Not the server's
+ * "request-started" signal: libsoup declares its signals without a
+ * marshaller, so GLib calls their handlers through libffi; see
+ * connect_marshalled ().) */
+static void
+start_request (SoupServer        *server,
+               SoupServerMessage *msg,
+               const char        *path,
+               GHashTable        *query,
+               gpointer           user_data)
+{
+  CasHttpServer *self = user_data;
+  RequestInfo *info = g_new0 (RequestInfo, 1);
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  SoupEncoding encoding = soup_message_headers_get_encoding (headers);
+  goffset declared = soup_message_headers_get_content_length (headers);
+  CasClientInputStream *input = client_input (msg);
+  const Route *route;
+  const char *auth_failure;
+  gboolean has_body;
+
+  g_snprintf (info->id, sizeof info->id, "%s-%" G_GUINT64_FORMAT,
+              self->request_id_prefix, ++self->request_counter);
+  info->start_us = g_get_monotonic_time ();
+  info->access_log = self->config->http_access_log;
+  g_object_set_qdata_full (G_OBJECT (msg), request_info_quark, info, g_free);
+  if (input != NULL)
+    cas_client_input_stream_set_phase (input, CAS_CLIENT_PHASE_BODY);
+
+  has_body = encoding == SOUP_ENCODING_CHUNKED ||
+             (encoding == SOUP_ENCODING_CONTENT_LENGTH && declared > 0) ||
+             (soup_message_headers_get_expectations (headers) & SOUP_EXPECTATION_CONTINUE);
+  route = find_route (self, soup_server_message_get_method (msg), path, NULL, NULL);
+  auth_failure = check_auth (self, msg);
+  info->authenticated = auth_failure == NULL;
+  /* Without a body there is nothing to skip: dispatch () answers, and the
+   * connection stays open. */
+  if (has_body && auth_failure != NULL && (route == NULL || !(route->flags & CAS_ROUTE_PUBLIC)))
+    {
+      answer_unread (self, msg, SOUP_STATUS_UNAUTHORIZED, "unauthorized", auth_failure);
+      return;
+    }
+
+  if (encoding == SOUP_ENCODING_CONTENT_LENGTH &&
+      (guint64) declared > self->config->http_max_body_bytes)
+    {
+      g_autofree char *message =
+        g_strdup_printf ("request body is larger than %" G_GUINT64_FORMAT " bytes",
+                         self->config->http_max_body_bytes);
+
+      answer_unread (self, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "payload_too_large", message);
+      return;
+    }
+  if (encoding == SOUP_ENCODING_CHUNKED)
+    g_signal_connect_object (msg, "got-chunk", G_CALLBACK (on_got_chunk), self, 0);
 }
 
 static void
@@ -510,6 +769,135 @@ resume_accepting (gpointer user_data)
   self->accept_retry_id = 0;
   watch_listener (self);
   return G_SOURCE_REMOVE;
+}
+
+static void
+forget_connection (gpointer  data,
+                   GObject  *where_the_object_was)
+{
+  CasHttpServer *self = data;
+
+  g_queue_remove (&self->connections, where_the_object_was);
+}
+
+/* Open connections: those being closed no longer count. */
+static gboolean
+connection_counts (CasClientInputStream *input)
+{
+  return !cas_client_input_stream_is_shut_down (input) &&
+         !g_input_stream_is_closed (G_INPUT_STREAM (input)) &&
+         cas_client_input_stream_get_phase (input) != CAS_CLIENT_PHASE_CLOSING;
+}
+
+/* Every second while there are connections: a client that is slow to
+ * send a request, its headers or its body, or keeps a connection idle,
+ * loses it. Answers take the time they take (streams have heartbeats). */
+static gboolean
+sweep_connections (gpointer user_data)
+{
+  CasHttpServer *self = user_data;
+  const CasConfig *config = self->config;
+  gint64 now = g_get_monotonic_time ();
+
+  for (GList *l = self->connections.head; l != NULL; l = l->next)
+    {
+      CasClientInputStream *input = l->data;
+      gint64 since = cas_client_input_stream_get_phase_since (input);
+      guint limit;
+      const char *what;
+
+      if (!connection_counts (input))
+        continue;
+      switch (cas_client_input_stream_get_phase (input))
+        {
+        case CAS_CLIENT_PHASE_IDLE:
+          if (cas_client_input_stream_has_served (input))
+            {
+              limit = config->http_idle_timeout_seconds;
+              what = "idle";
+            }
+          else
+            {
+              limit = config->http_header_timeout_seconds;
+              what = "no request";
+            }
+          break;
+        case CAS_CLIENT_PHASE_HEADERS:
+          limit = config->http_header_timeout_seconds;
+          what = "headers too slow";
+          break;
+        case CAS_CLIENT_PHASE_BODY:
+          since = MAX (since, cas_client_input_stream_get_last_read (input));
+          limit = config->http_body_timeout_seconds;
+          what = "body too slow";
+          break;
+        case CAS_CLIENT_PHASE_ANSWERING:
+        case CAS_CLIENT_PHASE_CLOSING:
+        default:
+          continue;
+        }
+      if (now - since >= (gint64) limit * G_USEC_PER_SEC)
+        {
+          g_debug ("Closing a client connection: %s for %u s", what, limit);
+          cas_client_input_stream_shut_down (input);
+        }
+    }
+  if (g_queue_is_empty (&self->connections))
+    {
+      self->sweep_id = 0;
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+/* Room for one more connection: at the cap, the one idle the longest
+ * goes. FALSE when every connection is busy with a request. */
+static gboolean
+make_room (CasHttpServer *self)
+{
+  CasClientInputStream *oldest_idle = NULL;
+  guint open = 0;
+
+  for (GList *l = self->connections.head; l != NULL; l = l->next)
+    {
+      CasClientInputStream *input = l->data;
+
+      if (!connection_counts (input))
+        continue;
+      open++;
+      if (cas_client_input_stream_get_phase (input) == CAS_CLIENT_PHASE_IDLE &&
+          (oldest_idle == NULL ||
+           cas_client_input_stream_get_phase_since (input) <
+             cas_client_input_stream_get_phase_since (oldest_idle)))
+        oldest_idle = input;
+    }
+  if (open < self->max_connections)
+    return TRUE;
+  if (oldest_idle == NULL)
+    return FALSE;
+  g_debug ("Closing the longest idle client connection: %u open", open);
+  cas_client_input_stream_shut_down (oldest_idle);
+  return TRUE;
+}
+
+/* Every connection is busy: the newcomer is told so, and closed. */
+static void
+refuse_connection (GSocket *client)
+{
+  static const char answer[] =
+    "HTTP/1.1 503 Service Unavailable\r\n"
+    "Content-Type: application/json\r\n"
+    "Content-Length: 72\r\n"
+    "Connection: close\r\n"
+    "Retry-After: 1\r\n"
+    "\r\n"
+    "{\"error\":\"busy\",\"detail\":\"too many client connections; try again later\"}";
+
+  g_debug ("Refusing a client connection: every one is busy");
+  g_socket_set_blocking (client, FALSE);
+  g_socket_send (client, answer, sizeof answer - 1, NULL, NULL);
+  g_socket_shutdown (client, FALSE, TRUE, NULL);
+  g_socket_close (client, NULL);
 }
 
 /* We accept connections ourselves and hand them to libsoup: libsoup
@@ -556,8 +944,17 @@ on_incoming (GSocket      *listener,
           g_socket_close (client, NULL);
           continue;
         }
+      if (!make_room (self))
+        {
+          refuse_connection (client);
+          continue;
+        }
       connection = g_socket_connection_factory_create_connection (client);
       input = cas_client_input_stream_new (connection);
+      g_queue_push_tail (&self->connections, input);
+      g_object_weak_ref (G_OBJECT (input), forget_connection, self);
+      if (self->sweep_id == 0)
+        self->sweep_id = g_timeout_add_seconds (1, sweep_connections, self);
       stream = g_simple_io_stream_new (input, g_io_stream_get_output_stream (G_IO_STREAM (connection)));
       /* libsoup keeps the address for the connection's life and hands it to
        * every message: it carries the input, and through it the socket
@@ -621,6 +1018,24 @@ cas_http_server_get_client_socket (SoupServerMessage *msg)
   return input != NULL ? cas_client_input_stream_get_socket (input) : NULL;
 }
 
+/* @wanted, or half the descriptor limit if that is less: the other half
+ * is for claude's pipes, files and a margin. */
+static guint
+connection_cap (guint wanted)
+{
+  struct rlimit limit;
+  guint cap;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
+    return wanted;
+  cap = (guint) MAX (MIN (limit.rlim_cur / 2, G_MAXUINT), 1);
+  if (wanted <= cap)
+    return wanted;
+  g_message (_("[http] max-connections lowered from %u to %u: the descriptor limit is %lu"),
+             wanted, cap, (unsigned long) limit.rlim_cur);
+  return cap;
+}
+
 /* Every step of listening fails with the same words. */
 static gboolean
 cannot_listen (CasHttpServer *self,
@@ -679,6 +1094,8 @@ cas_http_server_listen (CasHttpServer *self,
   if (!give_libsoup_a_listener (self, &local_error))
     return cannot_listen (self, local_error, error);
 
+  self->max_connections = connection_cap (self->config->http_max_connections);
+
   g_socket_set_blocking (socket, FALSE);
   self->listener = g_steal_pointer (&socket);
   watch_listener (self);
@@ -695,6 +1112,9 @@ void
 cas_http_server_shutdown (CasHttpServer *self)
 {
   g_clear_handle_id (&self->accept_retry_id, g_source_remove);
+  g_clear_handle_id (&self->sweep_id, g_source_remove);
+  while (!g_queue_is_empty (&self->connections))
+    g_object_weak_unref (g_queue_pop_head (&self->connections), forget_connection, self);
   if (self->accept_source != NULL)
     g_source_destroy (self->accept_source);
   g_clear_pointer (&self->accept_source, g_source_unref);

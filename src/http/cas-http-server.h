@@ -54,6 +54,15 @@ GSocket *cas_http_server_get_client_socket (SoupServerMessage *msg);
 void cas_http_server_log_taken_over (SoupServerMessage *msg,
                                      const char        *outcome);
 
+/* Whether @msg carried valid credentials (known once its headers are
+ * read); public routes use it to say more to those who have them. */
+gboolean cas_http_server_is_authenticated (SoupServerMessage *msg);
+
+/* Pure: @text (nullable) as one field of a log line: control characters,
+ * invalid UTF-8 and the backslash as \xHH, cut at @max_bytes with "…". */
+char *cas_http_log_escape (const char *text,
+                           gsize       max_bytes);
+
 /* Pure: constant-time token comparison. */
 gboolean cas_http_token_equal (const char *given,
                                const char *expected);

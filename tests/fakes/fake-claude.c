@@ -507,6 +507,8 @@ log_startup (void)
   };
   g_autoptr(GPtrArray) args = g_ptr_array_new ();
   g_autoptr(GString) env = g_string_new (NULL);
+  g_autoptr(GString) environ_json = g_string_new (NULL);
+  g_auto(GStrv) names = g_listenv ();
   g_autofree char *argv_json = NULL;
   g_autofree char *grandchild = NULL;
   g_autofree char *line = NULL;
@@ -523,12 +525,25 @@ log_startup (void)
         g_string_append_printf (env, "%s\"%s\":", env->len ? "," : "", *k);
         append_jstr (env, g_getenv (*k));
       }
+  for (char **name = names; *name; name++)
+    {
+      const char *value = g_getenv (*name);
+
+      if (value == NULL)
+        continue;
+      if (environ_json->len > 0)
+        g_string_append_c (environ_json, ',');
+      append_jstr (environ_json, *name);
+      g_string_append_c (environ_json, ':');
+      append_jstr (environ_json, value);
+    }
   grandchild = F.grandchild > 0 ? g_strdup_printf (",\"grandchild_pid\":%d", (int) F.grandchild)
                                 : g_strdup ("");
   line = jprintf ("{\"pid\":%d,\"pgid\":%d,\"ppid\":%d,\"cwd\":%J,\"argv\":%s,\"stdin\":%J,"
-                  "\"stdin_bytes\":%d,\"env\":{%s},\"session_id\":%J%s}\n",
+                  "\"stdin_bytes\":%d,\"env\":{%s},\"environ\":{%s},\"session_id\":%J%s}\n",
                   (int) getpid (), (int) getpgrp (), (int) getppid (), F.cwd, argv_json,
-                  F.stdin_text, (int) F.stdin_bytes, env->str, F.session_id, grandchild);
+                  F.stdin_text, (int) F.stdin_bytes, env->str, environ_json->str,
+                  F.session_id, grandchild);
   log_append (line);
 }
 

@@ -21,13 +21,27 @@ class HealthTest(DaemonTestCase):
         self.assertEqual(body['active'], 0)
         self.assertEqual(body['queued'], 0)
         self.assertEqual(body['capacity'], 10)
-        self.assertEqual(body['claude']['available'], True)
+        # Where the CLI is (and so the user's home) is for token holders.
+        self.assertEqual(body['claude'], {'available': True})
+
+    def test_health_path_only_with_token(self):
+        body = self.request('GET', '/health').json()
         self.assertTrue(body['claude']['path'].endswith('/claude'))
+        self.assertNotIn('path', self.request('GET', '/health', token='wrong').json()['claude'])
+
+    @smoke
+    def test_head_health_without_auth(self):
+        resp = self.request('HEAD', '/health', token=None)
+        self.assertEqual(resp.status, 200)
+        self.assertEqual(resp.headers['Content-Type'], 'application/json')
+        self.assertEqual(resp.body, b'')
 
     def test_health_reports_missing_claude(self):
         self.stop_daemon()
         self.start(env={'PATH': '/usr/bin:/bin'})
         body = self.request('GET', '/health', token=None).json()
+        self.assertEqual(body['claude'], {'available': False})
+        body = self.request('GET', '/health').json()
         self.assertEqual(body['claude'], {'available': False, 'path': None})
 
     def test_health_capacity_from_environment(self):
@@ -185,7 +199,7 @@ class RoutingTest(DaemonTestCase):
     def test_wrong_method(self):
         resp = self.request('POST', '/health', body={})
         self.assertEqual(resp.status, 405)
-        self.assertEqual(resp.headers['Allow'], 'GET')
+        self.assertEqual(resp.headers['Allow'], 'GET, HEAD')
         self.assertEqual(resp.json()['error'], 'method_not_allowed')
 
     def test_percent_encoded_path(self):

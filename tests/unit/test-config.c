@@ -23,6 +23,10 @@ test_defaults (void)
   g_assert_cmpuint (config->http_port, ==, 8080);
   g_assert_cmpuint (config->http_max_body_bytes, ==, 8 * 1024 * 1024);
   g_assert_false (config->http_trust_proxy_user_header);
+  g_assert_cmpuint (config->http_header_timeout_seconds, ==, 10);
+  g_assert_cmpuint (config->http_body_timeout_seconds, ==, 30);
+  g_assert_cmpuint (config->http_idle_timeout_seconds, ==, 60);
+  g_assert_cmpuint (config->http_max_connections, ==, 512);
   g_assert_cmpstr (config->claude_command, ==, "claude");
   g_assert_cmpstr (config->claude_default_model, ==, "sonnet");
   g_assert_cmpuint (g_strv_length (config->claude_models), ==, 6);
@@ -122,6 +126,10 @@ test_bad_numbers (void)
     { "[chat]\nbudget-usd=nan\n", "budget-usd" },
     { "[chat]\nbudget-usd=inf\n", "budget-usd" },
     { "[http]\nmax-body-bytes=99999999999999999999999\n", "max-body-bytes" },
+    { "[http]\nheader-timeout-seconds=0\n", "header-timeout-seconds" },
+    { "[http]\nbody-timeout-seconds=3601\n", "body-timeout-seconds" },
+    { "[http]\nidle-timeout-seconds=-5\n", "idle-timeout-seconds" },
+    { "[http]\nmax-connections=0\n", "max-connections" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
