@@ -483,9 +483,9 @@ pending_spawn (Pending          *pending,
       return;
     }
   pending->warm->busy = TRUE;
-  cas_cli_process_set_timeout (pending->warm->process,
-                               self->config->conversational_timeout_seconds);
+  /* A turn that runs too long is interrupted; the process stays. */
   cas_turn_set_keep_process (pending->turn, TRUE);
+  cas_turn_set_timeout (pending->turn, self->config->conversational_timeout_seconds);
   cas_turn_start_warm (pending->turn, pending->warm->process, request->message, run, slot);
 }
 

@@ -27,6 +27,9 @@ struct _CasTurn
   gboolean fell_back;
   CasCliProcess *fallback;   /* (owned) (nullable) not started yet */
   guint warm_deadline_id;
+  guint timeout_seconds;     /* warm, keep_process: the turn's own clock */
+  guint timeout_id;
+  gboolean timed_out;
   gboolean cancelled;
 
   /* what the attempt produced */
@@ -71,6 +74,7 @@ cas_turn_dispose (GObject *object)
 
   disconnect_run (self);
   g_clear_handle_id (&self->warm_deadline_id, g_source_remove);
+  g_clear_handle_id (&self->timeout_id, g_source_remove);
   g_clear_object (&self->run);
   g_clear_object (&self->fallback);
   g_clear_pointer (&self->slot, cas_admission_slot_release);
@@ -276,6 +280,7 @@ finish_attempt (CasTurn *self)
 
   self->running = FALSE;
   g_clear_handle_id (&self->warm_deadline_id, g_source_remove);
+  g_clear_handle_id (&self->timeout_id, g_source_remove);
   g_clear_object (&self->fallback);
   g_clear_pointer (&self->slot, cas_admission_slot_release);
   if (self->error != NULL)
@@ -293,6 +298,9 @@ end_attempt (CasTurn      *self,
   g_clear_error (&self->error);
   if (self->cancelled)
     self->error = g_error_new_literal (CAS_ERROR, CAS_ERROR_CANCELLED, "client went away");
+  else if (self->timed_out)
+    self->error = g_error_new (CAS_ERROR, CAS_ERROR_TIMED_OUT,
+                               "timed out after %u s", self->timeout_seconds);
   else if (self->result_error != NULL)
     self->error = g_error_copy (self->result_error);
   else if (run_error != NULL)
@@ -453,6 +461,37 @@ cas_turn_set_keep_process (CasTurn  *self,
   self->keep_process = keep;
 }
 
+/* Interrupts the turn and keeps the process, like a cancel. */
+static void
+interrupt_turn (CasTurn *self)
+{
+  cas_cli_process_interrupt (self->run);
+  /* One that does not answer the interrupt in time is stopped. */
+  cas_cli_process_set_timeout (self->run, CAS_TURN_INTERRUPT_SECONDS);
+}
+
+static gboolean
+on_turn_timeout (gpointer user_data)
+{
+  CasTurn *self = user_data;
+
+  self->timeout_id = 0;
+  if (self->running && self->warm)
+    {
+      g_debug ("the turn timed out; interrupting it");
+      self->timed_out = TRUE;
+      interrupt_turn (self);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+void
+cas_turn_set_timeout (CasTurn *self,
+                      guint    seconds)
+{
+  self->timeout_seconds = seconds;
+}
+
 void
 cas_turn_start_warm (CasTurn          *self,
                      CasCliProcess    *warm,
@@ -475,6 +514,8 @@ cas_turn_start_warm (CasTurn          *self,
       return;
     }
   connect_run (self);
+  if (self->keep_process && self->timeout_seconds > 0)
+    self->timeout_id = g_timeout_add_seconds (self->timeout_seconds, on_turn_timeout, self);
   cas_cli_process_send_user_message (warm, message);
   self->warm_deadline_id = g_timeout_add_seconds (CAS_TURN_WARM_DEADLINE_SECONDS,
                                                   on_warm_deadline, self);
@@ -492,11 +533,9 @@ cas_turn_cancel (CasTurn *self)
     return;
   if (self->warm && self->keep_process)
     {
-      /* Barge-in: the turn ends with an error result, the process stays.
-       * One that does not answer the interrupt in time is stopped. */
+      /* Barge-in: the turn ends with an error result, the process stays. */
       g_debug ("interrupting the turn");
-      cas_cli_process_interrupt (self->run);
-      cas_cli_process_set_timeout (self->run, CAS_TURN_INTERRUPT_SECONDS);
+      interrupt_turn (self);
     }
   else
     {

@@ -76,6 +76,11 @@ void cas_turn_start_warm (CasTurn          *self,
 #define CAS_TURN_INTERRUPT_SECONDS 5
 void cas_turn_set_keep_process (CasTurn  *self,
                                 gboolean  keep);
+/* For such a turn: past @seconds it is interrupted the same way and
+ * ends with CAS_ERROR_TIMED_OUT; the process stays. (Other turns time
+ * out with their process: cas_cli_process_set_timeout().) */
+void cas_turn_set_timeout (CasTurn *self,
+                           guint    seconds);
 
 /* The one who asked is gone: interrupt or stop a running attempt ("done"
  * follows); an attempt started later ends at once. Idempotent. */

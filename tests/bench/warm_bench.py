@@ -9,7 +9,8 @@ Issue 17's figures, our daemon next to the Python service in one run:
 - with --real-cli PATH, the real claude against the loopback Messages API
   fake of ../shared/tools/mock-anthropic: the same three;
 - either way, the time of whole plain conversational follow-up turns,
-  `--gap` apart, ours and the Python service's.
+  `--gap` apart, ours and the Python service's, and of the first turn of
+  new conversations (ours on the spare process, ours cold, Python's).
 
 Run by hand (tests/bench/README.md):
 
@@ -111,6 +112,22 @@ def follow_up_turns(svc, n, gap_s):
     return times
 
 
+def first_turns(svc, n, gap_s):
+    """`n` new conversations, `gap_s` apart so a spare can be started
+    again: the whole first turn of each (ms)."""
+    times = []
+    for i in range(n):
+        time.sleep(gap_s)
+        body = {'session_id': str(uuid.uuid4()), 'message': f'Hello {i}: say something short.'}
+        ex = client.one(svc.port, client.http_request('POST', '/v1/conversational', TOKEN, body),
+                        timeout=120)
+        if ex.status != 200:
+            raise RuntimeError(f'{svc.name}: a first turn answered {ex.status}: '
+                               f'{bytes(ex.body[:300])!r}')
+        times.append(ex.total_ms)
+    return times
+
+
 def stats(values):
     return {'n': len(values), 'p50': pct(values, 50), 'p90': pct(values, 90),
             'max': max(values) if values else None}
@@ -184,6 +201,10 @@ def main():
             print(f'[{time.strftime("%H:%M:%S")}] {svc.name}: {args.turns} follow-ups',
                   flush=True)
             result['figures'][svc.name]['follow_up_ms'] = follow_up_turns(svc, args.turns, args.gap)
+        for svc in (warm, cold, py):
+            print(f'[{time.strftime("%H:%M:%S")}] {svc.name}: {args.turns} new conversations',
+                  flush=True)
+            result['figures'][svc.name]['first_turn_ms'] = first_turns(svc, args.turns, args.gap)
     finally:
         for svc in reversed(started):
             svc.stop()
@@ -200,6 +221,11 @@ def main():
         if 'follow_up_ms' in fig:
             f = stats(fig['follow_up_ms'])
             print(f"{name:12} conversational follow-up p50 {f['p50']:.1f} ms "
+                  f"(max {f['max']:.1f}, n={f['n']})")
+    for name, fig in result['figures'].items():
+        if 'first_turn_ms' in fig:
+            f = stats(fig['first_turn_ms'])
+            print(f"{name:12} first turn of a new conversation p50 {f['p50']:.1f} ms "
                   f"(max {f['max']:.1f}, n={f['n']})")
     if args.json:
         with open(args.json, 'w', encoding='utf-8') as f:

@@ -373,6 +373,23 @@ class ConversationProcessTest(PoolTestCase):
         self.assertTrue(pid_alive(pid))
         self.assertEqual(self.turns_of(pid), ['one', 'long answer', 'after'])
 
+    def test_timeout_interrupts_and_keeps_the_process(self):
+        self.stop_daemon()
+        self.start(config={'claude': {'pool-size': 1},
+                           'conversational': {'timeout-seconds': 1}})
+        self.turn('one')
+        pid = self.conversation_pid()
+        self.set_scenario(tokens=40, token_interval_ms=100)
+        resp = self.request('POST', '/v1/conversational',
+                            {'session_id': self.SID, 'message': 'too long'})
+        self.assertEqual(resp.status, 503, resp.body)
+        self.assertIn('timed out', resp.body.decode())
+        # Interrupted, not ended: the next turn runs on the same process.
+        self.set_scenario()
+        self.assertEqual(self.turn('after'), 'Echo: after')
+        self.assertTrue(pid_alive(pid))
+        self.assertEqual(self.turns_of(pid), ['one', 'too long', 'after'])
+
     def test_process_gone_between_turns_resumes_cold(self):
         self.turn('one')
         pid = self.conversation_pid()
