@@ -29,28 +29,6 @@ struct _CasChatRoutes
 
 G_DEFINE_FINAL_TYPE (CasChatRoutes, cas_chat_routes, G_TYPE_OBJECT)
 
-/* One request until the service is done with it. */
-typedef struct {
-  CasTurnRelay *relay;        /* (owned) */
-  CasTurn *turn;              /* (owned) */
-  GCancellable *cancellable;  /* (owned) cancelled when the client goes */
-  char *model;                /* (owned) */
-  gboolean stream;
-} Exchange;
-
-static void
-exchange_free (Exchange *exchange)
-{
-  g_signal_handlers_disconnect_by_data (exchange->relay, exchange->cancellable);
-  g_clear_object (&exchange->relay);
-  g_clear_object (&exchange->turn);
-  g_clear_object (&exchange->cancellable);
-  g_free (exchange->model);
-  g_free (exchange);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Exchange, exchange_free)
-
 static void
 cas_chat_routes_finalize (GObject *object)
 {
@@ -103,22 +81,22 @@ on_completion_finished (GObject      *source,
                         GAsyncResult *result,
                         gpointer      user_data)
 {
-  g_autoptr (Exchange) exchange = user_data;
+  g_autoptr (CasTurnRelay) relay = user_data;
   g_autoptr (GError) error = NULL;
-  CasTurn *turn = exchange->turn;
+  CasTurn *turn = cas_turn_relay_get_turn (relay);
 
   if (!cas_completions_run_finish (CAS_COMPLETIONS (source), result, &error))
     {
       /* A stream that started carries its error chunk already. */
-      cas_turn_relay_reply_error (exchange->relay, error);
+      cas_turn_relay_reply_error (relay, error);
       return;
     }
-  if (exchange->stream)
+  if (cas_turn_relay_is_streaming (relay))
     return; /* the relay answered on the stream */
-  cas_turn_relay_reply_json (exchange->relay, SOUP_STATUS_OK,
-                             cas_openai_format_completion (cas_turn_relay_get_completion_id (exchange->relay),
-                                                           exchange->model,
-                                                           cas_turn_relay_get_created (exchange->relay),
+  cas_turn_relay_reply_json (relay, SOUP_STATUS_OK,
+                             cas_openai_format_completion (cas_turn_relay_get_completion_id (relay),
+                                                           cas_turn_relay_get_model (relay),
+                                                           cas_turn_relay_get_created (relay),
                                                            cas_turn_get_text (turn),
                                                            cas_turn_get_input_tokens (turn),
                                                            cas_turn_get_output_tokens (turn)));
@@ -136,9 +114,9 @@ handle_chat (CasHttpServer     *server,
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonObject) object = NULL;
   g_autoptr (CasChatRequest) request = NULL;
+  g_autoptr (CasTurn) turn = NULL;
   g_autofree char *prompt = NULL;
-  CasTurnRelayOptions options = { 0 };
-  Exchange *exchange;
+  CasTurnRelay *relay;
 
   object = cas_json_parse_object (body->data, body->length, &error);
   if (object != NULL)
@@ -152,28 +130,22 @@ handle_chat (CasHttpServer     *server,
     }
   prompt = cas_chat_request_flatten_prompt (request);
 
-  exchange = g_new0 (Exchange, 1);
-  exchange->turn = cas_turn_new ();
-  exchange->cancellable = g_cancellable_new ();
-  exchange->model = g_strdup (request->model);
-  exchange->stream = request->stream;
   /* stream: true always answers SSE, whatever Accept says: clients send
    * Accept: application/json even when streaming. */
-  options.mode = request->stream ? CAS_TURN_RELAY_STREAM : CAS_TURN_RELAY_COLLECT;
-  options.model = request->model;
-  options.include_usage = request->include_usage;
-  exchange->relay = cas_turn_relay_new (msg, exchange->turn, &options);
-  g_signal_connect_swapped (exchange->relay, "client-gone", G_CALLBACK (g_cancellable_cancel),
-                            exchange->cancellable);
-
+  turn = cas_turn_new ();
+  relay = cas_turn_relay_new (msg, turn, &(CasTurnRelayOptions) {
+    .mode = request->stream ? CAS_TURN_RELAY_STREAM : CAS_TURN_RELAY_COLLECT,
+    .model = request->model,
+    .include_usage = request->include_usage,
+  });
   cas_completions_run_async (self->completions,
                              &(CasCompletionRequest) {
                                .model = request->model,
                                .prompt = prompt,
                                .streaming = request->stream,
                              },
-                             exchange->turn, exchange->cancellable,
-                             on_completion_finished, exchange);
+                             turn, cas_turn_relay_get_cancellable (relay),
+                             on_completion_finished, relay);
 }
 
 void

@@ -26,19 +26,13 @@ G_DEFINE_FINAL_TYPE (CasConversationRoutes, cas_conversation_routes, G_TYPE_OBJE
 /* One request until the service is done with it. */
 typedef struct {
   CasTurnRelay *relay;        /* (owned) */
-  CasTurn *turn;              /* (owned) */
-  GCancellable *cancellable;  /* (owned) cancelled when the client goes */
   char *session_id;           /* (owned) */
-  gboolean stream;
 } Exchange;
 
 static void
 exchange_free (Exchange *exchange)
 {
-  g_signal_handlers_disconnect_by_data (exchange->relay, exchange->cancellable);
   g_clear_object (&exchange->relay);
-  g_clear_object (&exchange->turn);
-  g_clear_object (&exchange->cancellable);
   g_free (exchange->session_id);
   g_free (exchange);
 }
@@ -62,13 +56,13 @@ on_turn_finished (GObject      *source,
       cas_turn_relay_reply_error (exchange->relay, error);
       return;
     }
-  if (exchange->stream)
+  if (cas_turn_relay_is_streaming (exchange->relay))
     return;
   out = g_string_sized_new (128);
   g_string_append (out, "{\"session_id\":");
   cas_json_append_string (out, exchange->session_id);
   g_string_append (out, ",\"reply\":");
-  cas_json_append_string (out, cas_turn_get_text (exchange->turn));
+  cas_json_append_string (out, cas_turn_get_text (cas_turn_relay_get_turn (exchange->relay)));
   g_string_append_c (out, '}');
   cas_turn_relay_reply_json (exchange->relay, 200, g_string_free (out, FALSE));
 }
@@ -85,7 +79,7 @@ handle_turn (CasHttpServer     *server,
   g_autoptr (JsonObject) object = NULL;
   g_autoptr (CasConversationRequest) request = NULL;
   g_autoptr (GError) error = NULL;
-  CasTurnRelayOptions options = { 0 };
+  g_autoptr (CasTurn) turn = NULL;
   Exchange *exchange;
 
   object = cas_json_parse_object (body->data, body->length, &error);
@@ -99,21 +93,18 @@ handle_turn (CasHttpServer     *server,
       return;
     }
 
+  turn = cas_turn_new ();
   exchange = g_new0 (Exchange, 1);
-  exchange->turn = cas_turn_new ();
-  exchange->cancellable = g_cancellable_new ();
   exchange->session_id = g_strdup (request->session_id);
-  exchange->stream = request->stream;
-  options.mode = request->stream ? CAS_TURN_RELAY_STREAM : CAS_TURN_RELAY_COLLECT;
-  options.model = request->model;
-  exchange->relay = cas_turn_relay_new (msg, exchange->turn, &options);
+  exchange->relay = cas_turn_relay_new (msg, turn, &(CasTurnRelayOptions) {
+    .mode = request->stream ? CAS_TURN_RELAY_STREAM : CAS_TURN_RELAY_COLLECT,
+    .model = request->model,
+  });
   /* A client that leaves gives up its place in the queue, or interrupts
    * its turn (the conversation keeps its process). */
-  g_signal_connect_swapped (exchange->relay, "client-gone", G_CALLBACK (g_cancellable_cancel),
-                            exchange->cancellable);
-
-  cas_conversations_run_turn_async (self->conversations, request, exchange->turn,
-                                    exchange->cancellable, on_turn_finished, exchange);
+  cas_conversations_run_turn_async (self->conversations, request, turn,
+                                    cas_turn_relay_get_cancellable (exchange->relay),
+                                    on_turn_finished, exchange);
 }
 
 static void

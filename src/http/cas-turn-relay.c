@@ -31,6 +31,7 @@ struct _CasTurnRelay
   CasChunkFormat *format;    /* (owned) */
 
   CasTurn *turn;             /* (owned) */
+  GCancellable *cancellable; /* (owned) cancelled when the client goes */
   SoupServerMessage *msg;    /* (owned) */
   gulong msg_finished_id;
   gulong msg_disconnected_id;
@@ -42,13 +43,6 @@ struct _CasTurnRelay
   gboolean responded;        /* a JSON reply was set, or the stream completed */
   gboolean client_gone;
 };
-
-enum {
-  SIGNAL_CLIENT_GONE,
-  N_SIGNALS
-};
-
-static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (CasTurnRelay, cas_turn_relay, G_TYPE_OBJECT)
 
@@ -69,6 +63,7 @@ cas_turn_relay_dispose (GObject *object)
   if (self->turn != NULL)
     g_signal_handlers_disconnect_by_data (self->turn, self);
   g_clear_object (&self->turn);
+  g_clear_object (&self->cancellable);
   if (self->msg != NULL)
     {
       g_clear_signal_handler (&self->msg_finished_id, self->msg);
@@ -106,10 +101,6 @@ cas_turn_relay_class_init (CasTurnRelayClass *klass)
 
   object_class->dispose = cas_turn_relay_dispose;
   object_class->finalize = cas_turn_relay_finalize;
-
-  signals[SIGNAL_CLIENT_GONE] =
-    g_signal_new ("client-gone", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void
@@ -165,7 +156,7 @@ cas_turn_relay_reply_error (CasTurnRelay *self,
 static void
 client_went_away (CasTurnRelay *self)
 {
-  /* A "client-gone" handler may drop the last outside reference. */
+  /* A cancel handler may drop the last outside reference. */
   g_autoptr (CasTurnRelay) keep = g_object_ref (self);
 
   if (self->client_gone)
@@ -173,7 +164,7 @@ client_went_away (CasTurnRelay *self)
   self->client_gone = TRUE;
   remove_peer_watch (self);
   cas_turn_cancel (self->turn);
-  g_signal_emit (self, signals[SIGNAL_CLIENT_GONE], 0);
+  g_cancellable_cancel (self->cancellable);
 }
 
 /* "finished" is the cleanup point: the message's IO is gone after it,
@@ -183,7 +174,7 @@ static void
 on_msg_finished (SoupServerMessage *msg,
                  gpointer           user_data)
 {
-  /* A "client-gone" handler may drop the last reference to us. */
+  /* A cancel handler may drop the last reference to us. */
   g_autoptr (CasTurnRelay) self = g_object_ref (user_data);
 
   self->msg_finished = TRUE;
@@ -236,7 +227,7 @@ on_writer_closed (CasSseWriter *writer,
                   gboolean      completed,
                   gpointer      user_data)
 {
-  /* A "client-gone" handler may drop the last reference to us. */
+  /* A cancel handler may drop the last reference to us. */
   g_autoptr (CasTurnRelay) self = g_object_ref (user_data);
 
   self->msg_finished = TRUE;
@@ -353,6 +344,7 @@ cas_turn_relay_new (SoupServerMessage         *msg,
                                        self->created);
 
   self->turn = g_object_ref (turn);
+  self->cancellable = g_cancellable_new ();
   g_signal_connect (turn, "began", G_CALLBACK (on_turn_began), self);
   g_signal_connect (turn, "text", G_CALLBACK (on_turn_text), self);
   g_signal_connect (turn, "reply-ended", G_CALLBACK (on_turn_reply_ended), self);
@@ -367,10 +359,28 @@ cas_turn_relay_new (SoupServerMessage         *msg,
   return self;
 }
 
-gboolean
-cas_turn_relay_client_gone (CasTurnRelay *self)
+CasTurn *
+cas_turn_relay_get_turn (CasTurnRelay *self)
 {
-  return self->client_gone;
+  return self->turn;
+}
+
+GCancellable *
+cas_turn_relay_get_cancellable (CasTurnRelay *self)
+{
+  return self->cancellable;
+}
+
+gboolean
+cas_turn_relay_is_streaming (CasTurnRelay *self)
+{
+  return self->mode == CAS_TURN_RELAY_STREAM;
+}
+
+const char *
+cas_turn_relay_get_model (CasTurnRelay *self)
+{
+  return cas_chunk_format_get_model (self->format);
 }
 
 const char *

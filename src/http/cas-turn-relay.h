@@ -13,8 +13,8 @@
  * started, or any COLLECT reply) the route answers once its service is
  * done, with cas_turn_relay_reply_json() or cas_turn_relay_reply_error().
  *
- * A client that goes away cancels the turn (cas_turn_cancel()) and emits
- * "client-gone": in STREAM mode libsoup notices on the next write (a
+ * A client that goes away cancels the turn (cas_turn_cancel()) and the
+ * relay's GCancellable, which the route hands its service: in STREAM mode libsoup notices on the next write (a
  * ": ping" heartbeat while the CLI is silent); before the first write,
  * and in COLLECT mode, the relay peeks at the connection's socket.
  *
@@ -45,19 +45,18 @@ typedef struct {
   guint heartbeat_ms;    /* STREAM: ": ping" after this much silence; 0: 1000 */
 } CasTurnRelayOptions;
 
-/* Signals:
- *  "client-gone" (void): the client hung up or its message ended before
- *    the response did; emitted once, also while the turn is not started
- *    (waiting in a queue), so its owner can drop it. */
-
 /* Pauses @msg (the handler may return) and watches it and @turn. Strings
  * in @options are copied. */
 CasTurnRelay *cas_turn_relay_new (SoupServerMessage         *msg,
                                   CasTurn                   *turn,
                                   const CasTurnRelayOptions *options);
 
-/* TRUE when the client went away (or the message finished) first. */
-gboolean cas_turn_relay_client_gone (CasTurnRelay *self);
+CasTurn *cas_turn_relay_get_turn (CasTurnRelay *self);
+/* Cancelled once the client hung up or its message ended before the
+ * response did, also while the turn waits in a queue. */
+GCancellable *cas_turn_relay_get_cancellable (CasTurnRelay *self);
+gboolean cas_turn_relay_is_streaming (CasTurnRelay *self);
+const char *cas_turn_relay_get_model (CasTurnRelay *self);
 const char *cas_turn_relay_get_completion_id (CasTurnRelay *self);
 gint64 cas_turn_relay_get_created (CasTurnRelay *self);
 

@@ -379,16 +379,18 @@ class ConversationProcessTest(PoolTestCase):
                            'conversational': {'timeout-seconds': 1}})
         self.turn('one')
         pid = self.conversation_pid()
+        # 40 deltas 100 ms apart: a reply of 4 s, past the 1 s limit.
+        long_message = 'a long answer, please ' * 10
         self.set_scenario(tokens=40, token_interval_ms=100)
         resp = self.request('POST', '/v1/conversational',
-                            {'session_id': self.SID, 'message': 'too long'})
+                            {'session_id': self.SID, 'message': long_message})
         self.assertEqual(resp.status, 503, resp.body)
         self.assertIn('timed out', resp.body.decode())
         # Interrupted, not ended: the next turn runs on the same process.
         self.set_scenario()
         self.assertEqual(self.turn('after'), 'Echo: after')
         self.assertTrue(pid_alive(pid))
-        self.assertEqual(self.turns_of(pid), ['one', 'too long', 'after'])
+        self.assertEqual(self.turns_of(pid), ['one', long_message, 'after'])
 
     def test_process_gone_between_turns_resumes_cold(self):
         self.turn('one')
