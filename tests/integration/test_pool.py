@@ -200,6 +200,24 @@ class FaultTest(PoolTestCase):
         wait_for(lambda: self.pool()['fallbacks'] == 1, 10, 'the fallback to be counted')
         self.assertIn('running the request cold', self.daemon_output())
 
+    def test_killed_after_its_first_line_ends_the_stream_with_an_error(self):
+        self.wait_warm()
+        [warm_pid] = self.daemon_children()
+        self.set_scenario(tokens=40, token_interval_ms=100)
+        conn, resp = self.open_stream(ROUTE, chat_body('a long answer, please ' * 10))
+        self.assertEqual(resp.status, 200)
+        events = self.sse_data(resp)
+        for data in events:
+            if '"content"' in data:
+                break
+        os.kill(warm_pid, signal.SIGKILL)
+        # No cold retry once words went out: an error chunk, then [DONE].
+        rest = list(events)
+        conn.close()
+        self.assertEqual(rest[-1], '[DONE]')
+        self.assertIn('"error"', rest[-2])
+        self.assertEqual(self.pool()['fallbacks'], 0)
+
     def test_no_answer_in_time(self):
         # Started with a start-up longer than the relay's deadline (10 s).
         self.stop_daemon()
