@@ -26,6 +26,8 @@
 
 /* How long stop () waits for records being written. */
 #define STOP_WRITE_WAIT_SECONDS 10
+/* Expired records are looked for at start and then this often. */
+#define RECORD_SWEEP_SECONDS 3600
 
 /* A long-lived claude process (stream-json input): a conversation's own,
  * kept between its turns so a follow-up is one stdin line, or the spare
@@ -56,6 +58,8 @@ struct _CasConversations
   ConvProcess *spare;           /* (owned) (nullable) for the next new conversation */
   guint spare_refill_id;
   guint idle_sweep_id;
+  guint record_sweep_id;
+  gboolean record_sweeping;     /* a sweep runs in a worker */
   guint pending_writes;         /* records being written in a worker */
   gboolean stopping;
 };
@@ -404,6 +408,59 @@ on_idle_sweep (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* --- expiring records ------------------------------------------------------ */
+
+static void
+on_records_swept (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr (CasConversations) self = user_data;
+  g_autoptr (GError) error = NULL;
+  guint removed = cas_conversation_store_sweep_finish (CAS_CONVERSATION_STORE (source),
+                                                      result, &error);
+
+  self->record_sweeping = FALSE;
+  if (removed > 0)
+    g_debug ("%u expired conversation records removed", removed);
+}
+
+/* Records unused for record-ttl-days go, off the main loop (there may be
+ * many). A conversation with a turn queued or running, or a live process,
+ * keeps its record whatever its age. */
+static void
+records_sweep (CasConversations *self)
+{
+  g_autoptr (GHashTable) keep = NULL;
+  GHashTable *tables[] = { self->lanes, self->processes };
+  gint64 cutoff;
+
+  if (self->record_sweeping || self->stopping)
+    return;
+  keep = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (tables); i++)
+    {
+      GHashTableIter iter;
+      gpointer id;
+
+      g_hash_table_iter_init (&iter, tables[i]);
+      while (g_hash_table_iter_next (&iter, &id, NULL))
+        g_hash_table_add (keep, g_ascii_strdown (id, -1));
+    }
+  cutoff = g_get_real_time () / G_USEC_PER_SEC -
+           (gint64) self->config->conversational_record_ttl_days * 24 * 3600;
+  self->record_sweeping = TRUE;
+  cas_conversation_store_sweep_async (self->store, cutoff, g_steal_pointer (&keep),
+                                      on_records_swept, g_object_ref (self));
+}
+
+static gboolean
+on_record_sweep (gpointer user_data)
+{
+  records_sweep (user_data);
+  return G_SOURCE_CONTINUE;
+}
+
 /* --- one turn -------------------------------------------------------------- */
 
 /* Decided at the head of the lane, so the turn before this one has left
@@ -710,6 +767,7 @@ cas_conversations_stop (CasConversations *self)
   gint64 deadline;
 
   self->stopping = TRUE;
+  g_clear_handle_id (&self->record_sweep_id, g_source_remove);
   g_clear_handle_id (&self->spare_refill_id, g_source_remove);
   g_clear_pointer (&self->spare, conv_process_free);
 
@@ -728,7 +786,7 @@ cas_conversations_stop (CasConversations *self)
     }
 
   deadline = g_get_monotonic_time () + STOP_WRITE_WAIT_SECONDS * G_USEC_PER_SEC;
-  while (self->pending_writes > 0 && g_get_monotonic_time () < deadline)
+  while ((self->pending_writes > 0 || self->record_sweeping) && g_get_monotonic_time () < deadline)
     g_main_context_iteration (NULL, TRUE);
 }
 
@@ -740,6 +798,7 @@ cas_conversations_dispose (GObject *object)
   /* Every turn holds a reference through its task: none is left here. */
   g_clear_pointer (&self->lanes, g_hash_table_unref);
   g_clear_handle_id (&self->idle_sweep_id, g_source_remove);
+  g_clear_handle_id (&self->record_sweep_id, g_source_remove);
   g_clear_handle_id (&self->spare_refill_id, g_source_remove);
   g_clear_pointer (&self->spare, conv_process_free);
   g_clear_pointer (&self->processes, g_hash_table_unref);
@@ -843,6 +902,8 @@ cas_conversations_new (CasConfig    *config,
   /* The child inherits our environment, so it finds its config where we
    * look for it. */
   self->projects_dir = cas_cli_projects_dir ();
+  records_sweep (self);
+  self->record_sweep_id = g_timeout_add_seconds (RECORD_SWEEP_SECONDS, on_record_sweep, self);
   g_debug ("conversations run in %s; transcripts under %s",
            self->work_dir, self->projects_dir);
   return g_steal_pointer (&self);

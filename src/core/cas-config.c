@@ -70,6 +70,7 @@ static const KeyInfo keys[] = {
 
   { "conversational", "agent", NULL, KEY_STRING, F (conversational_agent), "conversational", 0, 0 },
   { "conversational", "timeout-seconds", "CONVERSATIONAL_TIMEOUT_SECONDS", KEY_UINT, F (conversational_timeout_seconds), "120", 1, 86400 },
+  { "conversational", "record-ttl-days", NULL, KEY_UINT, F (conversational_record_ttl_days), "30", 1, 36500 },
 
   { "chat", "agent", NULL, KEY_STRING, F (chat_agent), "conversational", 0, 0 },
   { "chat", "workspace-repo", NULL, KEY_STRING, F (chat_workspace_repo), NULL, 0, 0 },
@@ -81,6 +82,8 @@ static const KeyInfo keys[] = {
   { "jobs", "git-crypt-key-file", "GIT_CRYPT_KEY", KEY_STRING, F (jobs_git_crypt_key_file), NULL, 0, 0 },
   { "jobs", "fetch-debounce-seconds", "FETCH_DEBOUNCE_SECONDS", KEY_UINT, F (jobs_fetch_debounce_seconds), "15", NOLIMIT },
   { "jobs", "job-ttl-seconds", "JOB_TTL_SECONDS", KEY_UINT, F (jobs_job_ttl_seconds), "3600", 1, G_MAXUINT },
+  { "jobs", "max-record-output-bytes", NULL, KEY_UINT64, F (jobs_max_record_output_bytes), "1048576", 4096, 8388608 },
+  { "jobs", "max-records-bytes", NULL, KEY_UINT64, F (jobs_max_records_bytes), "268435456", 1048576, G_GUINT64_CONSTANT (1) << 40 },
 
   { "breakglass", "agent", "BREAKGLASS_AGENT", KEY_STRING, F (breakglass_agent), "breakglass", 0, 0 },
   { "breakglass", "model", "BREAKGLASS_MODEL", KEY_STRING, F (breakglass_model), "sonnet", 0, 0 },

@@ -49,6 +49,7 @@ typedef struct {
   /* [conversational] */
   char *conversational_agent;
   guint conversational_timeout_seconds;
+  guint conversational_record_ttl_days;
 
   /* [chat] */
   char *chat_agent;
@@ -62,6 +63,8 @@ typedef struct {
   char *jobs_git_crypt_key_file;
   guint jobs_fetch_debounce_seconds;
   guint jobs_job_ttl_seconds;
+  guint64 jobs_max_record_output_bytes;
+  guint64 jobs_max_records_bytes;
 
   /* [breakglass] */
   char *breakglass_agent;

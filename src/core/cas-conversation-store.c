@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
+#include <string.h>
 
 #include "cas-conversation-plan.h"
 #include "cas-conversation-store.h"
@@ -356,4 +357,112 @@ cas_conversation_store_record_turn_finish (CasConversationStore *self,
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
 
   return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* An expired record of our own, checked again just before it goes: a
+ * turn may have written it since the listing. */
+static gboolean
+record_is_expired (CasConversationStore *self,
+                   const char           *id,
+                   gint64                cutoff)
+{
+  g_autoptr (CasConversationRecord) record = cas_conversation_store_load (self, id, NULL);
+
+  return record != NULL && record->last_used < cutoff;
+}
+
+guint
+cas_conversation_store_sweep (CasConversationStore *self,
+                              gint64                cutoff,
+                              GHashTable           *keep)
+{
+  g_autoptr (GDir) dir = g_dir_open (self->dir, 0, NULL);
+  const char *name;
+  guint removed = 0;
+
+  if (dir == NULL)
+    return 0;
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *id = NULL;
+      g_autofree char *lower = NULL;
+      g_autofree char *path = NULL;
+
+      if (!g_str_has_suffix (name, ".json"))
+        continue;
+      id = g_strndup (name, strlen (name) - strlen (".json"));
+      if (!cas_conversation_id_is_valid (id))
+        continue;
+      lower = g_ascii_strdown (id, -1);
+      if (keep != NULL && g_hash_table_contains (keep, lower))
+        continue;
+      /* load () takes only a small regular file, never a link. */
+      if (!record_is_expired (self, id, cutoff))
+        continue;
+      path = record_path (self, id);
+      if (g_unlink (path) != 0)
+        {
+          g_message (_("Could not remove the conversation record %s: %s"), path,
+                     g_strerror (errno));
+          continue;
+        }
+      removed++;
+    }
+  return removed;
+}
+
+typedef struct {
+  gint64 cutoff;
+  GHashTable *keep; /* (owned) (nullable) */
+} SweepData;
+
+static void
+sweep_data_free (gpointer data)
+{
+  SweepData *sweep = data;
+
+  g_clear_pointer (&sweep->keep, g_hash_table_unref);
+  g_free (sweep);
+}
+
+static void
+sweep_in_thread (GTask        *task,
+                 gpointer      source_object,
+                 gpointer      task_data,
+                 GCancellable *cancellable)
+{
+  SweepData *sweep = task_data;
+
+  g_task_return_int (task, cas_conversation_store_sweep (source_object, sweep->cutoff,
+                                                         sweep->keep));
+}
+
+void
+cas_conversation_store_sweep_async (CasConversationStore *self,
+                                    gint64                cutoff,
+                                    GHashTable           *keep,
+                                    GAsyncReadyCallback   callback,
+                                    gpointer              user_data)
+{
+  g_autoptr (GTask) task = g_task_new (self, NULL, callback, user_data);
+  SweepData *sweep = g_new0 (SweepData, 1);
+
+  g_task_set_source_tag (task, cas_conversation_store_sweep_async);
+  sweep->cutoff = cutoff;
+  sweep->keep = keep;
+  g_task_set_task_data (task, sweep, sweep_data_free);
+  g_task_run_in_thread (task, sweep_in_thread);
+}
+
+guint
+cas_conversation_store_sweep_finish (CasConversationStore *self,
+                                     GAsyncResult         *result,
+                                     GError              **error)
+{
+  gssize removed;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), 0);
+
+  removed = g_task_propagate_int (G_TASK (result), error);
+  return removed > 0 ? (guint) removed : 0;
 }

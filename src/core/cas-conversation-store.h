@@ -81,4 +81,22 @@ gboolean cas_conversation_store_record_turn_finish (CasConversationStore *self,
                                                     GAsyncResult         *result,
                                                     GError              **error);
 
+/* Removes the records whose last_used is before @cutoff (Unix seconds),
+ * except those of @keep (nullable: lowercase id -> anything; the
+ * conversations that have a turn or a process). Only regular files named
+ * <id>.json that parse as records go, never through a link. Blocking:
+ * returns how many went. */
+guint cas_conversation_store_sweep (CasConversationStore *self,
+                                    gint64                cutoff,
+                                    GHashTable           *keep);
+/* The same in a worker thread; @keep is taken. */
+void cas_conversation_store_sweep_async (CasConversationStore *self,
+                                         gint64                cutoff,
+                                         GHashTable           *keep,
+                                         GAsyncReadyCallback   callback,
+                                         gpointer              user_data);
+guint cas_conversation_store_sweep_finish (CasConversationStore *self,
+                                           GAsyncResult         *result,
+                                           GError              **error);
+
 G_END_DECLS

@@ -390,6 +390,8 @@ cas_job_record_copy (const CasJobRecord *record)
   copy->id = g_strdup (record->id);
   copy->status = record->status;
   copy->prompt = g_strdup (record->prompt);
+  copy->prompt_truncated = record->prompt_truncated;
+  copy->max_bytes = record->max_bytes;
   copy->agent = g_strdup (record->agent);
   copy->max_budget_usd = record->max_budget_usd;
   copy->timeout_seconds = record->timeout_seconds;
@@ -413,30 +415,6 @@ cas_job_record_copy (const CasJobRecord *record)
   return copy;
 }
 
-void
-cas_job_record_set_running (CasJobRecord *record,
-                            gint64        now_us)
-{
-  record->status = CAS_JOB_STATUS_RUNNING;
-  record->started_us = now_us;
-}
-
-gboolean
-cas_job_record_append_output (CasJobRecord *record,
-                              const char   *line,
-                              gsize         length)
-{
-  if (record->output->len >= CAS_JOB_MAX_OUTPUT_LINES ||
-      length > CAS_JOB_MAX_OUTPUT_BYTES - record->output_bytes)
-    {
-      record->output_truncated = TRUE;
-      return FALSE;
-    }
-  g_ptr_array_add (record->output, g_utf8_make_valid (line, (gssize) length));
-  record->output_bytes += length;
-  return TRUE;
-}
-
 /* At most @max bytes of @text, cut at a character boundary. */
 static char *
 utf8_head (const char *text,
@@ -450,6 +428,111 @@ utf8_head (const char *text,
     return g_steal_pointer (&valid);
   cut = g_utf8_find_prev_char (valid, valid + max + 1);
   return g_strndup (valid, cut != NULL ? (gsize) (cut - valid) : 0);
+}
+
+static gsize
+record_max_bytes (const CasJobRecord *record)
+{
+  if (record->max_bytes == 0)
+    return CAS_JOB_MAX_OUTPUT_BYTES;
+  return MIN (record->max_bytes, CAS_JOB_MAX_OUTPUT_BYTES);
+}
+
+void
+cas_job_record_set_max_bytes (CasJobRecord *record,
+                              gsize         max_bytes)
+{
+  record->max_bytes = MIN (max_bytes, CAS_JOB_MAX_OUTPUT_BYTES);
+  if (record->prompt != NULL && strlen (record->prompt) > record_max_bytes (record))
+    {
+      char *head = utf8_head (record->prompt, record_max_bytes (record));
+
+      g_free (record->prompt);
+      record->prompt = head;
+      record->prompt_truncated = TRUE;
+    }
+}
+
+/* A CLI result line that does not fit in @room, rebuilt with as much of
+ * its "result" text as fits; NULL for any other line, or if even an empty
+ * text does not fit. */
+static char *
+cut_result_line (const char *line,
+                 gsize       length,
+                 gsize       room)
+{
+  g_autoptr (JsonObject) object = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *best = NULL;
+  gsize low = 0, high;
+
+  if (g_strstr_len (line, (gssize) length, "\"result\"") == NULL)
+    return NULL;
+  object = cas_json_parse_object (line, length, NULL);
+  if (object == NULL || g_strcmp0 (cas_json_get_string (object, "type", NULL), "result") != 0 ||
+      cas_json_get_string (object, "result", NULL) == NULL)
+    return NULL;
+  text = g_strdup (cas_json_get_string (object, "result", NULL));
+  /* No head longer than the room fits, escaped or not. */
+  high = MIN (strlen (text), room);
+
+  /* The longest head whose line fits: escaping makes it more than a sum. */
+  while (low <= high)
+    {
+      gsize middle = low + (high - low) / 2;
+      g_autofree char *head = utf8_head (text, middle);
+      g_autofree char *candidate = NULL;
+
+      json_object_set_string_member (object, "result", head);
+      candidate = cas_json_object_to_string (object);
+      if (strlen (candidate) <= room)
+        {
+          g_free (best);
+          best = g_steal_pointer (&candidate);
+          low = middle + 1;
+        }
+      else if (middle == 0)
+        break;
+      else
+        high = middle - 1;
+    }
+  return g_steal_pointer (&best);
+}
+
+gboolean
+cas_job_record_append_output (CasJobRecord *record,
+                              const char   *line,
+                              gsize         length)
+{
+  gsize max = record_max_bytes (record);
+  g_autofree char *cut = NULL;
+
+  if (record->output->len >= CAS_JOB_MAX_OUTPUT_LINES)
+    {
+      record->output_truncated = TRUE;
+      return FALSE;
+    }
+  if (record->output_bytes > max || length > max - record->output_bytes)
+    {
+      record->output_truncated = TRUE;
+      cut = cut_result_line (line, length, max - MIN (max, record->output_bytes));
+      if (cut == NULL)
+        return FALSE;
+      record->output_bytes += strlen (cut);
+      g_ptr_array_add (record->output, g_steal_pointer (&cut));
+      return FALSE;
+    }
+  g_ptr_array_add (record->output, g_utf8_make_valid (line, (gssize) length));
+  record->output_bytes += length;
+  return TRUE;
+}
+
+void
+cas_job_record_set_running (CasJobRecord *record,
+                            gint64        now_us)
+{
+  record->status = CAS_JOB_STATUS_RUNNING;
+  record->started_us = now_us;
 }
 
 /* The first non-blank line of @text, bounded; NULL if there is none. */
@@ -665,6 +748,8 @@ cas_job_record_to_json (const CasJobRecord *record,
   cas_json_append_string (out, record->agent);
   append_key (out, "prompt");
   cas_json_append_string (out, record->prompt);
+  append_key (out, "prompt_truncated");
+  g_string_append (out, record->prompt_truncated ? "true" : "false");
   append_time (out, "created_at", record->created_us);
   append_time (out, "started_at", record->started_us);
   append_time (out, "finished_at", record->finished_us);
@@ -843,6 +928,7 @@ read_record (CasJobRecord *record,
     }
   if (cas_json_get_bool (object, "output_truncated", FALSE))
     record->output_truncated = TRUE;
+  record->prompt_truncated = cas_json_get_bool (object, "prompt_truncated", FALSE);
 
   if (!read_optional_string (object, "stderr", &stderr_text, error) ||
       !read_optional_string (object, "error", &record->error, error) ||

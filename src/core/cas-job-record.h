@@ -89,11 +89,15 @@ CasJobRequest *cas_job_request_parse (const char *body,
 typedef struct {
   char *id;
   CasJobStatus status;
-  char *prompt;
+  char *prompt;             /* as stored: its head when prompt_truncated */
+  gboolean prompt_truncated;
   char *agent;
   double max_budget_usd;
   guint timeout_seconds;
   JsonNode *metadata;       /* (owned) (nullable) */
+  /* What the record keeps of the prompt and of the output; 0 means
+   * CAS_JOB_MAX_OUTPUT_BYTES. */
+  gsize max_bytes;
 
   gint64 created_us;        /* Unix time in µs; 0: not yet */
   gint64 started_us;
@@ -125,11 +129,18 @@ void cas_job_record_free (CasJobRecord *record);
 CasJobRecord *cas_job_record_copy (const CasJobRecord *record);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CasJobRecord, cas_job_record_free)
 
+/* Bounds what @record keeps (at most CAS_JOB_MAX_OUTPUT_BYTES): the head
+ * of the prompt now, with prompt_truncated, and of the output from now on. */
+void cas_job_record_set_max_bytes (CasJobRecord *record,
+                                   gsize         max_bytes);
+
 void cas_job_record_set_running (CasJobRecord *record,
                                  gint64        now_us);
 
 /* Keeps a stdout line (repaired to valid UTF-8) while the bounds allow;
- * returns FALSE and marks the output truncated when it does not. */
+ * returns FALSE and marks the output truncated when it does not. A result
+ * line too big to keep is kept with the head of its "result" text, so
+ * output[0] still parses and the record still has a result. */
 gboolean cas_job_record_append_output (CasJobRecord *record,
                                        const char   *line,
                                        gsize         length);

@@ -45,6 +45,9 @@ typedef struct {
   CasJobRecord *record;       /* (owned) what lookups see */
   CasJobRecord *final_record; /* (owned) (nullable) ended, on its way to the disk */
   char *agents_json;          /* (owned) (nullable) --agents for one of ours */
+  char *prompt;               /* (owned) the whole prompt: the record may keep only its head */
+  guint64 reserved;           /* room held in max-records-bytes while it lives */
+  guint64 final_bytes;        /* the size of its final record file */
   GCancellable *cancellable;  /* (owned) */
   CasAdmissionSlot *slot;     /* (owned) (nullable) */
   CasCliProcess *run;         /* (owned) (nullable) */
@@ -67,7 +70,9 @@ struct _CasJobQueue
   /* id -> Job (a reference): queued, running, and ended until the final
    * record is on disk. */
   GHashTable *live;           /* (owned) */
-  GHashTable *finished;       /* (owned) id -> gint64 finished µs: records on disk */
+  GHashTable *finished;       /* (owned) id -> Finished: records on disk */
+  guint64 finished_bytes;     /* the files of finished, together */
+  guint64 reserved_bytes;     /* what live jobs hold, together */
   GThreadPool *writer;        /* (owned) one exclusive thread: record writes, in order */
   guint pending_writes;       /* asked of the writer, result not yet seen */
   guint submitting;           /* submissions waiting for their first record */
@@ -102,6 +107,7 @@ job_clear (gpointer data)
   g_clear_pointer (&job->record, cas_job_record_free);
   g_clear_pointer (&job->final_record, cas_job_record_free);
   g_free (job->agents_json);
+  g_free (job->prompt);
 }
 
 static Job *
@@ -296,7 +302,86 @@ remove_record_now (CasJobQueue *self,
     g_message (_("Could not remove the record of job %s: %s"), id, g_strerror (errno));
 }
 
-/* ---- the finished index and expiry --------------------------------- */
+/* ---- the finished index, expiry and the disk budget ----------------- */
+
+typedef struct {
+  char *id;                   /* (owned) also the key */
+  gint64 finished_us;
+  guint64 bytes;              /* the size of its file */
+} Finished;
+
+static void
+finished_free (gpointer data)
+{
+  Finished *entry = data;
+
+  g_free (entry->id);
+  g_free (entry);
+}
+
+static void
+forget_finished (CasJobQueue *self,
+                 const char  *id)
+{
+  Finished *entry = g_hash_table_lookup (self->finished, id);
+
+  if (entry == NULL)
+    return;
+  self->finished_bytes -= MIN (entry->bytes, self->finished_bytes);
+  g_hash_table_remove (self->finished, id);
+}
+
+/* What a job may write at most, about: its prompt, output and result
+ * (each within max-record-output-bytes), stderr and the rest. */
+static guint64
+job_reserve_bytes (CasJobQueue *self)
+{
+  return 3 * self->config->jobs_max_record_output_bytes + CAS_JOB_MAX_STDERR_BYTES + 64 * 1024;
+}
+
+static int
+compare_finished_age (gconstpointer a,
+                      gconstpointer b)
+{
+  const Finished *x = *(const Finished * const *) a;
+  const Finished *y = *(const Finished * const *) b;
+
+  if (x->finished_us != y->finished_us)
+    return x->finished_us < y->finished_us ? -1 : 1;
+  return strcmp (x->id, y->id);
+}
+
+/* Finished records and the room live jobs hold stay within
+ * max-records-bytes: the oldest finished records go first, live ones
+ * never. @now: remove the files at once (at start, before the writer). */
+static void
+make_room (CasJobQueue *self,
+           gboolean     now)
+{
+  g_autoptr (GPtrArray) entries = NULL;
+  guint64 budget = self->config->jobs_max_records_bytes;
+  GHashTableIter iter;
+  gpointer value;
+
+  if (self->finished_bytes + self->reserved_bytes <= budget)
+    return;
+  entries = g_ptr_array_sized_new (g_hash_table_size (self->finished));
+  g_hash_table_iter_init (&iter, self->finished);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_ptr_array_add (entries, value);
+  g_ptr_array_sort (entries, compare_finished_age);
+  for (guint i = 0; i < entries->len && self->finished_bytes + self->reserved_bytes > budget; i++)
+    {
+      g_autofree char *id = g_strdup (((Finished *) g_ptr_array_index (entries, i))->id);
+
+      g_debug ("job %s removed: job records over max-records-bytes", id);
+      if (now)
+        remove_record_now (self, id);
+      else
+        remove_record (self, id);
+      forget_finished (self, id);
+    }
+}
 
 /* Workspaces named in records are removed only if they look like ours:
  * a state file is not a licence to delete an arbitrary directory. */
@@ -324,12 +409,14 @@ evict_expired (CasJobQueue *self)
   g_hash_table_iter_init (&iter, self->finished);
   while (g_hash_table_iter_next (&iter, &key, &value))
     {
-      const gint64 *finished_us = value;
+      const Finished *entry = value;
 
-      if (!cas_job_finished_is_expired (*finished_us, now, self->config->jobs_job_ttl_seconds))
+      if (!cas_job_finished_is_expired (entry->finished_us, now,
+                                        self->config->jobs_job_ttl_seconds))
         continue;
       g_debug ("job %s expired", (const char *) key);
       remove_record (self, key);
+      self->finished_bytes -= MIN (entry->bytes, self->finished_bytes);
       g_hash_table_iter_remove (&iter);
     }
 }
@@ -344,12 +431,31 @@ on_evict_timeout (gpointer user_data)
 static void
 remember_finished (CasJobQueue *self,
                    const char  *id,
-                   gint64       finished_us)
+                   gint64       finished_us,
+                   guint64      bytes)
 {
-  gint64 *value = g_new (gint64, 1);
+  Finished *entry = g_new0 (Finished, 1);
 
-  *value = finished_us;
-  g_hash_table_insert (self->finished, g_strdup (id), value);
+  forget_finished (self, id);
+  entry->id = g_strdup (id);
+  entry->finished_us = finished_us;
+  entry->bytes = bytes;
+  g_hash_table_insert (self->finished, entry->id, entry);
+  self->finished_bytes += bytes;
+}
+
+/* A job leaves memory, and gives back the room it held. */
+static void
+forget_live (CasJobQueue *self,
+             const char  *id)
+{
+  Job *job = g_hash_table_lookup (self->live, id);
+
+  if (job == NULL)
+    return;
+  self->reserved_bytes -= MIN (job->reserved, self->reserved_bytes);
+  job->reserved = 0;
+  g_hash_table_remove (self->live, id);
 }
 
 /* ---- a job's life ------------------------------------------------- */
@@ -369,10 +475,11 @@ on_final_record_saved (GObject      *source,
   if (!record_write_finish (self, result, &error))
     g_message (_("Could not save the record of job %s: %s"), record->id, error->message);
 
-  remember_finished (self, record->id, record->finished_us);
+  remember_finished (self, record->id, record->finished_us, job->final_bytes);
   g_signal_emit (self, signals[JOB_CHANGED], 0, record->id, (int) record->status);
-  g_hash_table_remove (self->live, record->id);
+  forget_live (self, record->id);
   evict_expired (self);
+  make_room (self, FALSE);
 }
 
 /* Ends @job: final record, workspace gone, slot freed. It leaves memory
@@ -403,7 +510,12 @@ finish_job (Job        *job,
       return;
     }
 
-  save_record_async (self, record, on_final_record_saved, job_ref (job));
+  {
+    char *json = cas_job_record_to_json (record, CAS_JOB_RECORD_FORMAT_STATE);
+
+    job->final_bytes = strlen (json);
+    queue_record_write (self, record->id, json, on_final_record_saved, job_ref (job));
+  }
   /* The path stays in the record: should the removal not finish (the
    * daemon stopping), the next start sweeps it. */
   if (record->workspace != NULL)
@@ -462,7 +574,7 @@ start_run (Job *job)
     .no_session_persistence = TRUE,
   };
   g_auto (GStrv) argv = cas_cli_argv_build (&invocation);
-  g_autoptr (GBytes) prompt = g_bytes_new (record->prompt, strlen (record->prompt));
+  g_autoptr (GBytes) prompt = g_bytes_new (job->prompt, strlen (job->prompt));
   g_autoptr (GError) error = NULL;
 
   job->run = cas_cli_process_new ((const char * const *) argv, record->workspace, prompt);
@@ -691,6 +803,15 @@ check_submission (CasJobQueue         *self,
                    CAS_JOB_QUEUE_MAX_RECORDS);
       return FALSE;
     }
+  /* Room on disk: finished records make way, live jobs cannot. */
+  if (self->reserved_bytes + job_reserve_bytes (self) > self->config->jobs_max_records_bytes)
+    {
+      g_set_error (error, CAS_ERROR, CAS_ERROR_TOO_MANY_REQUESTS,
+                   "job records would take more than max-records-bytes (%" G_GUINT64_FORMAT
+                   " bytes); wait for running jobs to finish",
+                   self->config->jobs_max_records_bytes);
+      return FALSE;
+    }
   /* The admission's own test, asked first: refusing needs an answer now,
    * and the acquire answers a full queue only later. Submissions whose
    * first record is on its way count too. Jobs are refused with 429 (the
@@ -727,7 +848,7 @@ on_first_record_saved (GObject      *source,
       if (!job->ended)
         {
           job->ended = TRUE;
-          g_hash_table_remove (self->live, id);
+          forget_live (self, id);
         }
       g_task_return_new_error (task, CAS_ERROR, CAS_ERROR_FAILED, "cannot store the job record");
       return;
@@ -744,7 +865,7 @@ on_first_record_saved (GObject      *source,
       /* The caller never learns the id: no job. */
       job->ended = TRUE;
       remove_record (self, id);
-      g_hash_table_remove (self->live, id);
+      forget_live (self, id);
       g_task_return_error_if_cancelled (task);
       return;
     }
@@ -783,9 +904,14 @@ cas_job_queue_submit_async (CasJobQueue         *self,
   job = g_rc_box_new0 (Job);
   job->queue = self;
   job->record = cas_job_record_new (id, request, g_get_real_time ());
+  cas_job_record_set_max_bytes (job->record, self->config->jobs_max_record_output_bytes);
+  job->prompt = g_strdup (request->prompt);
   job->agents_json = g_steal_pointer (&agents_json);
+  job->reserved = job_reserve_bytes (self);
+  self->reserved_bytes += job->reserved;
   job->cancellable = g_cancellable_new ();
   g_hash_table_insert (self->live, g_strdup (id), job);
+  make_room (self, FALSE);
   g_task_set_task_data (task, job_ref (job), (GDestroyNotify) job_unref);
   self->submitting++;
   save_record_async (self, job->record, on_first_record_saved, g_steal_pointer (&task));
@@ -883,7 +1009,7 @@ on_record_read (GObject      *source,
     }
   self = CAS_JOB_QUEUE (source);
   if (read->forget)
-    g_hash_table_remove (self->finished, read->id);
+    forget_finished (self, read->id);
   if (read->expired)
     remove_record (self, read->id);
   if (record == NULL)
@@ -1015,7 +1141,7 @@ load_one (CasJobQueue *self,
   if (cas_job_record_is_expired (record, now, self->config->jobs_job_ttl_seconds))
     remove_record_now (self, record->id);
   else
-    remember_finished (self, record->id, record->finished_us);
+    remember_finished (self, record->id, record->finished_us, (guint64) st.st_size);
 }
 
 static gboolean
@@ -1054,6 +1180,7 @@ load_records (CasJobQueue *self,
           g_unlink (path);
         }
     }
+  make_room (self, TRUE);
   if (g_hash_table_size (self->finished) > 0)
     g_debug ("%u job records kept", g_hash_table_size (self->finished));
   return TRUE;
@@ -1174,7 +1301,7 @@ cas_job_queue_init (CasJobQueue *self)
 {
   self->live = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                       (GDestroyNotify) job_unref);
-  self->finished = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->finished = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, finished_free);
   self->context = g_main_context_ref_thread_default ();
 }
 

@@ -382,6 +382,37 @@ class ConversationalTest(ConversationalTestCase):
         self.assertIn('Ignoring the corrupt conversation record', self.daemon_output())
         self.assert_no_children()
 
+    def write_record(self, sid, last_used, turns):
+        os.makedirs(os.path.dirname(self.record_path(sid)), mode=0o700, exist_ok=True)
+        with open(self.record_path(sid), 'w', encoding='utf-8') as f:
+            json.dump({'session_id': sid, 'started': True, 'turns': turns,
+                       'created_at': last_used, 'last_used': last_used,
+                       'model': 'sonnet'}, f)
+
+    def test_expired_records_go_at_start(self):
+        self.assertEqual(self.turn(SID, 'one').status, 200)
+        self.stop_daemon()
+        # Past record-ttl-days (30) and young: only the old one goes.
+        self.write_record(SID, '2020-01-02T00:00:00Z', 7)
+        young = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(time.time() - 86400))
+        self.write_record(SID2, young, 3)
+        self.start()
+        wait_for(lambda: not os.path.exists(self.record_path(SID)), 10,
+                 'the expired record to go')
+        self.assertTrue(os.path.exists(self.record_path(SID2)))
+
+        # The expired conversation goes on: its transcript still resumes it.
+        resp = self.turn(SID, 'two')
+        self.assertEqual(resp.json(), {'session_id': SID, 'reply': 'Echo: two'})
+        self.assertEqual(flag_value(self.fake_runs()[-1]['argv'], '--resume'), SID)
+        with open(self.record_path(SID), encoding='utf-8') as f:
+            self.assertEqual(json.load(f)['turns'], 1)
+        # The young record was kept and read.
+        self.assertEqual(self.turn(SID2, 'hi').status, 200)
+        with open(self.record_path(SID2), encoding='utf-8') as f:
+            self.assertEqual(json.load(f)['turns'], 4)
+        self.assert_no_children()
+
     def test_id_spellings_are_one_conversation(self):
         # The CLI would take either spelling as another session: the daemon
         # keeps one, lower case, for the lane, the record and the transcript.

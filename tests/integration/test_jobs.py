@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 
 from cas_harness import DaemonTestCase, needs_root, pid_alive, smoke, wait_for
 
@@ -525,6 +525,103 @@ class TtlTest(JobsTestCase):
         self.start()
         self.assertEqual(self.request('GET', f'/jobs/{job_id}').status, 404)
         self.assertEqual(self.record_files(), [])
+
+
+class RecordBoundsTest(JobsTestCase):
+    config = {'jobs': {'max-record-output-bytes': '65536'}}
+
+    def test_big_prompt_and_output_are_cut(self):
+        prompt = 'п' * 100000
+        reply = 'ж' * 100000
+        self.set_scenario(reply=reply)
+        record = self.wait_status(self.submit(prompt=prompt))
+        self.assertEqual(record['status'], 'completed', record)
+        # The CLI got all of the prompt; the record keeps its head.
+        self.assertEqual(self.fake_runs()[0]['stdin'], prompt)
+        self.assertTrue(record['prompt_truncated'])
+        self.assertTrue(prompt.startswith(record['prompt']))
+        self.assertLessEqual(len(record['prompt'].encode()), 65536)
+        self.assertGreater(len(record['prompt'].encode()), 60000)
+        # output[0] is still the CLI's result object, with its text cut.
+        self.assertTrue(record['output_truncated'])
+        self.assertEqual(len(record['output']), 1)
+        self.assertLessEqual(len(record['output'][0].encode()), 65536)
+        first = json.loads(record['output'][0])
+        self.assertEqual(first['type'], 'result')
+        self.assertTrue(reply.startswith(first['result']))
+        self.assertEqual(record['result'], first['result'])
+        self.assertGreater(len(record['result']), 20000)
+        path = os.path.join(self.records_dir(), record['job_id'] + '.json')
+        self.assertLess(os.path.getsize(path), 4 * 65536)
+
+    def test_small_job_is_whole(self):
+        record = self.wait_status(self.submit(prompt='малко'))
+        self.assertFalse(record['prompt_truncated'])
+        self.assertFalse(record['output_truncated'])
+        self.assertEqual(record['prompt'], 'малко')
+        self.assertEqual(record['result'], 'Echo: малко')
+
+
+class RecordsBudgetTest(JobsTestCase):
+    # A live job holds 3 * 256 KiB + 128 KiB: one fits in 1 MiB, two do not.
+    config = {'jobs': {'max-records-bytes': '1048576', 'max-record-output-bytes': '262144'}}
+    start_daemon = False
+
+    def write_finished(self, count, size):
+        """count finished records of about size bytes each, a minute apart,
+        the oldest first; returns their ids."""
+        os.makedirs(self.records_dir(), mode=0o700, exist_ok=True)
+        now = time.time()
+        ids = []
+        for i in range(count):
+            job_id = '%012x' % (0xa00000000000 + i)
+            finished = datetime.fromtimestamp(now - 60 * (count - i), timezone.utc)
+            record = {'job_id': job_id, 'status': 'completed', 'agent': 'workspace',
+                      'prompt': 'x' * size, 'created_at': finished.isoformat(),
+                      'started_at': finished.isoformat(),
+                      'finished_at': finished.isoformat(), 'exit_code': 0,
+                      'output': [], 'result': 'ok'}
+            with open(os.path.join(self.records_dir(), job_id + '.json'), 'w') as f:
+                json.dump(record, f)
+            ids.append(job_id)
+        return ids
+
+    def records_size(self):
+        return sum(os.path.getsize(os.path.join(self.records_dir(), name))
+                   for name in self.record_files())
+
+    def test_oldest_finished_go_first(self):
+        ids = self.write_finished(30, 40000)
+        self.start()
+        # 1.2 MB at start: the oldest go until the rest fit.
+        self.assertLessEqual(self.records_size(), 1048576)
+        kept = [i for i in ids if i + '.json' in self.record_files()]
+        self.assertEqual(kept, ids[len(ids) - len(kept):])
+        self.assertGreater(len(kept), 20)
+        self.assertEqual(self.request('GET', f'/jobs/{ids[0]}').status, 404)
+        self.assertEqual(self.job(ids[-1])['status'], 'completed')
+
+        # A new job holds its room: older records make way, newest kept.
+        job_id = self.submit()
+        self.assertEqual(self.wait_status(job_id)['status'], 'completed')
+        wait_for(lambda: self.records_size() <= 1048576 - 900000 + 4096, 10,
+                 'old records to make room')
+        kept = [i for i in ids if i + '.json' in self.record_files()]
+        self.assertEqual(kept, ids[len(ids) - len(kept):])
+        self.assertIn(job_id + '.json', self.record_files())
+        self.assertEqual(self.job(ids[-1])['status'], 'completed')
+
+    def test_live_jobs_over_budget_are_refused(self):
+        self.start()
+        self.set_scenario(hang=1)
+        first = self.submit()
+        self.wait_running(first)
+        resp = self.request('POST', '/execute', {'prompt': 'x', 'agent': 'workspace'})
+        self.assertEqual(resp.status, 429, resp.body)
+        err = resp.json()
+        self.assertEqual(err['error'], 'too_many_requests')
+        self.assertIn('max-records-bytes', err['detail'])
+        self.assertEqual(len(self.record_files()), 1)
 
 
 def git(*args, cwd=None):

@@ -34,6 +34,9 @@ test_defaults (void)
   g_assert_cmpuint (config->claude_max_concurrency, ==, 10);
   g_assert_cmpuint (config->claude_max_queue_depth, ==, 100);
   g_assert_cmpuint (config->conversational_timeout_seconds, ==, 120);
+  g_assert_cmpuint (config->conversational_record_ttl_days, ==, 30);
+  g_assert_cmpuint (config->jobs_max_record_output_bytes, ==, 1024 * 1024);
+  g_assert_cmpuint (config->jobs_max_records_bytes, ==, 256 * 1024 * 1024);
   g_assert_true (config->afk_kill_switch);
   g_assert_cmpuint (g_strv_length (config->afk_allowlist), ==, 0);
   g_assert_true (config->notify_desktop);
@@ -130,6 +133,10 @@ test_bad_numbers (void)
     { "[http]\nbody-timeout-seconds=3601\n", "body-timeout-seconds" },
     { "[http]\nidle-timeout-seconds=-5\n", "idle-timeout-seconds" },
     { "[http]\nmax-connections=0\n", "max-connections" },
+    { "[conversational]\nrecord-ttl-days=0\n", "record-ttl-days" },
+    { "[jobs]\nmax-record-output-bytes=4095\n", "max-record-output-bytes" },
+    { "[jobs]\nmax-record-output-bytes=8388609\n", "max-record-output-bytes" },
+    { "[jobs]\nmax-records-bytes=1000\n", "max-records-bytes" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)

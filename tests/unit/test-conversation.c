@@ -499,6 +499,73 @@ test_store (void)
   g_assert_cmpint (g_rmdir (tmp), ==, 0);
 }
 
+/* Old records go, young ones, kept ones and anything not a record stay;
+ * a link to an old record elsewhere is neither followed nor removed. */
+static void
+test_store_sweep (void)
+{
+  const char *old_id = "8c3f5a1e-2b7d-4e9a-a6c4-91d0e7f3b25a";
+  const char *young_id = "3b0c9d2a-7e41-4f8b-9c55-0a1d2e3f4b6c";
+  const char *kept_id = "0F0E0D0C-7E41-4F8B-9C55-0A1D2E3F4B6C";
+  const char *link_id = "11111111-2222-4333-8444-555555555555";
+  g_autoptr (GError) error = NULL;
+  g_autofree char *tmp = g_dir_make_tmp ("cas-conversation-XXXXXX", &error);
+  g_autofree char *dir = g_build_filename (tmp, "conversations", NULL);
+  g_autofree char *outside = g_build_filename (tmp, "outside", NULL);
+  g_autofree char *outside_record = g_build_filename (outside, "x.json", NULL);
+  g_autofree char *link_name = g_strconcat (link_id, ".json", NULL);
+  g_autofree char *link_path = g_build_filename (dir, link_name, NULL);
+  g_autofree char *stray = g_build_filename (dir, "notes.json", NULL);
+  g_autoptr (CasConversationStore) store = cas_conversation_store_new (dir, &error);
+  g_autoptr (GHashTable) keep = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (CasConversationRecord) record = NULL;
+
+  g_assert_no_error (error);
+  g_assert_true (cas_conversation_store_record_turn (store, old_id, NULL, NULL, 1000, &error));
+  g_assert_true (cas_conversation_store_record_turn (store, young_id, NULL, NULL, 5000, &error));
+  g_assert_true (cas_conversation_store_record_turn (store, kept_id, NULL, NULL, 1000, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_mkdir (outside, 0700), ==, 0);
+  g_assert_true (cas_conversation_store_record_turn (store, link_id, NULL, NULL, 1000, &error));
+  g_assert_cmpint (g_rename (link_path, outside_record), ==, 0);
+  g_assert_cmpint (symlink (outside_record, link_path), ==, 0);
+  g_assert_true (g_file_set_contents (stray, "{}", -1, NULL));
+
+  /* Kept ids come lowercase; the file keeps the client's spelling. */
+  g_hash_table_add (keep, (gpointer) "0f0e0d0c-7e41-4f8b-9c55-0a1d2e3f4b6c");
+  g_assert_cmpuint (cas_conversation_store_sweep (store, 2000, keep), ==, 1);
+
+  record = cas_conversation_store_load (store, old_id, NULL);
+  g_assert_null (record);
+  record = cas_conversation_store_load (store, young_id, NULL);
+  g_assert_nonnull (record);
+  g_clear_pointer (&record, cas_conversation_record_free);
+  record = cas_conversation_store_load (store, kept_id, NULL);
+  g_assert_nonnull (record);
+  g_clear_pointer (&record, cas_conversation_record_free);
+  g_assert_true (g_file_test (link_path, G_FILE_TEST_IS_SYMLINK));
+  g_assert_true (g_file_test (outside_record, G_FILE_TEST_IS_REGULAR));
+  g_assert_true (g_file_test (stray, G_FILE_TEST_IS_REGULAR));
+
+  /* Without the keep list, the kept one goes too. */
+  g_assert_cmpuint (cas_conversation_store_sweep (store, 2000, NULL), ==, 1);
+  record = cas_conversation_store_load (store, kept_id, NULL);
+  g_assert_null (record);
+
+  g_assert_cmpint (g_unlink (link_path), ==, 0);
+  g_assert_cmpint (g_unlink (outside_record), ==, 0);
+  g_assert_cmpint (g_unlink (stray), ==, 0);
+  {
+    g_autofree char *young = g_strconcat (young_id, ".json", NULL);
+    g_autofree char *young_path = g_build_filename (dir, young, NULL);
+
+    g_assert_cmpint (g_unlink (young_path), ==, 0);
+  }
+  g_assert_cmpint (g_rmdir (outside), ==, 0);
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
+  g_assert_cmpint (g_rmdir (tmp), ==, 0);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -517,6 +584,7 @@ main (int   argc,
   g_test_add_func ("/conversation/record-json-rejects", test_record_json_rejects);
   g_test_add_func ("/conversation/store", test_store);
   g_test_add_func ("/conversation/store-async", test_store_async);
+  g_test_add_func ("/conversation/store-sweep", test_store_sweep);
 
   return g_test_run ();
 }

@@ -628,6 +628,76 @@ test_state_from_json (void)
                     "\"created_at\":\"2026-01-02T03:00:00Z\"}", "prompt");
 }
 
+/* max-record-output-bytes: the head of the prompt and of the output,
+ * marked, and a result line too big still gives a result. */
+static void
+test_max_bytes (void)
+{
+  g_autoptr (GString) prompt = g_string_new ("{\"prompt\":\"p");
+  g_autoptr (CasJobRecord) record = NULL;
+  g_autoptr (CasJobRecord) small = new_record ("{\"prompt\":\"hi\",\"agent\":\"a\"}");
+  g_autoptr (CasJobRecord) back = NULL;
+  g_autoptr (GString) reply = g_string_new (NULL);
+  g_autofree char *line = NULL;
+  g_autofree char *json = NULL;
+  g_autoptr (JsonObject) object = NULL;
+
+  /* A cut never splits a character: "ж" is two bytes. */
+  for (guint i = 0; i < 3000; i++)
+    g_string_append (prompt, "ж");
+  g_string_append (prompt, "\",\"agent\":\"a\"}");
+  record = new_record (prompt->str);
+  cas_job_record_set_max_bytes (record, 4096);
+  g_assert_true (record->prompt_truncated);
+  g_assert_cmpuint (strlen (record->prompt), ==, 4095);
+  g_assert_true (g_utf8_validate (record->prompt, -1, NULL));
+  cas_job_record_set_max_bytes (small, 4096);
+  g_assert_false (small->prompt_truncated);
+  g_assert_cmpstr (small->prompt, ==, "hi");
+
+  /* Lines that fit are kept whole, then the rest goes. */
+  g_assert_true (cas_job_record_append_output (small, "0123456789", 10));
+  for (guint i = 0; i < 3000; i++)
+    g_string_append (reply, "ж\\n");
+  line = g_strdup_printf ("{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,"
+                          "\"result\":\"%s\",\"total_cost_usd\":0.5}", reply->str);
+  g_string_free (g_steal_pointer (&reply), TRUE);
+  g_assert_false (cas_job_record_append_output (record, line, strlen (line)));
+  g_assert_true (record->output_truncated);
+  g_assert_cmpuint (record->output->len, ==, 1);
+  g_assert_cmpuint (record->output_bytes, <=, 4096);
+  g_assert_cmpuint (record->output_bytes, >, 4000);
+  /* Nothing more fits. */
+  g_assert_false (cas_job_record_append_output (record, "{}", 2));
+  g_assert_cmpuint (record->output->len, ==, 1);
+
+  cas_job_record_finish (record, CAS_JOB_END_EXITED, 0, NULL, NULL, T0 + 1);
+  g_assert_cmpint (record->status, ==, CAS_JOB_STATUS_COMPLETED);
+  g_assert_true (g_str_has_prefix (record->result, "ж\nж\n"));
+  g_assert_cmpuint (strlen (record->result), <, 4096);
+  g_assert_true (record->has_total_cost);
+
+  json = cas_job_record_to_json (record, CAS_JOB_RECORD_FORMAT_API);
+  object = cas_json_parse_object (json, strlen (json), NULL);
+  g_assert_true (cas_json_get_bool (object, "prompt_truncated", FALSE));
+  g_assert_true (cas_json_get_bool (object, "output_truncated", FALSE));
+  back = round_trip (record);
+  g_assert_true (back->prompt_truncated);
+  g_assert_cmpstr (back->prompt, ==, record->prompt);
+  g_assert_cmpstr (g_ptr_array_index (back->output, 0), ==, g_ptr_array_index (record->output, 0));
+
+  /* Any other line too big is dropped. */
+  {
+    g_autoptr (CasJobRecord) other = new_record ("{\"prompt\":\"hi\",\"agent\":\"a\"}");
+    g_autofree char *pad = g_strnfill (5000, 'x');
+
+    cas_job_record_set_max_bytes (other, 4096);
+    g_assert_false (cas_job_record_append_output (other, pad, 5000));
+    g_assert_cmpuint (other->output->len, ==, 0);
+    g_assert_true (other->output_truncated);
+  }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -651,6 +721,7 @@ main (int   argc,
   g_test_add_func ("/job-record/json/hostile", test_hostile_values);
   g_test_add_func ("/job-record/output-bounds", test_output_bounds);
   g_test_add_func ("/job-record/ttl", test_ttl);
+  g_test_add_func ("/job-record/max-bytes", test_max_bytes);
   g_test_add_func ("/job-record/restart-rewrite", test_restart_rewrite);
   g_test_add_func ("/job-record/state/from-json", test_state_from_json);
 
