@@ -83,7 +83,7 @@ static const KeyInfo keys[] = {
   { "jobs", "fetch-debounce-seconds", "FETCH_DEBOUNCE_SECONDS", KEY_UINT, F (jobs_fetch_debounce_seconds), "15", NOLIMIT },
   { "jobs", "job-ttl-seconds", "JOB_TTL_SECONDS", KEY_UINT, F (jobs_job_ttl_seconds), "3600", 1, G_MAXUINT },
   { "jobs", "max-record-output-bytes", NULL, KEY_UINT64, F (jobs_max_record_output_bytes), "1048576", 4096, 8388608 },
-  { "jobs", "max-records-bytes", NULL, KEY_UINT64, F (jobs_max_records_bytes), "268435456", 1048576, G_GUINT64_CONSTANT (1) << 40 },
+  { "jobs", "max-records-bytes", NULL, KEY_UINT64, F (jobs_max_records_bytes), "536870912", 1048576, G_GUINT64_CONSTANT (1) << 40 },
 
   { "breakglass", "agent", "BREAKGLASS_AGENT", KEY_STRING, F (breakglass_agent), "breakglass", 0, 0 },
   { "breakglass", "model", "BREAKGLASS_MODEL", KEY_STRING, F (breakglass_model), "sonnet", 0, 0 },

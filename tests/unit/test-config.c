@@ -36,7 +36,7 @@ test_defaults (void)
   g_assert_cmpuint (config->conversational_timeout_seconds, ==, 120);
   g_assert_cmpuint (config->conversational_record_ttl_days, ==, 30);
   g_assert_cmpuint (config->jobs_max_record_output_bytes, ==, 1024 * 1024);
-  g_assert_cmpuint (config->jobs_max_records_bytes, ==, 256 * 1024 * 1024);
+  g_assert_cmpuint (config->jobs_max_records_bytes, ==, 512 * 1024 * 1024);
   g_assert_true (config->afk_kill_switch);
   g_assert_cmpuint (g_strv_length (config->afk_allowlist), ==, 0);
   g_assert_true (config->notify_desktop);
