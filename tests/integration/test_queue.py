@@ -93,6 +93,9 @@ class BytesTest(QueueTestCase):
                                                            'message': big}))
         self.assert_queue_full(self.request(
             'POST', CHAT, {'messages': [{'role': 'user', 'content': big}]}))
+        job = self.request('POST', '/execute', {'prompt': big, 'agent': 'workspace'})
+        self.assertEqual(job.status, 429, job.body)
+        self.assertIn('too many bytes', job.json()['detail'])
         self.assertEqual(self.health()['queued'], 1)
 
         # The waiter goes, and its bytes with it: the next one may wait.
