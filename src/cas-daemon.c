@@ -203,6 +203,7 @@ cas_daemon_new (CasConfig *config,
   load_agents (self);
   self->admission = cas_admission_new (config->claude_max_concurrency,
                                        config->claude_max_queue_depth);
+  cas_admission_set_max_queued_bytes (self->admission, config->claude_max_queued_bytes);
   self->http = cas_http_server_new (config, token);
   cas_http_server_add_route (self->http, "GET", "/health", CAS_ROUTE_PUBLIC,
                              handle_health, self);

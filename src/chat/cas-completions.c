@@ -318,6 +318,8 @@ cas_completions_run_async (CasCompletions             *self,
                            gpointer                    user_data)
 {
   g_autoptr (GTask) task = NULL;
+  CasAdmissionTicket *ticket;
+  GError *error = NULL;
   Completion *run;
 
   g_return_if_fail (CAS_IS_COMPLETIONS (self));
@@ -327,6 +329,13 @@ cas_completions_run_async (CasCompletions             *self,
   g_task_set_source_tag (task, cas_completions_run_async);
   /* The turn's own outcome is the answer, even for a cancelled caller. */
   g_task_set_check_cancellable (task, FALSE);
+  /* The prompt is held while the request waits: it counts. */
+  ticket = cas_admission_reserve (self->admission, strlen (request->prompt), &error);
+  if (ticket == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
   run = g_new0 (Completion, 1);
   run->owner = self;
   run->model = g_strdup (request->model);
@@ -344,8 +353,8 @@ cas_completions_run_async (CasCompletions             *self,
 
   /* A caller that leaves while it waits gives up its place in the queue
    * (and the clone a workspace run would make). */
-  cas_admission_acquire_async (self->admission, cancellable, on_admitted,
-                               g_steal_pointer (&task));
+  cas_admission_acquire_reserved_async (self->admission, ticket, cancellable, on_admitted,
+                                        g_steal_pointer (&task));
 }
 
 gboolean

@@ -77,6 +77,7 @@ typedef struct {
   gulong cancelled_id;
   gulong done_id;
   GCancellable *waiting;       /* (owned) the admission wait */
+  CasAdmissionTicket *ticket;  /* (owned) (nullable) its place in the queue, till its first slot */
   char *cli_session_id;        /* (owned) (nullable) the id the CLI knows it by */
   CasConversationStart used;   /* how the current attempt started */
   guint attempt;
@@ -98,6 +99,7 @@ pending_clear (gpointer data)
   g_clear_object (&pending->turn);
   g_clear_object (&pending->cancellable);
   g_clear_object (&pending->waiting);
+  g_clear_pointer (&pending->ticket, cas_admission_ticket_release);
   g_free (pending->cli_session_id);
 }
 
@@ -138,6 +140,7 @@ pending_complete (Pending      *pending,
   task = g_steal_pointer (&pending->task);
   pending->ended = TRUE;
   g_cancellable_cancel (pending->waiting);
+  g_clear_pointer (&pending->ticket, cas_admission_ticket_release);
   g_clear_signal_handler (&pending->done_id, pending->turn);
   if (pending->cancellable != NULL)
     g_clear_signal_handler (&pending->cancelled_id, pending->cancellable);
@@ -566,11 +569,18 @@ on_admitted (GObject      *source,
     pending_spawn (pending, slot);
 }
 
+/* The first attempt waits in the place it took on arrival; a retry asks
+ * anew. */
 static void
 pending_admit (Pending *pending)
 {
-  cas_admission_acquire_async (pending->owner->admission, pending->waiting,
-                               on_admitted, pending_ref (pending));
+  if (pending->ticket != NULL)
+    cas_admission_acquire_reserved_async (pending->owner->admission,
+                                          g_steal_pointer (&pending->ticket),
+                                          pending->waiting, on_admitted, pending_ref (pending));
+  else
+    cas_admission_acquire_async (pending->owner->admission, pending->waiting,
+                                 on_admitted, pending_ref (pending));
 }
 
 static void
@@ -688,6 +698,8 @@ cas_conversations_run_turn_async (CasConversations             *self,
                                   gpointer                      user_data)
 {
   g_autoptr (GTask) task = NULL;
+  g_autoptr (CasAdmissionTicket) ticket = NULL;
+  GError *error = NULL;
   GQueue *lane;
   Pending *pending;
 
@@ -699,14 +711,21 @@ cas_conversations_run_turn_async (CasConversations             *self,
   /* The turn's own outcome is the answer, even for a cancelled caller. */
   g_task_set_check_cancellable (task, FALSE);
 
-  lane = g_hash_table_lookup (self->lanes, request->session_id);
-  /* Waiting turns hold no admission slot, so bound them here. */
-  if (self->stopping ||
-      (lane != NULL && g_queue_get_length (lane) >= MAX (self->config->claude_max_queue_depth, 1)))
+  if (self->stopping)
     {
       g_task_return_new_error (task, CAS_ERROR, CAS_ERROR_QUEUE_FULL, "queue full");
       return;
     }
+  /* A turn behind an earlier one of its conversation waits here, not in
+   * the admission's line: its place there is taken now, so the one depth
+   * (and the bytes bound) covers every conversation's lane. */
+  ticket = cas_admission_reserve (self->admission, strlen (request->message), &error);
+  if (ticket == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  lane = g_hash_table_lookup (self->lanes, request->session_id);
 
   pending = g_rc_box_new0 (Pending);
   pending->owner = self;
@@ -718,6 +737,7 @@ cas_conversations_run_turn_async (CasConversations             *self,
   pending->request->stream = request->stream;
   pending->turn = g_object_ref (turn);
   pending->waiting = g_cancellable_new ();
+  pending->ticket = g_steal_pointer (&ticket);
   pending->done_id = g_signal_connect (turn, "done", G_CALLBACK (on_turn_done), pending);
 
   if (lane == NULL)

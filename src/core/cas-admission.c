@@ -17,6 +17,9 @@ struct _CasAdmission
   guint max_active;
   guint max_depth;
   guint active;
+  guint reserved;          /* tickets: every waiter holds one */
+  guint64 max_queued_bytes;
+  guint64 queued_bytes;    /* held by the tickets */
   GQueue waiters; /* (element-type GTask) (owned) */
 };
 
@@ -24,6 +27,18 @@ struct _CasAdmissionSlot
 {
   CasAdmission *admission; /* (owned) */
 };
+
+struct _CasAdmissionTicket
+{
+  CasAdmission *admission; /* (owned) */
+  guint64 bytes;
+};
+
+/* A waiting task's data. */
+typedef struct {
+  gulong cancelled_id;
+  CasAdmissionTicket *ticket; /* (owned) (nullable) */
+} Waiter;
 
 G_DEFINE_FINAL_TYPE (CasAdmission, cas_admission, G_TYPE_OBJECT)
 
@@ -35,6 +50,9 @@ cas_admission_dispose (GObject *object)
 
   while ((task = g_queue_pop_head (&self->waiters)) != NULL)
     {
+      Waiter *waiter = g_task_get_task_data (task);
+
+      g_clear_pointer (&waiter->ticket, cas_admission_ticket_release);
       g_task_return_new_error (task, CAS_ERROR, CAS_ERROR_CANCELLED,
                                "the service is shutting down");
       g_object_unref (task);
@@ -53,6 +71,7 @@ static void
 cas_admission_init (CasAdmission *self)
 {
   g_queue_init (&self->waiters);
+  self->max_queued_bytes = G_MAXUINT64;
 }
 
 CasAdmission *
@@ -88,12 +107,11 @@ grant_waiters (CasAdmission *self)
   while (self->active < self->max_active && !g_queue_is_empty (&self->waiters))
     {
       g_autoptr (GTask) task = g_queue_pop_head (&self->waiters);
-      GCancellable *cancellable = g_task_get_cancellable (task);
+      Waiter *waiter = g_task_get_task_data (task);
 
-      if (cancellable != NULL)
-        g_cancellable_disconnect (cancellable,
-                                  GPOINTER_TO_SIZE (g_task_get_task_data (task)));
-      g_task_set_task_data (task, NULL, NULL);
+      g_cancellable_disconnect (g_task_get_cancellable (task), waiter->cancelled_id);
+      /* Its place in the queue goes with the wait, not with the task. */
+      g_clear_pointer (&waiter->ticket, cas_admission_ticket_release);
       g_task_return_pointer (task, slot_new (self), slot_free);
     }
 }
@@ -122,12 +140,102 @@ on_waiter_cancelled (GCancellable *cancellable,
   GTask *task = user_data;
   CasAdmission *self = g_task_get_source_object (task);
   GList *link = g_queue_find (&self->waiters, task);
+  Waiter *waiter;
 
   if (link == NULL)
     return;
   g_queue_delete_link (&self->waiters, link);
+  waiter = g_task_get_task_data (task);
+  g_clear_pointer (&waiter->ticket, cas_admission_ticket_release);
   g_task_return_error_if_cancelled (task);
   g_object_unref (task);
+}
+
+void
+cas_admission_set_max_queued_bytes (CasAdmission *self,
+                                    guint64       max_bytes)
+{
+  self->max_queued_bytes = max_bytes;
+}
+
+CasAdmissionTicket *
+cas_admission_reserve (CasAdmission *self,
+                       guint64       bytes,
+                       GError      **error)
+{
+  CasAdmissionTicket *ticket;
+
+  if (self->active + self->reserved >= self->max_depth)
+    {
+      g_set_error_literal (error, CAS_ERROR, CAS_ERROR_QUEUE_FULL, "queue full");
+      return NULL;
+    }
+  if (bytes > self->max_queued_bytes - self->queued_bytes)
+    {
+      g_set_error_literal (error, CAS_ERROR, CAS_ERROR_QUEUE_FULL,
+                           "queue full: too many bytes waiting");
+      return NULL;
+    }
+  ticket = g_new0 (CasAdmissionTicket, 1);
+  ticket->admission = g_object_ref (self);
+  ticket->bytes = bytes;
+  self->reserved++;
+  self->queued_bytes += bytes;
+  return ticket;
+}
+
+void
+cas_admission_ticket_release (CasAdmissionTicket *ticket)
+{
+  g_autoptr (CasAdmission) self = NULL;
+
+  if (ticket == NULL)
+    return;
+  self = g_steal_pointer (&ticket->admission);
+  g_return_if_fail (self->reserved > 0 && self->queued_bytes >= ticket->bytes);
+  self->reserved--;
+  self->queued_bytes -= ticket->bytes;
+  g_free (ticket);
+}
+
+static void
+waiter_free (gpointer data)
+{
+  Waiter *waiter = data;
+
+  g_clear_pointer (&waiter->ticket, cas_admission_ticket_release);
+  g_free (waiter);
+}
+
+/* Takes @ticket: a slot at once when one is free, else a place in line. */
+static void
+acquire (CasAdmission       *self,
+         GTask              *task,
+         CasAdmissionTicket *ticket)
+{
+  GCancellable *cancellable = g_task_get_cancellable (task);
+  Waiter *waiter;
+
+  if (g_task_return_error_if_cancelled (task))
+    {
+      cas_admission_ticket_release (ticket);
+      return;
+    }
+  if (self->active < self->max_active)
+    {
+      cas_admission_ticket_release (ticket);
+      g_task_return_pointer (task, slot_new (self), slot_free);
+      return;
+    }
+
+  waiter = g_new0 (Waiter, 1);
+  waiter->ticket = ticket;
+  g_task_set_task_data (task, waiter, waiter_free);
+  g_queue_push_tail (&self->waiters, g_object_ref (task));
+  if (cancellable != NULL)
+    waiter->cancelled_id = g_cancellable_connect (cancellable,
+                                                  G_CALLBACK (on_waiter_cancelled),
+                                                  task, NULL);
 }
 
 void
@@ -137,31 +245,31 @@ cas_admission_acquire_async (CasAdmission       *self,
                              gpointer            user_data)
 {
   g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
-  gulong handler;
+  GError *error = NULL;
+  CasAdmissionTicket *ticket;
 
   g_task_set_source_tag (task, cas_admission_acquire_async);
-
-  if (self->active + g_queue_get_length (&self->waiters) >= self->max_depth)
+  ticket = cas_admission_reserve (self, 0, &error);
+  if (ticket == NULL)
     {
-      g_task_return_new_error (task, CAS_ERROR, CAS_ERROR_QUEUE_FULL, "queue full");
+      g_task_return_error (task, error);
       return;
     }
-  if (g_task_return_error_if_cancelled (task))
-    return;
-  if (self->active < self->max_active)
-    {
-      g_task_return_pointer (task, slot_new (self), slot_free);
-      return;
-    }
+  acquire (self, task, ticket);
+}
 
-  g_queue_push_tail (&self->waiters, g_object_ref (task));
-  if (cancellable != NULL)
-    {
-      /* The handler id rides in the task data so a grant can disconnect it. */
-      handler = g_cancellable_connect (cancellable, G_CALLBACK (on_waiter_cancelled),
-                                       task, NULL);
-      g_task_set_task_data (task, GSIZE_TO_POINTER (handler), NULL);
-    }
+void
+cas_admission_acquire_reserved_async (CasAdmission       *self,
+                                      CasAdmissionTicket *ticket,
+                                      GCancellable       *cancellable,
+                                      GAsyncReadyCallback callback,
+                                      gpointer            user_data)
+{
+  g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+  g_return_if_fail (ticket != NULL && ticket->admission == self);
+  g_task_set_source_tag (task, cas_admission_acquire_async);
+  acquire (self, task, ticket);
 }
 
 CasAdmissionSlot *
@@ -179,10 +287,18 @@ cas_admission_get_active (CasAdmission *self)
   return self->active;
 }
 
+/* Waiters and requests that wait elsewhere (a conversation's lane): all
+ * hold a ticket. */
 guint
 cas_admission_get_queued (CasAdmission *self)
 {
-  return g_queue_get_length (&self->waiters);
+  return self->reserved;
+}
+
+guint64
+cas_admission_get_queued_bytes (CasAdmission *self)
+{
+  return self->queued_bytes;
 }
 
 guint

@@ -60,6 +60,7 @@ static const KeyInfo keys[] = {
   { "claude", "models", NULL, KEY_LIST, F (claude_models), DEFAULT_MODELS, 0, 0 },
   { "claude", "max-concurrency", "MAX_CONCURRENCY", KEY_UINT, F (claude_max_concurrency), "10", 1, 1024 },
   { "claude", "max-queue-depth", "MAX_QUEUE_DEPTH", KEY_UINT, F (claude_max_queue_depth), "100", 1, 100000 },
+  { "claude", "max-queued-bytes", NULL, KEY_UINT64, F (claude_max_queued_bytes), "67108864", 1024, G_GUINT64_CONSTANT (1) << 40 },
   { "claude", "kill-grace-seconds", NULL, KEY_UINT, F (claude_kill_grace_seconds), "3", 1, 60 },
   { "claude", "max-line-bytes", NULL, KEY_UINT64, F (claude_max_line_bytes), "8388608", 4096, G_GUINT64_CONSTANT (1) << 31 },
   { "claude", "pool-size", NULL, KEY_UINT, F (claude_pool_size), "1", 0, 16 },

@@ -38,6 +38,7 @@ typedef struct {
   GStrv claude_models;
   guint claude_max_concurrency;
   guint claude_max_queue_depth;
+  guint64 claude_max_queued_bytes;
   guint claude_kill_grace_seconds;
   guint64 claude_max_line_bytes;
   guint claude_pool_size;

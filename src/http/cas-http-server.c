@@ -8,6 +8,9 @@
 #include "config.h"
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <gio/gnetworking.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -56,6 +59,7 @@ struct _CasHttpServer
    * each leaves the queue when it is finalized. */
   GQueue connections;   /* (element-type CasClientInputStream) (unowned) */
   guint sweep_id;
+  guint trim_id;
   guint max_connections;
   guint64 request_counter;
   char request_id_prefix[9];
@@ -94,6 +98,7 @@ cas_http_server_finalize (GObject *object)
   CasHttpServer *self = CAS_HTTP_SERVER (object);
 
   cas_http_server_shutdown (self);
+  g_clear_handle_id (&self->trim_id, g_source_remove);
   g_clear_object (&self->soup);
   g_ptr_array_unref (self->routes);
   g_clear_pointer (&self->config, cas_config_unref);
@@ -731,6 +736,36 @@ start_request (SoupServer        *server,
     g_signal_connect_object (msg, "got-chunk", G_CALLBACK (on_got_chunk), self, 0);
 }
 
+/* Bodies from this size on are given back to the system when they go. */
+#define TRIM_AFTER_BYTES (1024 * 1024)
+
+static gboolean
+on_trim (gpointer user_data)
+{
+  CasHttpServer *self = user_data;
+
+  self->trim_id = 0;
+#ifdef __GLIBC__
+  malloc_trim (0);
+#endif
+  return G_SOURCE_REMOVE;
+}
+
+/* glibc keeps what a large body freed, so one burst of them would keep
+ * the daemon's RSS up for good. Once the request's message (and its
+ * body) is gone, at low priority and once for many: not per request. */
+static void
+trim_after_large_body (CasHttpServer     *self,
+                       SoupServerMessage *msg)
+{
+  RequestInfo *info = g_object_get_qdata (G_OBJECT (msg), request_info_quark);
+  SoupMessageBody *body = soup_server_message_get_request_body (msg);
+  guint64 size = MAX ((guint64) body->length, info != NULL ? info->body_bytes : 0);
+
+  if (size >= TRIM_AFTER_BYTES && self->trim_id == 0)
+    self->trim_id = g_idle_add_full (G_PRIORITY_LOW, on_trim, self, NULL);
+}
+
 static void
 on_request_finished (SoupServer        *server,
                      SoupServerMessage *msg,
@@ -738,6 +773,7 @@ on_request_finished (SoupServer        *server,
 {
   request_done (msg);
   log_request (msg, "");
+  trim_after_large_body (user_data, msg);
 }
 
 static void
@@ -747,6 +783,7 @@ on_request_aborted (SoupServer        *server,
 {
   request_done (msg);
   log_request (msg, " (client gone)");
+  trim_after_large_body (user_data, msg);
 }
 
 static gboolean on_incoming (GSocket      *listener,

@@ -50,6 +50,7 @@ typedef struct {
   guint64 final_bytes;        /* the size of its final record file */
   GCancellable *cancellable;  /* (owned) */
   CasAdmissionSlot *slot;     /* (owned) (nullable) */
+  CasAdmissionTicket *ticket; /* (owned) (nullable) its place in the queue till it asks for a slot */
   CasCliProcess *run;         /* (owned) (nullable) */
   gulong line_handler;
   gulong finished_handler;
@@ -75,7 +76,6 @@ struct _CasJobQueue
   guint64 reserved_bytes;     /* what live jobs hold, together */
   GThreadPool *writer;        /* (owned) one exclusive thread: record writes, in order */
   guint pending_writes;       /* asked of the writer, result not yet seen */
-  guint submitting;           /* submissions waiting for their first record */
   guint evict_id;
   /* Set once a run was stopped from outside, or by cas_job_queue_stop ():
    * the daemon is shutting down, so no new run starts. */
@@ -103,6 +103,7 @@ job_clear (gpointer data)
     }
   g_clear_object (&job->run);
   g_clear_pointer (&job->slot, cas_admission_slot_release);
+  g_clear_pointer (&job->ticket, cas_admission_ticket_release);
   g_clear_object (&job->cancellable);
   g_clear_pointer (&job->record, cas_job_record_free);
   g_clear_pointer (&job->final_record, cas_job_record_free);
@@ -761,11 +762,13 @@ new_job_id (CasJobQueue *self)
 /* ---- submit ------------------------------------------------------- */
 
 /* The domain's checks: the agent exists, and there is room. On success
- * @agents_json is --agents for one of ours (NULL for the user's). */
+ * @agents_json is --agents for one of ours (NULL for the user's) and
+ * @ticket the job's place in the queue. */
 static gboolean
 check_submission (CasJobQueue         *self,
                   const CasJobRequest *request,
                   char               **agents_json,
+                  CasAdmissionTicket **ticket,
                   GError             **error)
 {
   guint depth = MAX (self->config->claude_max_queue_depth, 1);
@@ -812,16 +815,21 @@ check_submission (CasJobQueue         *self,
                    self->config->jobs_max_records_bytes);
       return FALSE;
     }
-  /* The admission's own test, asked first: refusing needs an answer now,
-   * and the acquire answers a full queue only later. Submissions whose
-   * first record is on its way count too. Jobs are refused with 429 (the
-   * Python service's answer, which callers retry on), where chat routes
-   * say 503 "queue full". */
-  if (cas_admission_get_active (self->admission) + cas_admission_get_queued (self->admission) +
-      self->submitting >= depth)
+  /* The job's place in the queue (and its prompt's bytes), taken now:
+   * refusing needs an answer now, and the first record is written before
+   * the job asks for a slot. Jobs are refused with 429 (the Python
+   * service's answer, which callers retry on), where chat routes say 503
+   * "queue full". */
+  *ticket = cas_admission_reserve (self->admission, strlen (request->prompt), NULL);
+  if (*ticket == NULL)
     {
-      g_set_error (error, CAS_ERROR, CAS_ERROR_TOO_MANY_REQUESTS,
-                   "Queue full: %u jobs and requests running or waiting", depth);
+      if (cas_admission_get_active (self->admission) +
+          cas_admission_get_queued (self->admission) >= depth)
+        g_set_error (error, CAS_ERROR, CAS_ERROR_TOO_MANY_REQUESTS,
+                     "Queue full: %u jobs and requests running or waiting", depth);
+      else
+        g_set_error_literal (error, CAS_ERROR, CAS_ERROR_TOO_MANY_REQUESTS,
+                             "Queue full: too many bytes waiting");
       return FALSE;
     }
   return TRUE;
@@ -837,8 +845,9 @@ on_first_record_saved (GObject      *source,
   Job *job = g_task_get_task_data (task);
   const char *id = job->record->id;
   g_autoptr (GError) error = NULL;
+  /* Given back here unless the job now asks for its slot with it. */
+  g_autoptr (CasAdmissionTicket) ticket = g_steal_pointer (&job->ticket);
 
-  self->submitting--;
   if (!record_write_finish (self, result, &error))
     {
       g_message (_("Could not save the record of job %s: %s"), id, error->message);
@@ -871,7 +880,8 @@ on_first_record_saved (GObject      *source,
     }
 
   g_debug ("job %s queued: agent %s", id, job->record->agent);
-  cas_admission_acquire_async (self->admission, job->cancellable, on_admitted, job_ref (job));
+  cas_admission_acquire_reserved_async (self->admission, g_steal_pointer (&ticket),
+                                        job->cancellable, on_admitted, job_ref (job));
   g_signal_emit (self, signals[JOB_CHANGED], 0, id, (int) job->record->status);
   g_task_return_pointer (task, g_strdup (id), g_free);
 }
@@ -886,6 +896,7 @@ cas_job_queue_submit_async (CasJobQueue         *self,
   g_autoptr (GTask) task = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *agents_json = NULL;
+  g_autoptr (CasAdmissionTicket) ticket = NULL;
   g_autofree char *id = NULL;
   Job *job;
 
@@ -894,7 +905,7 @@ cas_job_queue_submit_async (CasJobQueue         *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, cas_job_queue_submit_async);
-  if (!check_submission (self, request, &agents_json, &error))
+  if (!check_submission (self, request, &agents_json, &ticket, &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;
@@ -910,10 +921,10 @@ cas_job_queue_submit_async (CasJobQueue         *self,
   job->reserved = job_reserve_bytes (self);
   self->reserved_bytes += job->reserved;
   job->cancellable = g_cancellable_new ();
+  job->ticket = g_steal_pointer (&ticket);
   g_hash_table_insert (self->live, g_strdup (id), job);
   make_room (self, FALSE);
   g_task_set_task_data (task, job_ref (job), (GDestroyNotify) job_unref);
-  self->submitting++;
   save_record_async (self, job->record, on_first_record_saved, g_steal_pointer (&task));
 }
 

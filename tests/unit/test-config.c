@@ -33,6 +33,7 @@ test_defaults (void)
   g_assert_true (g_strv_contains ((const char * const *) config->claude_models, "claude-opus-4-7"));
   g_assert_cmpuint (config->claude_max_concurrency, ==, 10);
   g_assert_cmpuint (config->claude_max_queue_depth, ==, 100);
+  g_assert_cmpuint (config->claude_max_queued_bytes, ==, 64 * 1024 * 1024);
   g_assert_cmpuint (config->conversational_timeout_seconds, ==, 120);
   g_assert_cmpuint (config->conversational_record_ttl_days, ==, 30);
   g_assert_cmpuint (config->jobs_max_record_output_bytes, ==, 1024 * 1024);
@@ -125,6 +126,7 @@ test_bad_numbers (void)
     { "[http]\nport=\n", "port" },
     { "[claude]\nmax-concurrency=0\n", "max-concurrency" },
     { "[claude]\nmax-queue-depth=1e3\n", "max-queue-depth" },
+    { "[claude]\nmax-queued-bytes=1023\n", "max-queued-bytes" },
     { "[chat]\nbudget-usd=-1\n", "budget-usd" },
     { "[chat]\nbudget-usd=nan\n", "budget-usd" },
     { "[chat]\nbudget-usd=inf\n", "budget-usd" },
