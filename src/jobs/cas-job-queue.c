@@ -596,6 +596,27 @@ start_run (Job *job)
 }
 
 static void
+on_running_record_saved (GObject      *source,
+                         GAsyncResult *result,
+                         gpointer      user_data)
+{
+  g_autoptr (Job) job = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (!record_write_finish (CAS_JOB_QUEUE (source), result, &error))
+    g_message (_("Could not save the record of job %s: %s"), job->record->id, error->message);
+  /* The queue went away or stopped the job while the record was written. */
+  if (job->queue == NULL || job->ended)
+    return;
+  if (job->queue->stopping)
+    {
+      finish_job (job, CAS_JOB_END_ERROR, -1, STOPPED_REASON, NULL);
+      return;
+    }
+  start_run (job);
+}
+
+static void
 on_workspace_ready (GObject      *source,
                     GAsyncResult *result,
                     gpointer      user_data)
@@ -622,9 +643,9 @@ on_workspace_ready (GObject      *source,
       finish_job (job, CAS_JOB_END_ERROR, -1, STOPPED_REASON, NULL);
       return;
     }
-  /* Saved with the path, so a crash from here on leaves it findable. */
-  save_record (job->queue, job->record);
-  start_run (job);
+  /* On disk with the path before the CLI starts: a crash from here on
+   * leaves the workspace findable, and the job marked interrupted. */
+  save_record_async (job->queue, job->record, on_running_record_saved, job_ref (job));
 }
 
 static void
