@@ -23,10 +23,18 @@
 #include "cas-json.h"
 
 /* GLib's listening sockets get a backlog of 10; 20 voice clients
- * connecting at once then lose SYNs and retry after 1 s
- * (aesthetics-anchors 5.1). */
-#define LISTEN_BACKLOG 128
+ * connecting at once then lose SYNs and retry after 1 s. A client that
+ * opens connections faster than we accept them (a flood) overflows even
+ * 128 now and then, and every SYN lost then costs someone a second: the
+ * kernel caps this at net.core.somaxconn (4096 on Debian 12). */
+#define LISTEN_BACKLOG 1024
 #define ACCEPT_RETRY_MS 100
+/* Connections accepted in one go: libsoup closes those we shut down only
+ * when the main loop gets to them, so a flood must let it. */
+#define ACCEPT_BATCH 32
+/* Shut-down connections still holding a descriptor, on top of the cap,
+ * before we stop accepting until some are gone. */
+#define CLOSING_SLACK 64
 /* Client-supplied fields in a log line are cut at this many bytes. */
 #define LOG_FIELD_MAX 256
 /* How long a connection answered without reading its body may still
@@ -53,6 +61,8 @@ struct _CasHttpServer
   GSocket *keepalive_pair[2]; /* (owned) (nullable) see give_libsoup_a_listener */
   GSource *accept_source; /* (owned) (nullable) */
   guint accept_retry_id;
+  gboolean accepting_paused; /* until shut-down connections are gone */
+  guint connections_high_water; /* since the last time none was open */
   GPtrArray *routes;    /* (element-type Route) (owned) */
   guint port;
   /* Client connections, oldest first, for their timeouts and the cap;
@@ -738,6 +748,9 @@ start_request (SoupServer        *server,
 
 /* Bodies from this size on are given back to the system when they go. */
 #define TRIM_AFTER_BYTES (1024 * 1024)
+/* As many connections at once, all gone again, also leave freed memory
+ * behind (a flood): the last one to close gives it back. */
+#define TRIM_AFTER_CONNECTIONS 64
 
 static gboolean
 on_trim (gpointer user_data)
@@ -755,6 +768,13 @@ on_trim (gpointer user_data)
  * the daemon's RSS up for good. Once the request's message (and its
  * body) is gone, at low priority and once for many: not per request. */
 static void
+schedule_trim (CasHttpServer *self)
+{
+  if (self->trim_id == 0)
+    self->trim_id = g_idle_add_full (G_PRIORITY_LOW, on_trim, self, NULL);
+}
+
+static void
 trim_after_large_body (CasHttpServer     *self,
                        SoupServerMessage *msg)
 {
@@ -762,8 +782,8 @@ trim_after_large_body (CasHttpServer     *self,
   SoupMessageBody *body = soup_server_message_get_request_body (msg);
   guint64 size = MAX ((guint64) body->length, info != NULL ? info->body_bytes : 0);
 
-  if (size >= TRIM_AFTER_BYTES && self->trim_id == 0)
-    self->trim_id = g_idle_add_full (G_PRIORITY_LOW, on_trim, self, NULL);
+  if (size >= TRIM_AFTER_BYTES)
+    schedule_trim (self);
 }
 
 static void
@@ -808,6 +828,13 @@ resume_accepting (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* Every connection we hold a descriptor for, being closed or not. */
+static gboolean
+too_many_descriptors (CasHttpServer *self)
+{
+  return g_queue_get_length (&self->connections) >= self->max_connections + CLOSING_SLACK;
+}
+
 static void
 forget_connection (gpointer  data,
                    GObject  *where_the_object_was)
@@ -815,6 +842,17 @@ forget_connection (gpointer  data,
   CasHttpServer *self = data;
 
   g_queue_remove (&self->connections, where_the_object_was);
+  if (g_queue_is_empty (&self->connections) &&
+      self->connections_high_water >= TRIM_AFTER_CONNECTIONS)
+    {
+      self->connections_high_water = 0;
+      schedule_trim (self);
+    }
+  if (self->accepting_paused && !too_many_descriptors (self))
+    {
+      self->accepting_paused = FALSE;
+      watch_listener (self);
+    }
 }
 
 /* Open connections: those being closed no longer count. */
@@ -948,15 +986,26 @@ on_incoming (GSocket      *listener,
 {
   CasHttpServer *self = user_data;
 
-  for (;;)
+  for (guint accepted = 0; accepted < ACCEPT_BATCH; accepted++)
     {
       g_autoptr (GError) error = NULL;
-      g_autoptr (GSocket) client = g_socket_accept (listener, NULL, &error);
+      g_autoptr (GSocket) client = NULL;
       g_autoptr (GSocketConnection) connection = NULL;
       g_autoptr (GInputStream) input = NULL;
       g_autoptr (GIOStream) stream = NULL;
       g_autoptr (GSocketAddress) local = NULL;
       g_autoptr (GSocketAddress) remote = NULL;
+
+      /* The cap counts open connections; those being closed still hold
+       * a descriptor each until libsoup lets go of them. */
+      if (too_many_descriptors (self))
+        {
+          g_debug ("Not accepting until closing connections are gone");
+          self->accepting_paused = TRUE;
+          g_clear_pointer (&self->accept_source, g_source_unref);
+          return G_SOURCE_REMOVE;
+        }
+      client = g_socket_accept (listener, NULL, &error);
 
       if (client == NULL)
         {
@@ -989,6 +1038,8 @@ on_incoming (GSocket      *listener,
       connection = g_socket_connection_factory_create_connection (client);
       input = cas_client_input_stream_new (connection);
       g_queue_push_tail (&self->connections, input);
+      self->connections_high_water = MAX (self->connections_high_water,
+                                          g_queue_get_length (&self->connections));
       g_object_weak_ref (G_OBJECT (input), forget_connection, self);
       if (self->sweep_id == 0)
         self->sweep_id = g_timeout_add_seconds (1, sweep_connections, self);
@@ -1001,6 +1052,7 @@ on_incoming (GSocket      *listener,
       if (!soup_server_accept_iostream (self->soup, stream, local, remote, &error))
         g_debug ("accept: %s", error->message);
     }
+  return G_SOURCE_CONTINUE;
 }
 
 /* libsoup's signals are declared without a marshaller, so GLib would
@@ -1150,6 +1202,7 @@ cas_http_server_shutdown (CasHttpServer *self)
 {
   g_clear_handle_id (&self->accept_retry_id, g_source_remove);
   g_clear_handle_id (&self->sweep_id, g_source_remove);
+  self->accepting_paused = FALSE;
   while (!g_queue_is_empty (&self->connections))
     g_object_weak_unref (g_queue_pop_head (&self->connections), forget_connection, self);
   if (self->accept_source != NULL)

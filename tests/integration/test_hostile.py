@@ -1,6 +1,7 @@
 """What any local user can do to a daemon on 127.0.0.1, mostly without
 the token: hold connections open, declare huge bodies, send control
 characters for the log, and read a claude child's environment."""
+import json
 import os
 import resource
 import socket
@@ -118,6 +119,65 @@ class ConnectionCapTest(DaemonTestCase):
         for sock in socks:
             sock.sendall(b'{}')
             self.assertIn(b'HTTP/1.1 404', sock.recv(65536))
+
+
+class ConnectionFloodTest(DaemonTestCase):
+    """2,000 connections that send nothing and 200 that stop halfway
+    through their headers, against a daemon held to 1,024 descriptors (a
+    systemd user service's soft limit, made hard so that the daemon cannot
+    raise it): /health and a streaming chat still answer, nothing runs out
+    of descriptors, and the timeouts close every one of them."""
+    config = {'http': {'header-timeout-seconds': 3}}
+    IDLE, SLOW = 2000, 200
+
+    def setUp(self):
+        # The test's own end of 2,200 connections.
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        need = self.IDLE + self.SLOW + 512
+        if soft < need:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (need, max(hard, need)))
+            self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE, (soft, hard))
+        super().setUp()
+
+    def daemon_fds(self):
+        return len(os.listdir(f'/proc/{self.daemon.pid}/fd'))
+
+    def test_flood_leaves_health_and_chat_answering(self):
+        resource.prlimit(self.daemon.pid, resource.RLIMIT_NOFILE, (1024, 1024))
+        idle_fds = self.daemon_fds()
+        socks = []
+        self.addCleanup(lambda: [s.close() for s in socks])
+        for _ in range(self.IDLE):
+            socks.append(connect(self.port))
+        slow = []
+        for _ in range(self.SLOW):
+            sock = connect(self.port)
+            sock.sendall(b'GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ')
+            slow.append(sock)
+        socks += slow
+
+        self.assertEqual(self.request('GET', '/health').status, 200)
+        conn, resp = self.open_stream('/v1/chat/completions',
+                                      {'model': 'sonnet', 'stream': True,
+                                       'messages': [{'role': 'user', 'content': 'still here'}]})
+        self.assertEqual(resp.status, 200)
+        content = ''
+        for data in self.sse_data(resp):
+            if data == '[DONE]':
+                break
+            choices = json.loads(data).get('choices')
+            if choices:
+                content += choices[0]['delta'].get('content', '')
+        conn.close()
+        self.assertEqual(content, 'Echo: User: still here')
+
+        # The slow ones lose their connection to the header timeout, the
+        # silent ones to the cap or the same timeout.
+        for sock in slow:
+            self.assertNotIn(b' 200 ', read_to_end(sock))
+        wait_for(lambda: self.daemon_fds() <= idle_fds, 20,
+                 'every flood connection to be closed')
+        self.assertNotIn('Too many open files', self.daemon_output())
 
 
 class DescriptorLimitTest(DaemonTestCase):
