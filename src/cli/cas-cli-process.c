@@ -708,21 +708,30 @@ child_environment (void)
   return env;
 }
 
-/* In the child, between fork and exec: its own process group, so a stop
- * reaches every helper it starts, and death with the daemon. Only
- * async-signal-safe calls. */
-static void
-child_setup (gpointer user_data)
-{
-  sigset_t none;
 
-  setpgid (0, 0);
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-  /* The daemon ignores SIGPIPE; an ignored signal stays ignored across
-   * exec, and the CLI's tools expect the default. */
-  signal (SIGPIPE, SIG_DFL);
-  sigemptyset (&none);
-  sigprocmask (SIG_SETMASK, &none, NULL);
+/* Beside the daemon's own binary (the build tree's src/, or libexecdir);
+ * for the C tests in the build tree's tests/, in ../src. Main thread. */
+static const char *
+exec_helper_path (void)
+{
+  static char *path;
+  g_autofree char *self_exe = NULL;
+  g_autofree char *dir = NULL;
+  const char *const candidates[] = { ".", "../src", NULL };
+
+  if (path != NULL)
+    return path;
+  self_exe = g_file_read_link ("/proc/self/exe", NULL);
+  dir = self_exe != NULL ? g_path_get_dirname (self_exe) : NULL;
+  for (guint i = 0; dir != NULL && candidates[i] != NULL; i++)
+    {
+      g_autofree char *found = g_build_filename (dir, candidates[i],
+                                                 "claude-agent-service-exec", NULL);
+
+      if (g_file_test (found, G_FILE_TEST_IS_EXECUTABLE))
+        return path = g_steal_pointer (&found);
+    }
+  return path = g_build_filename (LIBEXECDIR, "claude-agent-service-exec", NULL);
 }
 
 static void
@@ -758,18 +767,36 @@ cas_cli_process_start (CasCliProcess *self,
   g_free (self->argv[0]);
   self->argv[0] = g_steal_pointer (&program);
 
+  /* The helper would only say so in an exit status. */
+  if (self->cwd != NULL && !g_file_test (self->cwd, G_FILE_TEST_IS_DIR))
+    {
+      g_set_error (error, CAS_ERROR, CAS_ERROR_CLI_FAILED,
+                   "cannot start %s: no directory %s", self->argv[0], self->cwd);
+      return FALSE;
+    }
+  /* Through the exec helper, with no child-setup and no cwd, and every
+   * descriptor of ours close-on-exec: GLib then uses posix_spawn instead
+   * of fork, which would cost the daemon a copy-on-write fault on every
+   * page it writes afterwards (the helper does what child_setup did). */
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
                                         G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                                        G_SUBPROCESS_FLAGS_STDERR_PIPE);
+                                        G_SUBPROCESS_FLAGS_STDERR_PIPE |
+                                        G_SUBPROCESS_FLAGS_INHERIT_FDS);
   env = child_environment ();
   g_subprocess_launcher_set_environ (launcher, env);
-  if (self->cwd != NULL)
-    g_subprocess_launcher_set_cwd (launcher, self->cwd);
-  g_subprocess_launcher_set_child_setup (launcher, child_setup, NULL, NULL);
-  /* GLib reports a missing directory or a bad binary from the child, so
-   * the spawn fails here rather than in an exit status. */
-  self->subprocess = g_subprocess_launcher_spawnv (launcher, (const char * const *) self->argv,
-                                                   &spawn_error);
+  {
+    g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+    g_autofree char *parent = g_strdup_printf ("%d", (int) getpid ());
+    g_auto (GStrv) helper_argv = NULL;
+
+    g_strv_builder_add (builder, exec_helper_path ());
+    g_strv_builder_add (builder, parent);
+    g_strv_builder_add (builder, self->cwd != NULL ? self->cwd : "");
+    g_strv_builder_addv (builder, (const char **) self->argv);
+    helper_argv = g_strv_builder_end (builder);
+    self->subprocess = g_subprocess_launcher_spawnv (launcher, (const char * const *) helper_argv,
+                                                     &spawn_error);
+  }
   if (self->subprocess == NULL)
     {
       g_set_error (error, CAS_ERROR, CAS_ERROR_CLI_FAILED,
