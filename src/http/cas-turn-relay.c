@@ -163,7 +163,7 @@ client_went_away (CasTurnRelay *self)
     return;
   self->client_gone = TRUE;
   remove_peer_watch (self);
-  cas_turn_cancel (self->turn);
+  /* The service the route handed it to cancels the turn. */
   g_cancellable_cancel (self->cancellable);
 }
 

@@ -13,10 +13,11 @@
  * started, or any COLLECT reply) the route answers once its service is
  * done, with cas_turn_relay_reply_json() or cas_turn_relay_reply_error().
  *
- * A client that goes away cancels the turn (cas_turn_cancel()) and the
- * relay's GCancellable, which the route hands its service: in STREAM mode libsoup notices on the next write (a
- * ": ping" heartbeat while the CLI is silent); before the first write,
- * and in COLLECT mode, the relay peeks at the connection's socket.
+ * A client that goes away cancels the relay's GCancellable, which the
+ * route hands its service (the service cancels the turn). In STREAM mode
+ * libsoup notices on the next write (a ": ping" heartbeat while the CLI
+ * is silent); before the first write, and in COLLECT mode, the relay
+ * peeks at the connection's socket.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
