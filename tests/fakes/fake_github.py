@@ -33,6 +33,7 @@ def empty_state():
     return {
         'tokens': dict(DEFAULT_TOKENS),
         'per_page': 2,
+        'max_per_page': 100,
         'repos': {},
         'rate_limit': None,
         'faults': [],
@@ -309,7 +310,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             page = int(query.get('page', ['1'])[-1])
         except ValueError:
             raise Reply(422, validation_failed('per_page'))
-        per_page = max(1, min(per_page, 100))
+        per_page = max(1, min(per_page, state['max_per_page'], 100))
         page = max(page, 1)
         last = max(1, (len(items) + per_page - 1) // per_page)
         chunk = items[(page - 1) * per_page:page * per_page]
@@ -591,6 +592,7 @@ class FakeGitHub:
     def __init__(self, state=None, per_page=2):
         self.initial = state or {}
         self.initial.setdefault('per_page', per_page)
+        self.initial.setdefault('max_per_page', per_page)
         self.token = next(iter(self.initial.get('tokens', DEFAULT_TOKENS)))
         self.proc = None
         self.url = None
@@ -707,7 +709,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--port-file', help='write the port here once listening')
     parser.add_argument('--state', help='JSON file with the initial state')
-    parser.add_argument('--per-page', type=int, help='default page size (GitHub: 30)')
+    parser.add_argument('--per-page', type=int,
+                        help='default and largest page size (GitHub: 30 and 100)')
     parser.add_argument('--verbose', action='store_true')
     args = parser.parse_args()
     state = {}
@@ -715,7 +718,7 @@ def main():
         with open(args.state, encoding='utf-8') as f:
             state = json.load(f)
     if args.per_page:
-        state['per_page'] = args.per_page
+        state['per_page'] = state['max_per_page'] = args.per_page
     serve(args.port_file, state, args.verbose)
 
 
