@@ -723,9 +723,11 @@ parse_json (GByteArray *buffer,
   /* json-glib is lenient and leaks on some errors: check first. */
   if (!cas_json_check_syntax (data, buffer->len, &offset, &too_deep))
     {
-      g_set_error (error, CAS_ERROR, CAS_ERROR_FAILED,
-                   too_deep ? _("the answer nests too deep") : _("the answer is not JSON (byte %" G_GSIZE_FORMAT ")"),
-                   offset);
+      if (too_deep)
+        g_set_error_literal (error, CAS_ERROR, CAS_ERROR_FAILED, _("the answer nests too deep"));
+      else
+        g_set_error (error, CAS_ERROR, CAS_ERROR_FAILED, _("the answer is not JSON (byte %lu)"),
+                     (unsigned long) offset);
       return NULL;
     }
   parser = json_parser_new ();
