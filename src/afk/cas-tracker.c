@@ -422,6 +422,25 @@ call_fail (Call   *call,
   g_object_unref (task);
 }
 
+/* A failed send or read: a cancel stays G_IO_ERROR_CANCELLED. Takes
+ * @error. */
+static void
+call_fail_io (Call   *call,
+              GTask  *task,
+              GError *error)
+{
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+  call_fail (call, task,
+             g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT) ? CAS_ERROR_TIMED_OUT : CAS_ERROR_FAILED,
+             g_strdup (error->message));
+  g_error_free (error);
+}
+
 static void
 call_fail_shape (Call       *call,
                  GTask      *task,
@@ -553,15 +572,7 @@ read_cb (GObject      *source,
 
   if (bytes == NULL)
     {
-      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        {
-          g_task_return_error (task, g_steal_pointer (&error));
-          g_object_unref (task);
-          return;
-        }
-      call_fail (call, task,
-                 g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT) ? CAS_ERROR_TIMED_OUT : CAS_ERROR_FAILED,
-                 g_strdup (error->message));
+      call_fail_io (call, task, g_steal_pointer (&error));
       return;
     }
 
@@ -596,15 +607,7 @@ send_cb (GObject      *source,
   call->stream = soup_session_send_finish (SOUP_SESSION (source), result, &error);
   if (call->stream == NULL)
     {
-      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        {
-          g_task_return_error (task, g_steal_pointer (&error));
-          g_object_unref (task);
-          return;
-        }
-      call_fail (call, task,
-                 g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT) ? CAS_ERROR_TIMED_OUT : CAS_ERROR_FAILED,
-                 g_strdup (error->message));
+      call_fail_io (call, task, g_steal_pointer (&error));
       return;
     }
 

@@ -958,6 +958,38 @@ test_cancelled (Fixture      *fx,
 }
 
 static void
+test_cancelled_in_flight (Fixture      *fx,
+                          gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+
+  CALL (fx, cas_tracker_list_ready_async (fx->tracker, REPO, "ready", cancellable, on_result, fx);
+        g_cancellable_cancel (cancellable));
+  g_assert_null (cas_tracker_list_ready_finish (fx->tracker, fx->result, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+}
+
+static void
+test_unreachable (Fixture      *fx,
+                  gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *keyfile = g_strdup_printf ("[github]\napi-url=http://127.0.0.1:1\ntoken-file=%s\n",
+                                              fx->token_file);
+  const char * const envp[] = { NULL };
+  g_autoptr(CasConfig) config = cas_config_parse (keyfile, strlen (keyfile), "test", envp, &error);
+  g_autoptr(CasTracker) tracker = NULL;
+
+  g_assert_no_error (error);
+  tracker = cas_tracker_new (config, envp, &error);
+  g_assert_no_error (error);
+  g_assert_null (list_ready (fx, tracker, &error));
+  g_assert_error (error, CAS_ERROR, CAS_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "list ready issues"));
+}
+
+static void
 test_bad_api_url (void)
 {
   const char *urls[] = { "ftp://example.com", "not a url", "/relative", "http://", "https://x/?q=1", NULL };
@@ -1002,6 +1034,8 @@ main (int   argc,
   ADD ("endless-pages", test_endless_pages);
   ADD ("bad-arguments", test_bad_arguments);
   ADD ("cancelled", test_cancelled);
+  ADD ("cancelled-in-flight", test_cancelled_in_flight);
+  ADD ("unreachable", test_unreachable);
 #undef ADD
   g_test_add_func ("/tracker/bad-api-url", test_bad_api_url);
 
