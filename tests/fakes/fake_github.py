@@ -255,6 +255,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 while left > 0:
                     self.wfile.write(chunk[:left])
                     left -= len(chunk)
+                self.wfile.flush()
+                time.sleep(fault.get('hang_seconds', 0))
             except (BrokenPipeError, ConnectionResetError):
                 pass
             return
@@ -267,6 +269,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             try:
                 self.wfile.write(b'[')
+                self.wfile.flush()
+                # Then, if asked, hold the connection open without a word.
+                time.sleep(fault.get('hang_seconds', 0))
             except (BrokenPipeError, ConnectionResetError):
                 pass
             return
@@ -572,7 +577,7 @@ class Server(http.server.ThreadingHTTPServer):
         pass
 
 
-def serve(port_file, state, verbose=False, ready_fd=None):
+def serve(port_file, state, verbose=False, exit_with_stdin=False):
     server = Server(('127.0.0.1', 0), Handler)
     server.fake = Fake(state)
     server.verbose = verbose
@@ -583,6 +588,14 @@ def serve(port_file, state, verbose=False, ready_fd=None):
             f.write(f'{port}\n')
         os.rename(tmp, port_file)
     signal.signal(signal.SIGTERM, lambda *a: threading.Thread(target=server.shutdown).start())
+    if exit_with_stdin:
+        # The test holds the other end: when it dies, even by a crash,
+        # stdin ends and so does the fake.
+        def watch():
+            while sys.stdin.buffer.read(4096):
+                pass
+            server.shutdown()
+        threading.Thread(target=watch, daemon=True).start()
     sys.stdout.write(f'ready {port}\n')
     sys.stdout.flush()
     server.serve_forever()
@@ -612,8 +625,8 @@ class FakeGitHub:
             json.dump(self.initial, f)
         self.proc = subprocess.Popen(
             ['/usr/bin/python3', os.path.abspath(__file__),
-             '--port-file', port_file, '--state', state_file],
-            stdout=subprocess.PIPE)
+             '--port-file', port_file, '--state', state_file, '--exit-with-stdin'],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         line = self.proc.stdout.readline().decode()
         if not line.startswith('ready '):
             self.stop()
@@ -626,6 +639,7 @@ class FakeGitHub:
         if self.proc is not None:
             self.proc.terminate()
             self.proc.wait()
+            self.proc.stdin.close()
             self.proc.stdout.close()
             self.proc = None
         self.dir.cleanup()
@@ -719,6 +733,8 @@ def main():
     parser.add_argument('--per-page', type=int,
                         help='default and largest page size (GitHub: 30 and 100)')
     parser.add_argument('--verbose', action='store_true')
+    parser.add_argument('--exit-with-stdin', action='store_true',
+                        help='stop when stdin ends (when the test that started it is gone)')
     args = parser.parse_args()
     state = {}
     if args.state:
@@ -726,7 +742,7 @@ def main():
             state = json.load(f)
     if args.per_page:
         state['per_page'] = state['max_per_page'] = args.per_page
-    serve(args.port_file, state, args.verbose)
+    serve(args.port_file, state, args.verbose, args.exit_with_stdin)
 
 
 if __name__ == '__main__':

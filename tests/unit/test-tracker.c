@@ -212,8 +212,10 @@ fixture_setup (Fixture      *fx,
   g_file_set_contents (fx->token_file, TOKEN "\n", -1, &error);
   g_assert_no_error (error);
 
-  fx->fake = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, "/usr/bin/python3", script,
-                               "--port-file", port_file, "--state", state_file, NULL);
+  /* Its stdin is a pipe from us: if this test dies, so does the fake. */
+  fx->fake = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDIN_PIPE, &error,
+                               "/usr/bin/python3", script, "--port-file", port_file, "--state", state_file,
+                               "--exit-with-stdin", NULL);
   g_assert_no_error (error);
   /* It says "ready" once the port file is written and it listens. */
   out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (fx->fake));
@@ -857,6 +859,193 @@ test_hostile (Fixture      *fx,
     }
 }
 
+typedef enum {
+  CALL_ACTOR,
+  CALL_COMMITS,
+  CALL_CHECK_RUNS,
+  CALL_FIND_COMMENT,
+  CALL_CREATE_COMMENT,
+  CALL_DEFAULT_BRANCH,
+  CALL_SELF_LOGIN,
+  CALL_GET_ISSUE,
+} CallKind;
+
+/* Runs one call of @kind; returns its error (NULL when it succeeded). */
+static GError *
+run_call (Fixture   *fx,
+          CasTracker *tracker,
+          CallKind   kind)
+{
+  GError *error = NULL;
+  gpointer out = NULL;
+
+  start_fresh (fx);
+  switch (kind)
+    {
+    case CALL_ACTOR:
+      cas_tracker_label_actor_async (tracker, REPO, 1, "ready", NULL, on_result, fx);
+      break;
+    case CALL_COMMITS:
+      cas_tracker_commits_since_async (tracker, REPO, "trunk", 0, NULL, on_result, fx);
+      break;
+    case CALL_CHECK_RUNS:
+      cas_tracker_check_runs_async (tracker, REPO, "bbbb222", NULL, on_result, fx);
+      break;
+    case CALL_FIND_COMMENT:
+      cas_tracker_find_comment_async (tracker, REPO, 3, "afk", NULL, on_result, fx);
+      break;
+    case CALL_CREATE_COMMENT:
+      cas_tracker_create_comment_async (tracker, REPO, 3, "hello", NULL, on_result, fx);
+      break;
+    case CALL_DEFAULT_BRANCH:
+      cas_tracker_default_branch_async (tracker, REPO, NULL, on_result, fx);
+      break;
+    case CALL_SELF_LOGIN:
+      cas_tracker_self_login_async (tracker, NULL, on_result, fx);
+      break;
+    case CALL_GET_ISSUE:
+      cas_tracker_get_issue_async (tracker, REPO, 1, NULL, on_result, fx);
+      break;
+    }
+  while (fx->result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+
+  switch (kind)
+    {
+    case CALL_ACTOR:
+      g_free (cas_tracker_label_actor_finish (tracker, fx->result, &error));
+      break;
+    case CALL_COMMITS:
+      out = cas_tracker_commits_since_finish (tracker, fx->result, &error);
+      g_clear_pointer (&out, g_ptr_array_unref);
+      break;
+    case CALL_CHECK_RUNS:
+      out = cas_tracker_check_runs_finish (tracker, fx->result, &error);
+      g_clear_pointer (&out, g_ptr_array_unref);
+      break;
+    case CALL_FIND_COMMENT:
+      cas_tracker_comment_free (cas_tracker_find_comment_finish (tracker, fx->result, &error));
+      break;
+    case CALL_CREATE_COMMENT:
+      cas_tracker_create_comment_finish (tracker, fx->result, &error);
+      break;
+    case CALL_DEFAULT_BRANCH:
+      g_free (cas_tracker_default_branch_finish (tracker, fx->result, &error));
+      break;
+    case CALL_SELF_LOGIN:
+      g_free (cas_tracker_self_login_finish (tracker, fx->result, &error));
+      break;
+    case CALL_GET_ISSUE:
+      cas_tracker_issue_free (cas_tracker_get_issue_finish (tracker, fx->result, &error));
+      break;
+    }
+  return error;
+}
+
+/* Answers of the wrong shape for every kind of call: an error that names
+ * what is wrong, never a crash or a critical. */
+static void
+test_hostile_shapes (Fixture      *fx,
+                     gconstpointer data)
+{
+  const struct {
+    CallKind kind;
+    const char *path;
+    const char *body;
+    const char *words;
+  } cases[] = {
+    { CALL_ACTOR, "/issues/1/events", "[{'event': 'labeled', 'label': {'name': 'ready'}, 'actor': {'login': 5}}]", "actor.login" },
+    { CALL_ACTOR, "/issues/1/events", "[{'event': 'labeled', 'label': {'name': 'ready'}}]", "actor.login" },
+    { CALL_ACTOR, "/issues/1/events", "{'events': []}", "array" },
+    { CALL_COMMITS, "/commits", "[{'sha': 1, 'commit': {}}]", "“sha”" },
+    { CALL_COMMITS, "/commits", "[{'sha': 'a', 'commit': 'x'}]", "“commit”" },
+    { CALL_COMMITS, "/commits", "[{'sha': 'a', 'commit': {'message': 'm', 'committer': {'date': 'yesterday'}}}]", "date" },
+    { CALL_COMMITS, "/commits", "[{'sha': 'a', 'commit': {'message': ['m'], 'committer': {'date': '2026-01-01T00:00:00Z'}}}]", "“message”" },
+    { CALL_CHECK_RUNS, "/commits/bbbb222/check-runs", "{'total_count': 1, 'check_runs': 'x'}", "check_runs" },
+    { CALL_CHECK_RUNS, "/commits/bbbb222/check-runs", "[]", "object" },
+    { CALL_CHECK_RUNS, "/commits/bbbb222/check-runs", "{'check_runs': [{'name': 'a', 'status': 'completed', 'conclusion': 5}]}", "“conclusion”" },
+    { CALL_CHECK_RUNS, "/commits/bbbb222/check-runs", "{'check_runs': [{'name': null, 'status': 'completed'}]}", "“name”" },
+    { CALL_FIND_COMMENT, "/issues/3/comments", "[{'id': '12', 'body': 'afk', 'user': {'login': 'afk-bot'}}]", "“id”" },
+    { CALL_FIND_COMMENT, "/issues/3/comments", "[{'id': 12, 'body': 7, 'user': {'login': 'afk-bot'}}]", "“body”" },
+    { CALL_CREATE_COMMENT, "/issues/3/comments", "{}", "“id”" },
+    { CALL_CREATE_COMMENT, "/issues/3/comments", "{'id': -4}", "“id”" },
+    { CALL_DEFAULT_BRANCH, "", "{'default_branch': 5}", "default_branch" },
+    { CALL_DEFAULT_BRANCH, "", "{'default_branch': 'a\\nb'}", "default_branch" },
+    { CALL_GET_ISSUE, "/issues/1", "{'number': 1, 'title': 't', 'state': 5, 'labels': []}", "“state”" },
+    { CALL_GET_ISSUE, "/issues/1", "{'number': 1, 'title': 't', 'state': 'open'}", "labels" },
+    { CALL_GET_ISSUE, "/issues/1", "null", "object" },
+    { CALL_GET_ISSUE, "/issues/1", "[1, 2]", "object" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *fault = g_strdup_printf ("{'path': '/repos/" REPO "%s', 'times': 1, 'body': %s}",
+                                                cases[i].path, cases[i].body);
+
+      g_test_message ("case %u: %s", i, fault);
+      add_fault (fx, fault);
+      error = run_call (fx, fx->tracker, cases[i].kind);
+      g_assert_error (error, CAS_ERROR, CAS_ERROR_FAILED);
+      g_test_message ("error: %s", error->message);
+      g_assert_nonnull (strstr (error->message, cases[i].words));
+    }
+
+  /* A bad login from GET /user. */
+  {
+    g_autoptr(CasTracker) unnamed = make_tracker (fx, "");
+    g_autoptr(GError) error = NULL;
+
+    add_fault (fx, "{'path': '/user', 'times': 1, 'body': {'login': '../admin'}}");
+    error = run_call (fx, unnamed, CALL_SELF_LOGIN);
+    g_assert_error (error, CAS_ERROR, CAS_ERROR_FAILED);
+  }
+
+  /* A deleted account's event has a null actor: GitHub's "ghost". */
+  {
+    g_autofree char *actor = NULL;
+    g_autoptr(GError) error = NULL;
+
+    add_fault (fx, "{'path': '/repos/" REPO "/issues/1/events', 'times': 1,"
+                   " 'body': [{'event': 'labeled', 'label': {'name': 'ready'}, 'actor': null}]}");
+    CALL (fx, cas_tracker_label_actor_async (fx->tracker, REPO, 1, "ready", NULL, on_result, fx));
+    actor = cas_tracker_label_actor_finish (fx->tracker, fx->result, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (actor, ==, "ghost");
+  }
+}
+
+/* A server that stops talking after an oversized start must not hold
+ * the caller: the refusal comes at once, not after the server hangs up. */
+static void
+test_oversized_then_silent (Fixture      *fx,
+                            gconstpointer data)
+{
+  const char *faults[] = {
+    "{'path': '/repos/" REPO "/issues', 'times': 1, 'declare_length': 9000000, 'hang_seconds': 30}",
+    "{'path': '/repos/" REPO "/issues', 'times': 1, 'stream_bytes': 8500000, 'hang_seconds': 30}",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (faults); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GPtrArray) issues = NULL;
+      gint64 start = g_get_monotonic_time ();
+
+      add_fault (fx, faults[i]);
+      g_assert_null (list_ready (fx, fx->tracker, &error));
+      g_assert_error (error, CAS_ERROR, CAS_ERROR_PAYLOAD_TOO_LARGE);
+      g_test_message ("took %" G_GINT64_FORMAT " ms", (g_get_monotonic_time () - start) / 1000);
+      g_clear_error (&error);
+
+      /* The abandoned connection is not reused for the next call. */
+      issues = list_ready (fx, fx->tracker, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (issues->len, ==, 4);
+      g_clear_pointer (&issues, g_ptr_array_unref);
+    }
+}
+
 static void
 test_hostile_deep (Fixture      *fx,
                    gconstpointer data)
@@ -1030,7 +1219,9 @@ main (int   argc,
   ADD ("credential", test_credential);
   ADD ("rate-limit", test_rate_limit);
   ADD ("hostile", test_hostile);
+  ADD ("hostile-shapes", test_hostile_shapes);
   ADD ("hostile-deep", test_hostile_deep);
+  ADD ("oversized-then-silent", test_oversized_then_silent);
   ADD ("endless-pages", test_endless_pages);
   ADD ("bad-arguments", test_bad_arguments);
   ADD ("cancelled", test_cancelled);
