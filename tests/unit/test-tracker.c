@@ -16,8 +16,6 @@
 typedef struct {
   char *dir;
   char *token_file;
-  GSubprocess *fake;
-  guint port;
   char *base;
   SoupSession *control;
   CasTracker *tracker;
@@ -186,49 +184,81 @@ make_tracker (Fixture    *fx,
   return tracker;
 }
 
+/* One fake for the whole run (a Python start costs more than a test);
+ * each test gives it a fresh state. */
+static GSubprocess *fake_process;
+static char *fake_dir;
+static char *fake_base;
+
 static void
-fixture_setup (Fixture      *fx,
-               gconstpointer data)
+start_fake (void)
 {
   const char *fakes = g_getenv ("CAS_FAKES_SRCDIR");
   g_autofree char *script = NULL;
-  g_autofree char *state_file = NULL;
   g_autofree char *port_file = NULL;
-  g_autofree char *seed = quotes (data != NULL ? data : default_seed);
   g_autofree char *line = NULL;
   g_autofree char *port_text = NULL;
   g_autoptr(GDataInputStream) out = NULL;
   g_autoptr(GError) error = NULL;
+  guint64 port;
 
   g_assert_nonnull (fakes);
-  fx->dir = g_dir_make_tmp ("cas-tracker-XXXXXX", &error);
+  fake_dir = g_dir_make_tmp ("cas-fake-github-XXXXXX", &error);
   g_assert_no_error (error);
   script = g_build_filename (fakes, "fake_github.py", NULL);
-  state_file = g_build_filename (fx->dir, "state.json", NULL);
-  port_file = g_build_filename (fx->dir, "port", NULL);
-  fx->token_file = g_build_filename (fx->dir, "token", NULL);
-  g_file_set_contents (state_file, seed, -1, &error);
-  g_assert_no_error (error);
-  g_file_set_contents (fx->token_file, TOKEN "\n", -1, &error);
-  g_assert_no_error (error);
+  port_file = g_build_filename (fake_dir, "port", NULL);
 
   /* Its stdin is a pipe from us: if this test dies, so does the fake. */
-  fx->fake = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDIN_PIPE, &error,
-                               "/usr/bin/python3", script, "--port-file", port_file, "--state", state_file,
-                               "--exit-with-stdin", NULL);
+  fake_process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDIN_PIPE, &error,
+                                   "/usr/bin/python3", script, "--port-file", port_file,
+                                   "--exit-with-stdin", NULL);
   g_assert_no_error (error);
   /* It says "ready" once the port file is written and it listens. */
-  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (fx->fake));
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (fake_process));
   line = g_data_input_stream_read_line (out, NULL, NULL, &error);
   g_assert_no_error (error);
   g_assert_true (line != NULL && g_str_has_prefix (line, "ready "));
   g_file_get_contents (port_file, &port_text, NULL, &error);
   g_assert_no_error (error);
-  fx->port = (guint) g_ascii_strtoull (port_text, NULL, 10);
-  g_assert_cmpuint (fx->port, >, 0);
-  fx->base = g_strdup_printf ("http://127.0.0.1:%u", fx->port);
+  port = g_ascii_strtoull (port_text, NULL, 10);
+  g_assert_true (port > 0 && port < 65536);
+  fake_base = g_strdup_printf ("http://127.0.0.1:%u", (guint) port);
+  g_unlink (port_file);
+}
+
+static void
+stop_fake (void)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_subprocess_send_signal (fake_process, SIGTERM);
+  g_subprocess_wait (fake_process, NULL, &error);
+  g_assert_no_error (error);
+  g_clear_object (&fake_process);
+  g_rmdir (fake_dir);
+  g_clear_pointer (&fake_dir, g_free);
+  g_clear_pointer (&fake_base, g_free);
+}
+
+static void
+fixture_setup (Fixture      *fx,
+               gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) state = NULL;
+  g_autoptr(GBytes) cleared = NULL;
+
+  fx->dir = g_dir_make_tmp ("cas-tracker-XXXXXX", &error);
+  g_assert_no_error (error);
+  fx->token_file = g_build_filename (fx->dir, "token", NULL);
+  g_file_set_contents (fx->token_file, TOKEN "\n", -1, &error);
+  g_assert_no_error (error);
+
+  fx->base = g_strdup (fake_base);
   /* No User-Agent: only the /_fake/ paths answer it. */
   fx->control = soup_session_new_with_options ("user-agent", NULL, NULL);
+  state = control (fx, "PUT", "/_fake/state", data != NULL ? data : default_seed);
+  cleared = control (fx, "DELETE", "/_fake/requests", NULL);
   fx->tracker = make_tracker (fx, NULL);
 }
 
@@ -236,7 +266,6 @@ static void
 fixture_teardown (Fixture      *fx,
                   gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
   g_autoptr(GDir) dir = NULL;
   const char *name;
 
@@ -244,10 +273,6 @@ fixture_teardown (Fixture      *fx,
   g_clear_object (&fx->control);
   g_clear_object (&fx->result);
   g_clear_object (&fx->log);
-  g_subprocess_send_signal (fx->fake, SIGTERM);
-  g_subprocess_wait (fx->fake, NULL, &error);
-  g_assert_no_error (error);
-  g_clear_object (&fx->fake);
 
   dir = g_dir_open (fx->dir, 0, NULL);
   while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
@@ -1203,6 +1228,8 @@ int
 main (int   argc,
       char *argv[])
 {
+  int status;
+
   g_test_init (&argc, &argv, NULL);
 
 #define ADD(path, fn) g_test_add ("/tracker/" path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
@@ -1230,5 +1257,8 @@ main (int   argc,
 #undef ADD
   g_test_add_func ("/tracker/bad-api-url", test_bad_api_url);
 
-  return g_test_run ();
+  start_fake ();
+  status = g_test_run ();
+  stop_fake ();
+  return status;
 }
