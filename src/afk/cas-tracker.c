@@ -528,13 +528,15 @@ read_token (CasTracker *self,
 {
   g_autoptr(GError) local_error = NULL;
   g_autofree char *token = NULL;
-  const char * const envp[] = { NULL, NULL };
   g_autofree char *credentials = NULL;
+  char *envp[2] = { NULL, NULL };
 
   if (self->credentials_dir != NULL)
     credentials = g_strconcat ("CREDENTIALS_DIRECTORY=", self->credentials_dir, NULL);
-  ((const char **) envp)[0] = credentials;
-  token = cas_config_read_secret (NULL, self->token_file, "github-token", envp, &local_error);
+  envp[0] = credentials;
+  /* Read at every call, so a rotated token is picked up. */
+  token = cas_config_read_secret (NULL, self->token_file, "github-token",
+                                  (const char * const *) envp, &local_error);
   if (local_error != NULL)
     {
       g_set_error (error, CAS_ERROR, CAS_ERROR_UNAUTHORIZED,
