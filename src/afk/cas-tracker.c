@@ -64,7 +64,7 @@ typedef void (*DoneFunc) (Call  *call,
 struct _Call {
   CasTracker *self;        /* (owned) */
   const char *what;        /* (unowned) untranslated call name, N_() */
-  const char *method;      /* (unowned) interned SOUP_METHOD_* */
+  const char *method;      /* (unowned) a static string: SOUP_METHOD_*, METHOD_PATCH */
   char *path;              /* (owned) the first request's path, for messages */
   char *url;               /* (owned) the request being sent */
   GBytes *body;            /* (owned) (nullable) a JSON request body */
