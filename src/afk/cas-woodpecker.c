@@ -98,8 +98,9 @@ normalize_base_url (const char *url,
   uri = g_uri_parse (url, G_URI_FLAGS_NONE, &local_error);
   if (uri == NULL)
     {
+      /* Not echoed: it may hold a password. */
       g_set_error (error, CAS_ERROR, CAS_ERROR_CONFIG,
-                   _("[ci] woodpecker-url “%s” is not a URL: %s"), url, local_error->message);
+                   _("[ci] woodpecker-url is not a URL: %s"), local_error->message);
       return NULL;
     }
   scheme = g_uri_get_scheme (uri);
@@ -108,9 +109,9 @@ normalize_base_url (const char *url,
       g_uri_get_userinfo (uri) != NULL || g_uri_get_query (uri) != NULL ||
       g_uri_get_fragment (uri) != NULL)
     {
-      g_set_error (error, CAS_ERROR, CAS_ERROR_CONFIG,
-                   _("[ci] woodpecker-url “%s” must be an http or https URL without "
-                     "user, query or fragment"), url);
+      g_set_error_literal (error, CAS_ERROR, CAS_ERROR_CONFIG,
+                           _("[ci] woodpecker-url must be an http or https URL without "
+                             "user, query or fragment"));
       return NULL;
     }
   text = g_strdup (url);

@@ -686,6 +686,7 @@ test_config (void)
       g_assert_null (woodpecker);
       g_assert_error (error, CAS_ERROR, CAS_ERROR_CONFIG);
       g_assert_null (strstr (error->message, TOKEN));
+      g_assert_null (strstr (error->message, "secret"));
     }
   for (guint i = 0; i < G_N_ELEMENTS (bad_tokens); i++)
     {
