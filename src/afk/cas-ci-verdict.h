@@ -54,7 +54,10 @@ typedef struct {
  * not know). */
 CasCiVerdict cas_ci_verdict_from_check_run (const CasCiCheckRun *run);
 
-/* The GitHub stage from every check run of the commit: RED if any run is
+/* The GitHub stage from every check run of the commit (all pages, up to
+ * the response's total_count: a run left out could be the failing one;
+ * a caller that could not read them all should count the stage PENDING
+ * unless a run it has is red): RED if any run is
  * red (a failed run is final, whatever the others still do), else PENDING
  * if any is pending, else GREEN. Zero runs: SKIPPED when
  * @later_stage_configured (a repository without GitHub CI goes green on
