@@ -490,7 +490,8 @@ test_garbage (Fixture       *fixture,
       g_autoptr (CasWoodpeckerPipeline) pipeline = NULL;
       CasCiVerdict verdict;
 
-      g_test_message ("mode %s on %s", cases[i].mode, cases[i].paths);
+      g_test_message ("mode %s on %s", cases[i].mode,
+                      cases[i].paths != NULL ? cases[i].paths : "every path");
       set_mode (fixture, cases[i].mode, cases[i].paths);
       g_assert_false (get_pipeline (woodpecker, "owner/repo", SHA, "push", NULL, &verdict,
                                     &pipeline, &error));
