@@ -63,7 +63,8 @@ gboolean cas_afk_repo_equal (const char *a,
  * CAS_AFK_MAX_ISSUE_NUMBER. "Blocked by #3, #4 and other/repo#10" gives
  * #3, #4, other/repo#10. Order is kept, duplicates (same repo without
  * case, same number) dropped. Markdown around them ("**Blocked by**",
- * "- blocked by #3") does not matter.
+ * "- blocked by #3") does not matter. Words before the clause are not
+ * read: "not blocked by #3" still names #3, which errs towards waiting.
  *
  * At most CAS_AFK_MAX_BLOCKERS are returned; @truncated (nullable) says
  * there were more. @length -1: NUL-terminated. Never NULL.

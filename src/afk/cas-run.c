@@ -6,6 +6,7 @@
 
 #include "config.h"
 
+#include <gio/gio.h>
 #include <glib/gi18n.h>
 #include <string.h>
 
@@ -319,6 +320,57 @@ cas_run_equal (const CasRun *a,
 }
 
 static void
+add_string (GVariantBuilder *builder,
+            const char      *key,
+            const char      *value)
+{
+  g_autofree char *valid = NULL;
+
+  if (value == NULL)
+    return;
+  valid = g_utf8_make_valid (value, -1);
+  g_variant_builder_add (builder, "{sv}", key, g_variant_new_string (valid));
+}
+
+static void
+add_time (GVariantBuilder *builder,
+          const char      *key,
+          gint64           unix_us,
+          gboolean         always)
+{
+  if (unix_us != 0 || always)
+    g_variant_builder_add (builder, "{sv}", key, g_variant_new_int64 (unix_us / G_USEC_PER_SEC));
+}
+
+GVariant *
+cas_run_to_variant (const CasRun *run)
+{
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+  add_string (&builder, "repo", run->repo);
+  g_variant_builder_add (&builder, "{sv}", "number", g_variant_new_uint32 (run->number));
+  add_string (&builder, "title", run->title);
+  add_string (&builder, "phase", cas_run_phase_to_string (run->phase));
+  if (run->reason != CAS_RUN_REASON_NONE)
+    add_string (&builder, "reason", cas_run_reason_to_string (run->reason));
+  add_string (&builder, "project_id", run->project_id);
+  add_string (&builder, "thread_id", run->thread_id);
+  add_string (&builder, "turn_id", run->turn_id);
+  add_string (&builder, "pushed_sha", run->pushed_sha);
+  add_string (&builder, "ci", cas_ci_verdict_to_string (run->ci));
+  g_variant_builder_add (&builder, "{sv}", "fix_attempts", g_variant_new_uint32 (run->fix_attempts));
+  g_variant_builder_add (&builder, "{sv}", "labelled", g_variant_new_boolean (run->labelled));
+  g_variant_builder_add (&builder, "{sv}", "doorbell_rung", g_variant_new_boolean (run->doorbell_rung));
+  add_time (&builder, "dispatched_at", run->dispatched_us, TRUE);
+  add_time (&builder, "first_red_at", run->first_red_us, FALSE);
+  add_time (&builder, "finished_at", run->finished_us, FALSE);
+  add_string (&builder, "detail", run->detail);
+  add_string (&builder, "last_error", run->last_error);
+  return g_variant_builder_end (&builder);
+}
+
+static void
 append_key (GString    *out,
             const char *key)
 {
@@ -369,12 +421,17 @@ char *
 cas_run_to_json (const CasRun *run)
 {
   GString *out = g_string_sized_new (1024);
+  /* Bounded here too, so a run whose text was set by hand still reads
+   * back. */
+  g_autofree char *title = bounded_text (run->title, CAS_RUN_MAX_TITLE_LENGTH);
+  g_autofree char *detail = bounded_text (run->detail, CAS_RUN_MAX_TEXT_LENGTH);
+  g_autofree char *last_error = bounded_text (run->last_error, CAS_RUN_MAX_TEXT_LENGTH);
 
   g_string_append_c (out, '{');
   append_int (out, "version", CAS_RUN_JSON_VERSION);
   append_string (out, "repo", run->repo);
   append_int (out, "number", run->number);
-  append_string (out, "title", run->title);
+  append_string (out, "title", title);
   append_string (out, "phase", cas_run_phase_to_string (run->phase));
   append_key (out, "reason");
   if (run->reason == CAS_RUN_REASON_NONE)
@@ -396,8 +453,8 @@ cas_run_to_json (const CasRun *run)
   append_string (out, "fix_sha", run->fix_sha);
   append_int (out, "checklist_comment_id", run->checklist_comment_id);
   append_bool (out, "doorbell_rung", run->doorbell_rung);
-  append_string (out, "detail", run->detail);
-  append_string (out, "last_error", run->last_error);
+  append_string (out, "detail", detail);
+  append_string (out, "last_error", last_error);
   append_time (out, "created_at", run->created_us);
   append_time (out, "updated_at", run->updated_us);
   append_time (out, "finished_at", run->finished_us);

@@ -149,6 +149,13 @@ void cas_run_set_detail (CasRun     *run,
 gboolean cas_run_equal (const CasRun *a,
                         const CasRun *b);
 
+/* For D-Bus ListRuns () and RunChanged: a{sv} with repo s, number u,
+ * phase s, ci s, fix_attempts u, labelled b, doorbell_rung b,
+ * dispatched_at x (Unix seconds), and, when set, title s, reason s,
+ * project_id s, thread_id s, turn_id s, pushed_sha s, first_red_at x,
+ * finished_at x, detail s, last_error s. Floating. */
+GVariant *cas_run_to_variant (const CasRun *run);
+
 /* One JSON object, {"version":1,...}; the same bytes for equal runs. */
 char *cas_run_to_json (const CasRun *run);
 /* Untrusted bytes (a state file, a checklist comment): a run, or NULL

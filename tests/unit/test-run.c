@@ -184,6 +184,24 @@ test_copy_and_setters (void)
   g_assert_true (g_utf8_validate (copy->last_error, -1, NULL));
   cas_run_set_last_error (copy, NULL);
   g_assert_null (copy->last_error);
+  /* Text set by hand past the bounds is bounded when written, so the
+   * state still reads back. */
+  {
+    g_autoptr (CasRun) bare = new_run ();
+    g_autofree char *json = NULL;
+    g_autoptr (CasRun) back = NULL;
+
+    g_free (bare->title);
+    bare->title = g_strdup (huge);
+    bare->detail = g_strdup (huge);
+    bare->last_error = g_strdup ("\xff\xfe");
+    json = cas_run_to_json (bare);
+    back = cas_run_from_json (json, strlen (json), NULL);
+    g_assert_nonnull (back);
+    g_assert_cmpuint (strlen (back->title), ==, CAS_RUN_MAX_TITLE_LENGTH);
+    g_assert_cmpuint (strlen (back->detail), ==, CAS_RUN_MAX_TEXT_LENGTH);
+    g_assert_true (g_utf8_validate (back->last_error, -1, NULL));
+  }
   /* A cut never splits a character. */
   {
     g_autoptr (GString) text = g_string_new ("x");
@@ -462,6 +480,44 @@ test_from_json_hostile (void)
   }
 }
 
+static void
+test_variant (void)
+{
+  g_autoptr (CasRun) fresh = new_run ();
+  g_autoptr (CasRun) full = full_run ();
+  g_autoptr (GVariant) v1 = g_variant_ref_sink (cas_run_to_variant (fresh));
+  g_autoptr (GVariant) v2 = NULL;
+  g_autoptr (GVariantDict) d1 = g_variant_dict_new (v1);
+  g_autoptr (GVariantDict) d2 = NULL;
+  const char *text = NULL;
+  guint32 number = 0;
+  gint64 when = 0;
+
+  g_assert_true (g_variant_is_of_type (v1, G_VARIANT_TYPE_VARDICT));
+  g_assert_true (g_variant_dict_lookup (d1, "repo", "&s", &text));
+  g_assert_cmpstr (text, ==, "owner/repo");
+  g_assert_true (g_variant_dict_lookup (d1, "number", "u", &number));
+  g_assert_cmpuint (number, ==, 12);
+  g_assert_true (g_variant_dict_lookup (d1, "phase", "&s", &text));
+  g_assert_cmpstr (text, ==, "dispatched");
+  g_assert_true (g_variant_dict_lookup (d1, "dispatched_at", "x", &when));
+  g_assert_cmpint (when, ==, T0 / G_USEC_PER_SEC);
+  g_assert_false (g_variant_dict_contains (d1, "reason"));
+  g_assert_false (g_variant_dict_contains (d1, "pushed_sha"));
+  g_assert_false (g_variant_dict_contains (d1, "finished_at"));
+
+  g_free (full->title);
+  full->title = g_strdup ("not \xff UTF-8");
+  v2 = g_variant_ref_sink (cas_run_to_variant (full));
+  d2 = g_variant_dict_new (v2);
+  g_assert_true (g_variant_dict_lookup (d2, "reason", "&s", &text));
+  g_assert_cmpstr (text, ==, "fix-forward-attempts");
+  g_assert_true (g_variant_dict_lookup (d2, "title", "&s", &text));
+  g_assert_true (g_utf8_validate (text, -1, NULL));
+  g_assert_true (g_variant_dict_contains (d2, "first_red_at"));
+  g_assert_true (g_variant_dict_contains (d2, "last_error"));
+}
+
 int
 main (int    argc,
       char **argv)
@@ -476,6 +532,7 @@ main (int    argc,
   g_test_add_func ("/run/json/fields", test_from_json_fields);
   g_test_add_func ("/run/json/consistency", test_from_json_consistency);
   g_test_add_func ("/run/json/hostile", test_from_json_hostile);
+  g_test_add_func ("/run/variant", test_variant);
 
   return g_test_run ();
 }
