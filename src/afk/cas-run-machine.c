@@ -95,14 +95,26 @@ session_is_dead (const CasRunObservation *obs)
 /* @run has already adopted a new turn id if T3 shows one. */
 static TurnStatus
 turn_status (const CasRun            *run,
-             const CasRunObservation *obs)
+             const CasRunObservation *obs,
+             const CasRunLimits      *limits)
 {
   if (obs->thread != CAS_T3_THREAD_PRESENT)
     return TURN_UNKNOWN;
   if (run->turn_id == NULL)
-    /* Not visible yet; a session in error before it appears means the
-     * provider could not start it, and it never will. */
-    return obs->session_status == CAS_T3_SESSION_ERROR ? TURN_FAILED : TURN_BUSY;
+    {
+      /* Not visible yet. A session in error (once it cannot be the turn
+       * before's) means the provider could not start it, and it never
+       * will; so does a turn that takes too long to appear. */
+      gint64 waited_us = obs->now_us - run->turn_started_us;
+
+      if (obs->session_status == CAS_T3_SESSION_ERROR &&
+          waited_us >= CAS_RUN_STALE_SESSION_GRACE_SECONDS * G_USEC_PER_SEC)
+        return TURN_FAILED;
+      if (limits->turn_start_timeout_seconds > 0 &&
+          waited_us >= (gint64) limits->turn_start_timeout_seconds * G_USEC_PER_SEC)
+        return TURN_FAILED;
+      return TURN_BUSY;
+    }
 
   /* The latest turn (ours, or a newer one a person started) is what the
    * thread is doing. */
@@ -248,7 +260,7 @@ cas_run_machine_step (const CasRun            *run,
     }
 
   ci = observe (next, obs);
-  turn = turn_status (next, obs);
+  turn = turn_status (next, obs, limits);
 
   if (next->pushed_sha != NULL && ci == CAS_CI_GREEN)
     finish (decision, CAS_RUN_PHASE_DONE, CAS_RUN_REASON_NONE, obs->now_us);

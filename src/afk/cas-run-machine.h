@@ -24,7 +24,9 @@
  * the first latestTurn.turnId different from the one seen when we started
  * it; it is over when its state is completed, interrupted or error and the
  * session no longer works on it; a session in error before any new turn
- * appears is a turn that failed to start; an unknown state means wait.
+ * appears (for longer than CAS_RUN_STALE_SESSION_GRACE_SECONDS), or no new
+ * turn within turn_start_timeout_seconds, is a turn that failed to start;
+ * an unknown state means wait.
  *
  * How the loop uses a decision: it does the actions in order and stops at
  * the first that fails, keeping the old run (the next tick decides again);
@@ -70,7 +72,17 @@ typedef struct {
 typedef struct {
   guint fix_forward_max_attempts;
   guint fix_forward_max_seconds;   /* from the first red CI */
+  /* A turn we started that T3 still does not show after this long has
+   * failed (needs-human before a push); 0: wait for it forever. Neither
+   * the seed nor SPEC has such a limit; a T3 restart can drop a pending
+   * turn start, and without one the run would hold its repo for good. */
+  guint turn_start_timeout_seconds;
 } CasRunLimits;
+
+/* A session in error before our new turn appears is only believed after
+ * this long: just after thread.turn.start T3 may still show the error
+ * of the turn before (the session moves to "starting" asynchronously). */
+#define CAS_RUN_STALE_SESSION_GRACE_SECONDS 120
 
 typedef enum {
   /* Add the in-progress label (a run not yet labelled). */

@@ -12,7 +12,7 @@
 #define SHA_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define SHA_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 
-static const CasRunLimits limits = { 3, 3600 };
+static const CasRunLimits limits = { 3, 3600, 1800 };
 
 /* A labelled run with a checklist, as after its first tick. */
 static CasRun *
@@ -185,8 +185,21 @@ static const Row rows[] = {
     NULL, CAS_CI_UNKNOWN, 50, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_TURN_FAILED, HUMAN_ACTIONS },
   { "running-session-died", RUN_SEEN, 0, PRESENT, "turn-1", RUNNING, S_STOP, NULL, FALSE, FALSE,
     NULL, CAS_CI_UNKNOWN, 50, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_TURN_FAILED, HUMAN_ACTIONS },
+  /* a session in error before our turn shows: believed after the grace */
+  { "session-error-in-grace", RUN_FRESH, 0, PRESENT, "turn-0", COMPLETED, S_ERR, NULL, FALSE, FALSE,
+    NULL, CAS_CI_UNKNOWN, CAS_RUN_STALE_SESSION_GRACE_SECONDS - 1, CAS_RUN_PHASE_DISPATCHED, 0, "" },
   { "never-started", RUN_FRESH, 0, PRESENT, "turn-0", COMPLETED, S_ERR, NULL, FALSE, FALSE,
-    NULL, CAS_CI_UNKNOWN, 50, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_TURN_FAILED, HUMAN_ACTIONS },
+    NULL, CAS_CI_UNKNOWN, CAS_RUN_STALE_SESSION_GRACE_SECONDS, CAS_RUN_PHASE_NEEDS_HUMAN,
+    CAS_RUN_REASON_TURN_FAILED, HUMAN_ACTIONS },
+  /* a turn that never shows: turn_start_timeout_seconds (1800 here) */
+  { "start-timeout-one-second-left", RUN_FRESH, 0, PRESENT, "turn-0", COMPLETED, S_READY, NULL, FALSE, FALSE,
+    NULL, CAS_CI_UNKNOWN, 1799, CAS_RUN_PHASE_DISPATCHED, 0, "" },
+  { "start-timeout-exactly", RUN_FRESH, 0, PRESENT, "turn-0", COMPLETED, S_READY, NULL, FALSE, FALSE,
+    NULL, CAS_CI_UNKNOWN, 1800, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_TURN_FAILED, HUMAN_ACTIONS },
+  { "start-timeout-no-turn-at-all", RUN_FRESH, 0, PRESENT, NULL, UNKNOWN, S_NONE, NULL, FALSE, FALSE,
+    NULL, CAS_CI_UNKNOWN, 5000, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_TURN_FAILED, HUMAN_ACTIONS },
+  { "start-timeout-t3-down", RUN_FRESH, 0, T3DOWN, NULL, UNKNOWN, S_NONE, NULL, FALSE, FALSE,
+    NULL, CAS_CI_UNKNOWN, 5000, CAS_RUN_PHASE_DISPATCHED, 0, "" },
   { "not-started-yet", RUN_FRESH, 0, PRESENT, "turn-0", COMPLETED, S_READY, NULL, FALSE, FALSE,
     NULL, CAS_CI_UNKNOWN, 50, CAS_RUN_PHASE_DISPATCHED, 0, "" },
   { "not-started-yet-no-turn", RUN_FRESH, 0, PRESENT, NULL, UNKNOWN, S_NONE, NULL, FALSE, FALSE,
@@ -324,6 +337,7 @@ test_first_tick (void)
 
   /* A first tick that ends the run does not label it. */
   obs.session_status = CAS_T3_SESSION_ERROR;
+  obs.now_us = T0 + S (CAS_RUN_STALE_SESSION_GRACE_SECONDS);
   g_clear_pointer (&decision, cas_run_decision_free);
   decision = cas_run_machine_step (run, &obs, &limits);
   g_clear_pointer (&actions, g_free);
@@ -432,11 +446,17 @@ test_fix_forward_story (void)
   cas_run_decision_free (d);
 
   /* Next tick T3 still shows turn-1 completed: the new turn is pending,
-   * not a second attempt. */
+   * not a second attempt; even with the session still in error from a
+   * turn before. */
   obs.now_us = T0 + S (310);
   d = cas_run_machine_step (run, &obs, &limits);
   g_assert_cmpuint (d->actions->len, ==, 0);
   cas_run_decision_free (d);
+  obs.session_status = CAS_T3_SESSION_ERROR;
+  d = cas_run_machine_step (run, &obs, &limits);
+  g_assert_cmpuint (d->actions->len, ==, 0);
+  cas_run_decision_free (d);
+  obs.session_status = CAS_T3_SESSION_READY;
 
   /* The daemon restarts; the clock does not. At 3799 s the fix turn has
    * ended with CI still red: attempt 2. At 3800 s (first red + 3600 s):
@@ -499,8 +519,8 @@ test_clock_backwards (void)
 static void
 test_zero_limits (void)
 {
-  static const CasRunLimits none = { 0, 0 };
-  static const CasRunLimits no_attempts = { 0, 3600 };
+  static const CasRunLimits none = { 0, 0, 0 };
+  static const CasRunLimits no_attempts = { 0, 3600, 0 };
   g_autoptr (CasRun) run = watched_run ();
   CasRunObservation obs = busy_observation (T0 + S (100));
   g_autoptr (CasRunDecision) d1 = NULL;
