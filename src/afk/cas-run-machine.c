@@ -184,7 +184,8 @@ start_fix_forward (CasRunDecision          *decision,
                    const CasRunObservation *obs)
 {
   CasRun *next = decision->next;
-  const char *current = obs->latest_turn_id != NULL ? obs->latest_turn_id : next->turn_id;
+  const char *current = cas_run_turn_id_is_valid (obs->latest_turn_id) ? obs->latest_turn_id
+                                                                        : next->turn_id;
 
   next->fix_attempts++;
   g_free (next->fix_sha);
@@ -208,9 +209,7 @@ observe (CasRun                  *next,
   const char *sha = cas_run_sha_is_valid (obs->pushed_sha) ? obs->pushed_sha : NULL;
 
   if (obs->thread == CAS_T3_THREAD_PRESENT && next->turn_id == NULL &&
-      obs->latest_turn_id != NULL && *obs->latest_turn_id != '\0' &&
-      strlen (obs->latest_turn_id) <= CAS_RUN_MAX_ID_LENGTH &&
-      g_utf8_validate (obs->latest_turn_id, -1, NULL) &&
+      cas_run_turn_id_is_valid (obs->latest_turn_id) &&
       g_strcmp0 (obs->latest_turn_id, next->prev_turn_id) != 0)
     next->turn_id = g_strdup (obs->latest_turn_id);
 

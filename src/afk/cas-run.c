@@ -165,10 +165,8 @@ cas_run_id_is_valid (const char *id)
   return i <= CAS_RUN_MAX_ID_LENGTH;
 }
 
-/* A T3 turn id: non-empty, bounded, valid UTF-8 without control
- * characters; only ever compared. */
-static gboolean
-turn_id_is_valid (const char *id)
+gboolean
+cas_run_turn_id_is_valid (const char *id)
 {
   gsize len;
 
@@ -227,7 +225,7 @@ cas_run_new (const char *repo,
   if (!cas_afk_validate_repo (repo, NULL) || number == 0 ||
       number > CAS_AFK_MAX_ISSUE_NUMBER || !cas_run_id_is_valid (project_id) ||
       !cas_run_id_is_valid (thread_id) ||
-      (prev_turn_id != NULL && !turn_id_is_valid (prev_turn_id)))
+      (prev_turn_id != NULL && !cas_run_turn_id_is_valid (prev_turn_id)))
     return NULL;
 
   run = g_new0 (CasRun, 1);
@@ -649,11 +647,11 @@ read_run (CasRun     *run,
     return invalid (error, "thread_id", "an id");
   if (!read_string (object, "prev_turn_id", TRUE, CAS_RUN_MAX_ID_LENGTH, &run->prev_turn_id, error))
     return FALSE;
-  if (run->prev_turn_id != NULL && !turn_id_is_valid (run->prev_turn_id))
+  if (run->prev_turn_id != NULL && !cas_run_turn_id_is_valid (run->prev_turn_id))
     return invalid (error, "prev_turn_id", "a turn id");
   if (!read_string (object, "turn_id", TRUE, CAS_RUN_MAX_ID_LENGTH, &run->turn_id, error))
     return FALSE;
-  if (run->turn_id != NULL && !turn_id_is_valid (run->turn_id))
+  if (run->turn_id != NULL && !cas_run_turn_id_is_valid (run->turn_id))
     return invalid (error, "turn_id", "a turn id");
   if (!read_time (object, "dispatched_at", FALSE, &run->dispatched_us, error) ||
       !read_time (object, "turn_started_at", FALSE, &run->turn_started_us, error))

@@ -136,6 +136,10 @@ char *cas_run_dup_key (const CasRun *run);
 
 /* T3 project and thread ids as this file accepts them. */
 gboolean cas_run_id_is_valid (const char *id);
+/* T3 turn ids as this file accepts them: non-empty, at most
+ * CAS_RUN_MAX_ID_LENGTH bytes of UTF-8 without control characters (they
+ * are T3's, and only ever compared). */
+gboolean cas_run_turn_id_is_valid (const char *id);
 /* A commit sha: 40 or 64 lowercase hex digits. */
 gboolean cas_run_sha_is_valid (const char *sha);
 

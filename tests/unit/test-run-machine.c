@@ -385,6 +385,40 @@ test_turn_adoption (void)
     d2 = cas_run_machine_step (run, &obs, &limits);
     g_assert_null (d2->next->turn_id);
   }
+  {
+    g_autoptr (CasRunDecision) d = NULL;
+
+    obs.latest_turn_id = "line\nbreak";
+    d = cas_run_machine_step (run, &obs, &limits);
+    g_assert_null (d->next->turn_id);
+  }
+
+  /* A fix-forward started while T3 shows a hostile latest id waits past
+   * our own turn instead, and the state still reads back. */
+  {
+    g_autoptr (CasRun) red = watched_run ();
+    g_autoptr (CasRunDecision) d = NULL;
+    g_autofree char *json = NULL;
+    g_autoptr (CasRun) back = NULL;
+
+    red->turn_id = g_strdup ("turn-1");
+    red->phase = CAS_RUN_PHASE_FIXING;
+    red->pushed_sha = g_strdup (SHA_A);
+    red->ci = CAS_CI_RED;
+    red->first_red_us = T0;
+    obs = busy_observation (T0 + S (10));
+    obs.latest_turn_id = "evil\x01id";
+    obs.latest_turn_state = CAS_T3_TURN_COMPLETED;
+    obs.session_status = CAS_T3_SESSION_READY;
+    obs.pushed_sha = SHA_A;
+    obs.ci = CAS_CI_RED;
+    d = cas_run_machine_step (red, &obs, &limits);
+    g_assert_true (cas_run_decision_has (d, CAS_RUN_ACTION_START_FIX_FORWARD_TURN));
+    g_assert_cmpstr (d->next->prev_turn_id, ==, "turn-1");
+    json = cas_run_to_json (d->next);
+    back = cas_run_from_json (json, strlen (json), NULL);
+    g_assert_nonnull (back);
+  }
 }
 
 /* Through JSON, as a daemon restart would. */

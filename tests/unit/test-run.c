@@ -157,6 +157,13 @@ test_ids (void)
     g_assert_false (cas_run_id_is_valid (too_long));
   }
 
+  g_assert_true (cas_run_turn_id_is_valid ("turn-1 ü/any:thing"));
+  g_assert_false (cas_run_turn_id_is_valid (""));
+  g_assert_false (cas_run_turn_id_is_valid (NULL));
+  g_assert_false (cas_run_turn_id_is_valid ("a\tb"));
+  g_assert_false (cas_run_turn_id_is_valid ("a\x7f"));
+  g_assert_false (cas_run_turn_id_is_valid ("\xc3"));
+
   g_assert_true (cas_run_sha_is_valid (SHA));
   g_assert_true (cas_run_sha_is_valid (SHA "012345678901234567890123"));
   g_assert_false (cas_run_sha_is_valid ("0123456789ABCDEF0123456789abcdef01234567"));
