@@ -425,6 +425,59 @@ test_validate_allowlist (void)
   g_assert_false (cas_afk_allowlist_contains (NULL, "a/b"));
 }
 
+/* Random text from the parsers' own alphabet, with a fixed seed: no
+ * crash, and every answer within its contract. */
+static void
+test_fuzz (void)
+{
+  static const char *const pieces[] = {
+    "blocked", "by", " ", "\t", "\n", "\r\n", "#", "0", "1", "9", "12", "o/r", "/", "a",
+    "-", ".", "..", "_", "AFK-Issue", ":", "Closes", "\xff", "\xc3", "priority:", "\n\n",
+  };
+  g_autoptr (GRand) rand = g_rand_new_with_seed (20261207);
+
+  for (guint round = 0; round < 5000; round++)
+    {
+      g_autoptr (GString) text = g_string_new (NULL);
+      guint n = g_rand_int_range (rand, 0, 60);
+      g_autoptr (GPtrArray) blockers = NULL;
+      g_autoptr (GPtrArray) trailers = NULL;
+      gboolean truncated;
+      const char *labels[2] = { NULL, NULL };
+      guint priority;
+
+      for (guint i = 0; i < n; i++)
+        g_string_append (text, pieces[g_rand_int_range (rand, 0, G_N_ELEMENTS (pieces))]);
+
+      blockers = cas_afk_parse_blocked_by (text->str, text->len, &truncated);
+      trailers = cas_afk_parse_trailers (text->str, text->len);
+      g_assert_cmpuint (blockers->len, <=, CAS_AFK_MAX_BLOCKERS);
+      for (guint i = 0; i < blockers->len; i++)
+        {
+          CasIssueRef *ref = g_ptr_array_index (blockers, i);
+
+          g_assert_cmpuint (ref->number, >, 0);
+          g_assert_true (ref->repo == NULL || cas_afk_validate_repo (ref->repo, NULL));
+        }
+      for (guint i = 0; i < trailers->len; i++)
+        {
+          CasIssueRef *ref = g_ptr_array_index (trailers, i);
+
+          g_assert_cmpuint (ref->number, >, 0);
+          g_assert_true (ref->repo == NULL || cas_afk_validate_repo (ref->repo, NULL));
+        }
+      labels[0] = text->str;
+      if (cas_afk_parse_priority (labels, &priority))
+        g_assert_cmpuint (priority, <=, G_MAXINT32);
+      {
+        g_autoptr (GError) error = NULL;
+
+        if (!cas_afk_validate_repo (text->str, &error))
+          g_assert_true (g_utf8_validate (error->message, -1, NULL));
+      }
+    }
+}
+
 int
 main (int    argc,
       char **argv)
@@ -440,6 +493,7 @@ main (int    argc,
   g_test_add_func ("/afk-parse/trailers/match", test_trailer_match);
   g_test_add_func ("/afk-parse/validate-repo", test_validate_repo);
   g_test_add_func ("/afk-parse/validate-allowlist", test_validate_allowlist);
+  g_test_add_func ("/afk-parse/fuzz", test_fuzz);
 
   return g_test_run ();
 }
