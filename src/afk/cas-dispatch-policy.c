@@ -444,14 +444,22 @@ append_key (GString    *out,
   g_string_append_c (out, ':');
 }
 
+/* The gate that refused a verdict, "" for the winner, as D-Bus Explain ()
+ * names it. */
+static const char *
+gate_name (const CasDispatchVerdict *verdict)
+{
+  return verdict->reason == CAS_DISPATCH_WIN ? "" : cas_dispatch_reason_to_string (verdict->reason);
+}
+
 void
 cas_dispatch_verdict_append_json (const CasDispatchVerdict *verdict,
                                   GString                  *out)
 {
   g_string_append_c (out, '{');
-  append_key (out, "repo", TRUE);
+  append_key (out, "repository", TRUE);
   cas_json_append_string (out, verdict->repo);
-  append_key (out, "number", FALSE);
+  append_key (out, "issue", FALSE);
   g_string_append_printf (out, "%u", verdict->number);
   append_key (out, "title", FALSE);
   cas_json_append_string (out, verdict->title);
@@ -462,9 +470,9 @@ cas_dispatch_verdict_append_json (const CasDispatchVerdict *verdict,
     g_string_append (out, "null");
   append_key (out, "dispatch", FALSE);
   g_string_append (out, verdict->reason == CAS_DISPATCH_WIN ? "true" : "false");
+  append_key (out, "gate", FALSE);
+  cas_json_append_string (out, gate_name (verdict));
   append_key (out, "reason", FALSE);
-  cas_json_append_string (out, cas_dispatch_reason_to_string (verdict->reason));
-  append_key (out, "message", FALSE);
   cas_json_append_string (out, verdict->message);
   g_string_append_c (out, '}');
 }
@@ -490,16 +498,15 @@ cas_dispatch_verdict_to_variant (const CasDispatchVerdict *verdict)
   GVariantBuilder builder;
 
   g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
-  g_variant_builder_add (&builder, "{sv}", "repo", g_variant_new_string (verdict->repo));
-  g_variant_builder_add (&builder, "{sv}", "number", g_variant_new_uint32 (verdict->number));
+  g_variant_builder_add (&builder, "{sv}", "repository", g_variant_new_string (verdict->repo));
+  g_variant_builder_add (&builder, "{sv}", "issue", g_variant_new_uint32 (verdict->number));
   g_variant_builder_add (&builder, "{sv}", "title",
                          g_variant_new_string (verdict->title != NULL ? verdict->title : ""));
-  g_variant_builder_add (&builder, "{sv}", "priority",
-                         g_variant_new_int32 (verdict->has_priority ? (gint32) verdict->priority : -1));
   g_variant_builder_add (&builder, "{sv}", "dispatch",
                          g_variant_new_boolean (verdict->reason == CAS_DISPATCH_WIN));
-  g_variant_builder_add (&builder, "{sv}", "reason",
-                         g_variant_new_string (cas_dispatch_reason_to_string (verdict->reason)));
-  g_variant_builder_add (&builder, "{sv}", "message", g_variant_new_string (verdict->message));
+  g_variant_builder_add (&builder, "{sv}", "gate", g_variant_new_string (gate_name (verdict)));
+  g_variant_builder_add (&builder, "{sv}", "reason", g_variant_new_string (verdict->message));
+  g_variant_builder_add (&builder, "{sv}", "priority",
+                         g_variant_new_int32 (verdict->has_priority ? (gint32) verdict->priority : -1));
   return g_variant_builder_end (&builder);
 }

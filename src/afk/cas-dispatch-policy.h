@@ -152,14 +152,19 @@ CasDispatchPlan *cas_dispatch_policy_decide (GPtrArray                 *candidat
                                              const CasDispatchSettings *settings,
                                              GPtrArray                 *locks);
 
-/* {"repo","number","title","priority":N|null,"dispatch":bool,
- *  "reason":"...","message":"..."} through cas-json. */
+/* The shapes of D-Bus Explain () (dbus/org.ClaudeAgentService.xml):
+ * "repository", "issue", "title", "dispatch", "gate" (the machine string
+ * of the gate that refused it, "" for a winner), "reason" (the
+ * sentence), plus "priority" (null or -1 when none).
+ *
+ * JSON through cas-json: {"repository":..,"issue":..,"title":..,
+ * "priority":N|null,"dispatch":bool,"gate":"..","reason":".."}. */
 void cas_dispatch_verdict_append_json (const CasDispatchVerdict *verdict,
                                        GString                  *out);
-/* A JSON array of every verdict. */
+/* A JSON array of every verdict, in the candidates' order. */
 char *cas_dispatch_plan_to_json (const CasDispatchPlan *plan);
-/* a{sv}: repo s, number u, title s, priority i (-1: none), dispatch b,
- * reason s, message s. Floating. */
+/* a{sv}: repository s, issue u, title s, dispatch b, gate s, reason s,
+ * priority i. Floating. */
 GVariant *cas_dispatch_verdict_to_variant (const CasDispatchVerdict *verdict);
 
 G_END_DECLS

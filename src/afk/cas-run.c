@@ -330,41 +330,50 @@ add_string (GVariantBuilder *builder,
   g_variant_builder_add (builder, "{sv}", key, g_variant_new_string (valid));
 }
 
+/* Unix seconds as D-Bus "t"; 0 stays 0. */
 static void
 add_time (GVariantBuilder *builder,
           const char      *key,
-          gint64           unix_us,
-          gboolean         always)
+          gint64           unix_us)
 {
-  if (unix_us != 0 || always)
-    g_variant_builder_add (builder, "{sv}", key, g_variant_new_int64 (unix_us / G_USEC_PER_SEC));
+  g_variant_builder_add (builder, "{sv}", key,
+                         g_variant_new_uint64 (unix_us > 0 ? (guint64) (unix_us / G_USEC_PER_SEC) : 0));
 }
 
 GVariant *
-cas_run_to_variant (const CasRun *run)
+cas_run_to_variant (const CasRun *run,
+                    const char   *thread_url)
 {
   GVariantBuilder builder;
 
   g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
-  add_string (&builder, "repo", run->repo);
-  g_variant_builder_add (&builder, "{sv}", "number", g_variant_new_uint32 (run->number));
-  add_string (&builder, "title", run->title);
+  /* The keys of RunChanged in dbus/org.ClaudeAgentService.xml... */
+  add_string (&builder, "repository", run->repo);
+  g_variant_builder_add (&builder, "{sv}", "issue", g_variant_new_uint32 (run->number));
   add_string (&builder, "phase", cas_run_phase_to_string (run->phase));
+  add_string (&builder, "thread-url", thread_url != NULL ? thread_url : "");
+  g_variant_builder_add (&builder, "{sv}", "attempts", g_variant_new_uint32 (run->fix_attempts));
+  add_time (&builder, "updated", run->updated_us);
+  if (cas_run_is_terminal (run))
+    add_string (&builder, "outcome", cas_run_phase_to_string (run->phase));
   if (run->reason != CAS_RUN_REASON_NONE)
-    add_string (&builder, "reason", cas_run_reason_to_string (run->reason));
-  add_string (&builder, "project_id", run->project_id);
-  add_string (&builder, "thread_id", run->thread_id);
-  add_string (&builder, "turn_id", run->turn_id);
-  add_string (&builder, "pushed_sha", run->pushed_sha);
+    {
+      add_string (&builder, "reason", cas_run_reason_describe (run->reason));
+      add_string (&builder, "reason-code", cas_run_reason_to_string (run->reason));
+    }
+  /* ...and what else a person may want to see. */
+  add_string (&builder, "title", run->title);
+  add_string (&builder, "thread-id", run->thread_id);
+  add_string (&builder, "pushed-sha", run->pushed_sha);
   add_string (&builder, "ci", cas_ci_verdict_to_string (run->ci));
-  g_variant_builder_add (&builder, "{sv}", "fix_attempts", g_variant_new_uint32 (run->fix_attempts));
-  g_variant_builder_add (&builder, "{sv}", "labelled", g_variant_new_boolean (run->labelled));
-  g_variant_builder_add (&builder, "{sv}", "doorbell_rung", g_variant_new_boolean (run->doorbell_rung));
-  add_time (&builder, "dispatched_at", run->dispatched_us, TRUE);
-  add_time (&builder, "first_red_at", run->first_red_us, FALSE);
-  add_time (&builder, "finished_at", run->finished_us, FALSE);
+  g_variant_builder_add (&builder, "{sv}", "doorbell-rung", g_variant_new_boolean (run->doorbell_rung));
+  add_time (&builder, "dispatched", run->dispatched_us);
+  if (run->first_red_us != 0)
+    add_time (&builder, "first-red", run->first_red_us);
+  if (run->finished_us != 0)
+    add_time (&builder, "finished", run->finished_us);
   add_string (&builder, "detail", run->detail);
-  add_string (&builder, "last_error", run->last_error);
+  add_string (&builder, "last-error", run->last_error);
   return g_variant_builder_end (&builder);
 }
 

@@ -153,12 +153,16 @@ void cas_run_set_detail (CasRun     *run,
 gboolean cas_run_equal (const CasRun *a,
                         const CasRun *b);
 
-/* For D-Bus ListRuns () and RunChanged: a{sv} with repo s, number u,
- * phase s, ci s, fix_attempts u, labelled b, doorbell_rung b,
- * dispatched_at x (Unix seconds), and, when set, title s, reason s,
- * project_id s, thread_id s, turn_id s, pushed_sha s, first_red_at x,
- * finished_at x, detail s, last_error s. Floating. */
-GVariant *cas_run_to_variant (const CasRun *run);
+/* For D-Bus ListRuns (), RunChanged and Escalated, with the keys of
+ * dbus/org.ClaudeAgentService.xml: "repository" s, "issue" u, "phase" s,
+ * "thread-url" s (@thread_url, "" when NULL), "attempts" u, "updated" t
+ * (Unix seconds) and, once it ended, "outcome" s (done, needs-human,
+ * frozen); "reason" s (translated sentence) and "reason-code" s for
+ * needs-human and frozen. Also "ci" s, "doorbell-rung" b, "dispatched"
+ * t, and when set "title" s, "thread-id" s, "pushed-sha" s, "first-red"
+ * t, "finished" t, "detail" s, "last-error" s. Floating. */
+GVariant *cas_run_to_variant (const CasRun *run,
+                              const char   *thread_url);
 
 /* One JSON object, {"version":1,...}; the same bytes for equal runs. */
 char *cas_run_to_json (const CasRun *run);

@@ -271,10 +271,10 @@ test_priority_order (void)
   g_assert_cmpuint (((CasDispatchVerdict *) g_ptr_array_index (plan->winners, 1))->number, ==, 10);
 
   json = cas_dispatch_plan_to_json (plan);
-  g_assert_nonnull (strstr (json, "{\"repo\":\"owner/repo\",\"number\":3,\"title\":\"Title\","
-                                  "\"priority\":1,\"dispatch\":true,\"reason\":\"dispatch\","));
-  g_assert_nonnull (strstr (json, "\"number\":5,\"title\":\"Title\",\"priority\":null,"
-                                  "\"dispatch\":false,\"reason\":\"lost-to-higher-priority\""));
+  g_assert_nonnull (strstr (json, "{\"repository\":\"owner/repo\",\"issue\":3,\"title\":\"Title\","
+                                  "\"priority\":1,\"dispatch\":true,\"gate\":\"\",\"reason\":\"Passes"));
+  g_assert_nonnull (strstr (json, "\"issue\":5,\"title\":\"Title\",\"priority\":null,"
+                                  "\"dispatch\":false,\"gate\":\"lost-to-higher-priority\",\"reason\":\""));
 }
 
 static void
@@ -391,14 +391,19 @@ test_empty_and_hostile (void)
     {
       g_autoptr (GVariant) v = g_variant_ref_sink (cas_dispatch_verdict_to_variant (verdict_at (plan, i)));
       g_autoptr (GVariantDict) dict = g_variant_dict_new (v);
+      const char *gate = NULL;
       const char *reason = NULL;
       gint32 priority = 0;
 
       g_assert_true (g_variant_is_of_type (v, G_VARIANT_TYPE_VARDICT));
+      g_assert_true (g_variant_dict_lookup (dict, "gate", "&s", &gate));
+      g_assert_cmpstr (gate, ==, i == 0 ? "untrusted-labeller" : "not-allowlisted");
       g_assert_true (g_variant_dict_lookup (dict, "reason", "&s", &reason));
+      g_assert_true (g_utf8_validate (reason, -1, NULL));
       g_assert_true (g_variant_dict_lookup (dict, "priority", "i", &priority));
       g_assert_cmpint (priority, ==, -1);
-      g_assert_true (g_variant_dict_contains (dict, "message"));
+      g_assert_true (g_variant_dict_contains (dict, "repository"));
+      g_assert_true (g_variant_dict_contains (dict, "issue"));
       g_assert_true (g_variant_dict_contains (dict, "title"));
     }
 }
@@ -415,11 +420,12 @@ test_variant_winner (void)
   plan = decide (candidates, NULL);
   v = g_variant_ref_sink (cas_dispatch_verdict_to_variant (verdict_at (plan, 0)));
   text = g_variant_print (v, FALSE);
-  g_assert_nonnull (strstr (text, "'repo': <'owner/repo'>"));
-  g_assert_nonnull (strstr (text, "'number': <uint32 12>"));
+  g_assert_nonnull (strstr (text, "'repository': <'owner/repo'>"));
+  g_assert_nonnull (strstr (text, "'issue': <uint32 12>"));
   g_assert_nonnull (strstr (text, "'priority': <4>"));
   g_assert_nonnull (strstr (text, "'dispatch': <true>"));
-  g_assert_nonnull (strstr (text, "'reason': <'dispatch'>"));
+  g_assert_nonnull (strstr (text, "'gate': <''>"));
+  g_assert_nonnull (strstr (text, "'reason': <'Passes every gate"));
 }
 
 static void

@@ -492,37 +492,50 @@ test_variant (void)
 {
   g_autoptr (CasRun) fresh = new_run ();
   g_autoptr (CasRun) full = full_run ();
-  g_autoptr (GVariant) v1 = g_variant_ref_sink (cas_run_to_variant (fresh));
+  g_autoptr (GVariant) v1 = g_variant_ref_sink (cas_run_to_variant (fresh, NULL));
   g_autoptr (GVariant) v2 = NULL;
   g_autoptr (GVariantDict) d1 = g_variant_dict_new (v1);
   g_autoptr (GVariantDict) d2 = NULL;
   const char *text = NULL;
   guint32 number = 0;
-  gint64 when = 0;
+  guint64 when = 0;
 
   g_assert_true (g_variant_is_of_type (v1, G_VARIANT_TYPE_VARDICT));
-  g_assert_true (g_variant_dict_lookup (d1, "repo", "&s", &text));
+  g_assert_true (g_variant_dict_lookup (d1, "repository", "&s", &text));
   g_assert_cmpstr (text, ==, "owner/repo");
-  g_assert_true (g_variant_dict_lookup (d1, "number", "u", &number));
+  g_assert_true (g_variant_dict_lookup (d1, "issue", "u", &number));
   g_assert_cmpuint (number, ==, 12);
   g_assert_true (g_variant_dict_lookup (d1, "phase", "&s", &text));
   g_assert_cmpstr (text, ==, "dispatched");
-  g_assert_true (g_variant_dict_lookup (d1, "dispatched_at", "x", &when));
-  g_assert_cmpint (when, ==, T0 / G_USEC_PER_SEC);
+  g_assert_true (g_variant_dict_lookup (d1, "thread-url", "&s", &text));
+  g_assert_cmpstr (text, ==, "");
+  g_assert_true (g_variant_dict_lookup (d1, "attempts", "u", &number));
+  g_assert_cmpuint (number, ==, 0);
+  g_assert_true (g_variant_dict_lookup (d1, "updated", "t", &when));
+  g_assert_cmpuint (when, ==, T0 / G_USEC_PER_SEC);
+  g_assert_false (g_variant_dict_contains (d1, "outcome"));
   g_assert_false (g_variant_dict_contains (d1, "reason"));
-  g_assert_false (g_variant_dict_contains (d1, "pushed_sha"));
-  g_assert_false (g_variant_dict_contains (d1, "finished_at"));
+  g_assert_false (g_variant_dict_contains (d1, "pushed-sha"));
+  g_assert_false (g_variant_dict_contains (d1, "finished"));
 
   g_free (full->title);
   full->title = g_strdup ("not \xff UTF-8");
-  v2 = g_variant_ref_sink (cas_run_to_variant (full));
+  v2 = g_variant_ref_sink (cas_run_to_variant (full, "https://t3.example/?thread=thread-1"));
   d2 = g_variant_dict_new (v2);
-  g_assert_true (g_variant_dict_lookup (d2, "reason", "&s", &text));
+  g_assert_true (g_variant_dict_lookup (d2, "outcome", "&s", &text));
+  g_assert_cmpstr (text, ==, "frozen");
+  g_assert_true (g_variant_dict_lookup (d2, "reason-code", "&s", &text));
   g_assert_cmpstr (text, ==, "fix-forward-attempts");
+  g_assert_true (g_variant_dict_lookup (d2, "reason", "&s", &text));
+  g_assert_cmpstr (text, ==, cas_run_reason_describe (CAS_RUN_REASON_FIX_FORWARD_ATTEMPTS));
+  g_assert_true (g_variant_dict_lookup (d2, "thread-url", "&s", &text));
+  g_assert_cmpstr (text, ==, "https://t3.example/?thread=thread-1");
+  g_assert_true (g_variant_dict_lookup (d2, "attempts", "u", &number));
+  g_assert_cmpuint (number, ==, 5);
   g_assert_true (g_variant_dict_lookup (d2, "title", "&s", &text));
   g_assert_true (g_utf8_validate (text, -1, NULL));
-  g_assert_true (g_variant_dict_contains (d2, "first_red_at"));
-  g_assert_true (g_variant_dict_contains (d2, "last_error"));
+  g_assert_true (g_variant_dict_contains (d2, "first-red"));
+  g_assert_true (g_variant_dict_contains (d2, "last-error"));
 }
 
 /* Byte flips of a full state with a fixed seed: a run that reads back
