@@ -18,7 +18,13 @@
  *   pushed, CI pending or unknown   wait
  *   not pushed, turn completed      needs-human (stalled)
  *   not pushed, turn error/interr.  needs-human (turn-failed)
+ *     or never started
  *   otherwise                       wait
+ *
+ * Every terminal state drops the repo lock (the in-progress label and the
+ * run store's); done closes the issue, needs-human and frozen hand it to
+ * a person with the ready-for-human label (a frozen run leaves its broken
+ * commit). A run not yet labelled in-progress gets the label first.
  *
  * "Our turn" follows t3-contract.md 5.2: T3 mints turn ids, so ours is
  * the first latestTurn.turnId different from the one seen when we started

@@ -6,7 +6,6 @@
 
 #include "config.h"
 
-#include <gio/gio.h>
 #include <glib/gi18n.h>
 #include <string.h>
 
