@@ -161,7 +161,7 @@ cas_checklist_render (const CasRun *run,
 
   if (run->phase == CAS_RUN_PHASE_DONE)
     append_item (out, 'x', "CI green\n");
-  else if (pushed && run->ci == CAS_CI_RED)
+  else if (pushed && run->ci == CAS_CI_VERDICT_RED)
     append_item (out, terminal ? ' ' : '~', "CI green (red now)\n");
   else if (pushed && !terminal)
     append_item (out, '~', "CI green (waiting)\n");

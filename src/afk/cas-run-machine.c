@@ -214,18 +214,19 @@ observe (CasRun                  *next,
     next->turn_id = g_strdup (obs->latest_turn_id);
 
   if (sha == NULL)
-    return CAS_CI_UNKNOWN;
+    return CAS_CI_VERDICT_NONE;
   if (g_strcmp0 (sha, next->pushed_sha) != 0)
     {
       g_free (next->pushed_sha);
       next->pushed_sha = g_strdup (sha);
       next->pushed_us = obs->now_us;
-      next->ci = CAS_CI_UNKNOWN;
+      next->ci = CAS_CI_VERDICT_NONE;
       if (next->phase == CAS_RUN_PHASE_DISPATCHED)
         next->phase = CAS_RUN_PHASE_PUSHED;
     }
-  /* A tick where CI could not be asked keeps the last verdict shown. */
-  if (obs->ci != CAS_CI_UNKNOWN)
+  /* A tick where CI could not be asked keeps the last verdict shown; a
+   * value out of range is no news. */
+  if (obs->ci != CAS_CI_VERDICT_NONE && (guint) obs->ci <= CAS_CI_VERDICT_LAST)
     next->ci = obs->ci;
   return obs->ci;
 }
@@ -261,7 +262,7 @@ cas_run_machine_step (const CasRun            *run,
   ci = observe (next, obs);
   turn = turn_status (next, obs, limits);
 
-  if (next->pushed_sha != NULL && ci == CAS_CI_GREEN)
+  if (next->pushed_sha != NULL && ci == CAS_CI_VERDICT_GREEN)
     finish (decision, CAS_RUN_PHASE_DONE, CAS_RUN_REASON_NONE, obs->now_us);
   else if (next->pushed_sha == NULL && obs->thread == CAS_T3_THREAD_MISSING)
     finish (decision, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_THREAD_MISSING, obs->now_us);
@@ -269,7 +270,7 @@ cas_run_machine_step (const CasRun            *run,
     finish (decision, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_PENDING_USER_INPUT, obs->now_us);
   else if (present && obs->pending_approval)
     finish (decision, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_PENDING_APPROVAL, obs->now_us);
-  else if (next->pushed_sha != NULL && ci == CAS_CI_RED)
+  else if (next->pushed_sha != NULL && ci == CAS_CI_VERDICT_RED)
     {
       gint64 elapsed_us;
 

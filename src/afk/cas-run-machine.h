@@ -68,7 +68,9 @@ typedef struct {
 
   /* GitHub: the newest commit on the default branch since dispatch whose
    * message has our AFK-Issue trailer (NULL: none, or not known this
-   * tick), and the CI verdict folded for that very commit. */
+   * tick), and the CI verdict folded for that very commit
+   * (cas_ci_verdict_fold: PENDING, GREEN or RED; NONE when CI could not
+   * be asked this tick). Only GREEN and RED move the run. */
   const char *pushed_sha;
   CasCiVerdict ci;
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cas-afk-parse.h"
+#include "cas-ci-verdict.h"
 #include "cas-error.h"
 #include "cas-job-record.h"
 #include "cas-json.h"
@@ -33,13 +34,6 @@ static const char *const reason_names[] = {
   [CAS_RUN_REASON_THREAD_MISSING] = "thread-missing",
   [CAS_RUN_REASON_FIX_FORWARD_ATTEMPTS] = "fix-forward-attempts",
   [CAS_RUN_REASON_FIX_FORWARD_TIME] = "fix-forward-time",
-};
-
-static const char *const ci_names[] = {
-  [CAS_CI_UNKNOWN] = "unknown",
-  [CAS_CI_PENDING] = "pending",
-  [CAS_CI_GREEN] = "green",
-  [CAS_CI_RED] = "red",
 };
 
 static gboolean
@@ -129,26 +123,6 @@ cas_run_reason_describe (CasRunReason reason)
     default:
       return "";
     }
-}
-
-const char *
-cas_ci_verdict_to_string (CasCiVerdict verdict)
-{
-  if ((guint) verdict >= G_N_ELEMENTS (ci_names))
-    return "unknown";
-  return ci_names[verdict];
-}
-
-gboolean
-cas_ci_verdict_from_string (const char   *text,
-                            CasCiVerdict *verdict)
-{
-  guint i;
-
-  if (!name_lookup (ci_names, G_N_ELEMENTS (ci_names), text, &i))
-    return FALSE;
-  *verdict = (CasCiVerdict) i;
-  return TRUE;
 }
 
 gboolean
@@ -453,7 +427,8 @@ cas_run_to_json (const CasRun *run)
   append_bool (out, "labelled", run->labelled);
   append_string (out, "pushed_sha", run->pushed_sha);
   append_time (out, "pushed_at", run->pushed_us);
-  append_string (out, "ci", cas_ci_verdict_to_string (run->ci));
+  append_string (out, "ci", cas_ci_verdict_to_string ((guint) run->ci <= CAS_CI_VERDICT_LAST
+                                                     ? run->ci : CAS_CI_VERDICT_NONE));
   append_time (out, "first_red_at", run->first_red_us);
   append_int (out, "fix_attempts", run->fix_attempts);
   append_string (out, "fix_sha", run->fix_sha);

@@ -14,6 +14,8 @@
 
 #include <glib.h>
 
+#include "cas-ci-verdict.h"
+
 G_BEGIN_DECLS
 
 #define CAS_RUN_JSON_VERSION 1
@@ -66,18 +68,6 @@ gboolean cas_run_reason_from_string (const char   *text,
 /* A sentence for people, translated (doorbell bodies, D-Bus). */
 const char *cas_run_reason_describe (CasRunReason reason);
 
-/* The CI verdict last seen for the run's pushed commit. */
-typedef enum {
-  CAS_CI_UNKNOWN,   /* not asked yet, or the answer failed */
-  CAS_CI_PENDING,
-  CAS_CI_GREEN,
-  CAS_CI_RED,
-} CasCiVerdict;
-
-const char *cas_ci_verdict_to_string (CasCiVerdict verdict);
-gboolean cas_ci_verdict_from_string (const char   *text,
-                                     CasCiVerdict *verdict);
-
 typedef struct {
   char *repo;                 /* owner/name, valid (cas_afk_validate_repo) */
   guint number;               /* the issue */
@@ -100,7 +90,7 @@ typedef struct {
   gboolean labelled;          /* the in-progress label is on */
   char *pushed_sha;           /* (nullable) the newest commit carrying our trailer */
   gint64 pushed_us;           /* when it was first seen */
-  CasCiVerdict ci;
+  CasCiVerdict ci;             /* the last folded verdict seen; NONE: not yet */
   gint64 first_red_us;        /* 0 until CI is first red: the fix-forward clock */
   guint fix_attempts;         /* fix-forward turns started */
   char *fix_sha;              /* (nullable) the commit the last fix-forward turn was started for */

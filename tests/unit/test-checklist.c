@@ -86,14 +86,14 @@ test_render_phases (void)
 
   run->phase = CAS_RUN_PHASE_PUSHED;
   run->pushed_sha = g_strdup (SHA);
-  run->ci = CAS_CI_PENDING;
+  run->ci = CAS_CI_VERDICT_PENDING;
   pushed = cas_checklist_render (run, NULL);
   assert_contains (pushed, "- [x] Pushed to the default branch: `0123456789ab`\n");
   assert_contains (pushed, "- [~] CI green (waiting)\n");
   assert_lacks (pushed, "[thread]");
 
   run->phase = CAS_RUN_PHASE_FIXING;
-  run->ci = CAS_CI_RED;
+  run->ci = CAS_CI_VERDICT_RED;
   run->first_red_us = T0 + 60 * G_USEC_PER_SEC;
   run->fix_attempts = 1;
   fixing = cas_checklist_render (run, NULL);
@@ -101,7 +101,7 @@ test_render_phases (void)
   assert_contains (fixing, "_Fix-forward: 1 attempt since CI first went red at 2026-01-02 03:01 UTC._");
 
   run->phase = CAS_RUN_PHASE_DONE;
-  run->ci = CAS_CI_GREEN;
+  run->ci = CAS_CI_VERDICT_GREEN;
   run->fix_attempts = 2;
   run->finished_us = T0 + 1;
   done = cas_checklist_render (run, NULL);
@@ -112,7 +112,7 @@ test_render_phases (void)
 
   run->phase = CAS_RUN_PHASE_NEEDS_HUMAN;
   run->reason = CAS_RUN_REASON_PENDING_USER_INPUT;
-  run->ci = CAS_CI_PENDING;
+  run->ci = CAS_CI_VERDICT_PENDING;
   human = cas_checklist_render (run, NULL);
   assert_contains (human, "**Needs a human.** The agent asked a question");
   assert_contains (human, "- [ ] CI green\n");
@@ -120,7 +120,7 @@ test_render_phases (void)
 
   run->phase = CAS_RUN_PHASE_FROZEN;
   run->reason = CAS_RUN_REASON_FIX_FORWARD_ATTEMPTS;
-  run->ci = CAS_CI_RED;
+  run->ci = CAS_CI_VERDICT_RED;
   cas_run_set_detail (run, "The last CI log said: tests/foo failed");
   cas_run_set_last_error (run, "GitHub answered 502");
   frozen = cas_checklist_render (run, NULL);
@@ -150,7 +150,7 @@ test_round_trip (void)
   run->phase = CAS_RUN_PHASE_FROZEN;
   run->reason = CAS_RUN_REASON_FIX_FORWARD_TIME;
   run->pushed_sha = g_strdup (SHA);
-  run->ci = CAS_CI_RED;
+  run->ci = CAS_CI_VERDICT_RED;
   run->first_red_us = T0 + 5;
   run->fix_attempts = 3;
   run->fix_sha = g_strdup (SHA);

@@ -90,129 +90,133 @@ typedef struct {
 static const Row rows[] = {
   /* pushed and green: done, whatever else T3 says */
   { "green", RUN_PUSHED, 0, PRESENT, "turn-1", COMPLETED, S_READY, NULL, FALSE, FALSE,
-    SHA_A, CAS_CI_GREEN, 200, CAS_RUN_PHASE_DONE, 0, DONE_ACTIONS },
+    SHA_A, CAS_CI_VERDICT_GREEN, 200, CAS_RUN_PHASE_DONE, 0, DONE_ACTIONS },
   { "green-while-asking", RUN_PUSHED, 0, PRESENT, "turn-1", RUNNING, S_RUN, "turn-1", TRUE, TRUE,
-    SHA_A, CAS_CI_GREEN, 200, CAS_RUN_PHASE_DONE, 0, DONE_ACTIONS },
+    SHA_A, CAS_CI_VERDICT_GREEN, 200, CAS_RUN_PHASE_DONE, 0, DONE_ACTIONS },
   { "green-first-seen", RUN_SEEN, 0, PRESENT, "turn-1", RUNNING, S_RUN, "turn-1", FALSE, FALSE,
-    SHA_A, CAS_CI_GREEN, 200, CAS_RUN_PHASE_DONE, 0, DONE_ACTIONS },
+    SHA_A, CAS_CI_VERDICT_GREEN, 200, CAS_RUN_PHASE_DONE, 0, DONE_ACTIONS },
   { "green-after-red", RUN_RED, 2, PRESENT, "turn-3", RUNNING, S_RUN, "turn-3", FALSE, FALSE,
-    SHA_B, CAS_CI_GREEN, 900, CAS_RUN_PHASE_DONE, 0, DONE_ACTIONS },
+    SHA_B, CAS_CI_VERDICT_GREEN, 900, CAS_RUN_PHASE_DONE, 0, DONE_ACTIONS },
   { "green-thread-gone", RUN_PUSHED, 0, MISSING, NULL, UNKNOWN, S_NONE, NULL, FALSE, FALSE,
-    SHA_A, CAS_CI_GREEN, 200, CAS_RUN_PHASE_DONE, 0, DONE_ACTIONS },
+    SHA_A, CAS_CI_VERDICT_GREEN, 200, CAS_RUN_PHASE_DONE, 0, DONE_ACTIONS },
 
   /* thread gone before a push */
   { "thread-missing", RUN_SEEN, 0, MISSING, NULL, UNKNOWN, S_NONE, NULL, FALSE, FALSE,
-    NULL, CAS_CI_UNKNOWN, 50, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_THREAD_MISSING, HUMAN_ACTIONS },
+    NULL, CAS_CI_VERDICT_NONE, 50, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_THREAD_MISSING, HUMAN_ACTIONS },
   { "thread-missing-fresh", RUN_FRESH, 0, MISSING, NULL, UNKNOWN, S_NONE, NULL, FALSE, FALSE,
-    NULL, CAS_CI_UNKNOWN, 50, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_THREAD_MISSING, HUMAN_ACTIONS },
+    NULL, CAS_CI_VERDICT_NONE, 50, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_THREAD_MISSING, HUMAN_ACTIONS },
 
   /* the agent is stuck on a person */
   { "user-input", RUN_SEEN, 0, PRESENT, "turn-1", RUNNING, S_RUN, "turn-1", TRUE, FALSE,
-    NULL, CAS_CI_UNKNOWN, 50, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_PENDING_USER_INPUT, HUMAN_ACTIONS },
+    NULL, CAS_CI_VERDICT_NONE, 50, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_PENDING_USER_INPUT, HUMAN_ACTIONS },
   { "approval", RUN_SEEN, 0, PRESENT, "turn-1", RUNNING, S_RUN, "turn-1", FALSE, TRUE,
-    NULL, CAS_CI_UNKNOWN, 50, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_PENDING_APPROVAL, HUMAN_ACTIONS },
+    NULL, CAS_CI_VERDICT_NONE, 50, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_PENDING_APPROVAL, HUMAN_ACTIONS },
   { "input-and-approval", RUN_SEEN, 0, PRESENT, "turn-1", RUNNING, S_RUN, "turn-1", TRUE, TRUE,
-    NULL, CAS_CI_UNKNOWN, 50, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_PENDING_USER_INPUT, HUMAN_ACTIONS },
+    NULL, CAS_CI_VERDICT_NONE, 50, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_PENDING_USER_INPUT, HUMAN_ACTIONS },
   { "input-after-push", RUN_PUSHED, 0, PRESENT, "turn-1", RUNNING, S_RUN, "turn-1", TRUE, FALSE,
-    SHA_A, CAS_CI_PENDING, 50, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_PENDING_USER_INPUT, HUMAN_ACTIONS },
+    SHA_A, CAS_CI_VERDICT_PENDING, 50, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_PENDING_USER_INPUT, HUMAN_ACTIONS },
   { "input-during-fix", RUN_RED, 1, PRESENT, "turn-2", RUNNING, S_RUN, "turn-2", TRUE, FALSE,
-    SHA_A, CAS_CI_RED, 300, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_PENDING_USER_INPUT, HUMAN_ACTIONS },
+    SHA_A, CAS_CI_VERDICT_RED, 300, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_PENDING_USER_INPUT, HUMAN_ACTIONS },
   { "input-but-t3-down", RUN_SEEN, 0, T3DOWN, NULL, UNKNOWN, S_NONE, NULL, TRUE, TRUE,
-    NULL, CAS_CI_UNKNOWN, 50, CAS_RUN_PHASE_DISPATCHED, 0, "" },
+    NULL, CAS_CI_VERDICT_NONE, 50, CAS_RUN_PHASE_DISPATCHED, 0, "" },
 
   /* red CI */
   { "first-red-turn-busy", RUN_PUSHED, 0, PRESENT, "turn-1", RUNNING, S_RUN, "turn-1", FALSE, FALSE,
-    SHA_A, CAS_CI_RED, 100, CAS_RUN_PHASE_FIXING, 0, "edit-checklist" },
+    SHA_A, CAS_CI_VERDICT_RED, 100, CAS_RUN_PHASE_FIXING, 0, "edit-checklist" },
   { "first-red-turn-ended", RUN_PUSHED, 0, PRESENT, "turn-1", COMPLETED, S_READY, NULL, FALSE, FALSE,
-    SHA_A, CAS_CI_RED, 100, CAS_RUN_PHASE_FIXING, 0, FIX_ACTIONS },
+    SHA_A, CAS_CI_VERDICT_RED, 100, CAS_RUN_PHASE_FIXING, 0, FIX_ACTIONS },
   { "first-red-turn-failed", RUN_PUSHED, 0, PRESENT, "turn-1", ERROR, S_ERR, NULL, FALSE, FALSE,
-    SHA_A, CAS_CI_RED, 100, CAS_RUN_PHASE_FIXING, 0, FIX_ACTIONS },
+    SHA_A, CAS_CI_VERDICT_RED, 100, CAS_RUN_PHASE_FIXING, 0, FIX_ACTIONS },
   { "red-turn-unknown", RUN_RED, 0, PRESENT, "turn-1", UNKNOWN, S_READY, NULL, FALSE, FALSE,
-    SHA_A, CAS_CI_RED, 200, CAS_RUN_PHASE_FIXING, 0, "" },
+    SHA_A, CAS_CI_VERDICT_RED, 200, CAS_RUN_PHASE_FIXING, 0, "" },
   { "red-t3-down", RUN_RED, 1, T3DOWN, NULL, UNKNOWN, S_NONE, NULL, FALSE, FALSE,
-    SHA_A, CAS_CI_RED, 200, CAS_RUN_PHASE_FIXING, 0, "" },
+    SHA_A, CAS_CI_VERDICT_RED, 200, CAS_RUN_PHASE_FIXING, 0, "" },
   { "red-retry", RUN_RED, 2, PRESENT, "turn-1", COMPLETED, S_READY, NULL, FALSE, FALSE,
-    SHA_A, CAS_CI_RED, 200, CAS_RUN_PHASE_FIXING, 0, FIX_ACTIONS },
+    SHA_A, CAS_CI_VERDICT_RED, 200, CAS_RUN_PHASE_FIXING, 0, FIX_ACTIONS },
   { "red-attempts-exactly-max", RUN_RED, 3, PRESENT, "turn-1", COMPLETED, S_READY, NULL, FALSE, FALSE,
-    SHA_A, CAS_CI_RED, 200, CAS_RUN_PHASE_FROZEN, CAS_RUN_REASON_FIX_FORWARD_ATTEMPTS, HUMAN_ACTIONS },
+    SHA_A, CAS_CI_VERDICT_RED, 200, CAS_RUN_PHASE_FROZEN, CAS_RUN_REASON_FIX_FORWARD_ATTEMPTS, HUMAN_ACTIONS },
   { "red-attempts-over-max", RUN_RED, 7, PRESENT, "turn-1", COMPLETED, S_READY, NULL, FALSE, FALSE,
-    SHA_A, CAS_CI_RED, 200, CAS_RUN_PHASE_FROZEN, CAS_RUN_REASON_FIX_FORWARD_ATTEMPTS, HUMAN_ACTIONS },
+    SHA_A, CAS_CI_VERDICT_RED, 200, CAS_RUN_PHASE_FROZEN, CAS_RUN_REASON_FIX_FORWARD_ATTEMPTS, HUMAN_ACTIONS },
   { "red-last-attempt-still-running", RUN_RED, 3, PRESENT, "turn-1", RUNNING, S_RUN, "turn-1", FALSE, FALSE,
-    SHA_A, CAS_CI_RED, 200, CAS_RUN_PHASE_FIXING, 0, "" },
+    SHA_A, CAS_CI_VERDICT_RED, 200, CAS_RUN_PHASE_FIXING, 0, "" },
   /* first red at 100 s: max 3600 s ends at 3700 s exactly */
   { "red-time-one-second-left", RUN_RED, 1, PRESENT, "turn-1", COMPLETED, S_READY, NULL, FALSE, FALSE,
-    SHA_A, CAS_CI_RED, 3699, CAS_RUN_PHASE_FIXING, 0, FIX_ACTIONS },
+    SHA_A, CAS_CI_VERDICT_RED, 3699, CAS_RUN_PHASE_FIXING, 0, FIX_ACTIONS },
   { "red-time-exactly-up", RUN_RED, 1, PRESENT, "turn-1", COMPLETED, S_READY, NULL, FALSE, FALSE,
-    SHA_A, CAS_CI_RED, 3700, CAS_RUN_PHASE_FROZEN, CAS_RUN_REASON_FIX_FORWARD_TIME, HUMAN_ACTIONS },
+    SHA_A, CAS_CI_VERDICT_RED, 3700, CAS_RUN_PHASE_FROZEN, CAS_RUN_REASON_FIX_FORWARD_TIME, HUMAN_ACTIONS },
   { "red-time-up-while-busy", RUN_RED, 1, PRESENT, "turn-1", RUNNING, S_RUN, "turn-1", FALSE, FALSE,
-    SHA_A, CAS_CI_RED, 5000, CAS_RUN_PHASE_FROZEN, CAS_RUN_REASON_FIX_FORWARD_TIME, HUMAN_ACTIONS },
+    SHA_A, CAS_CI_VERDICT_RED, 5000, CAS_RUN_PHASE_FROZEN, CAS_RUN_REASON_FIX_FORWARD_TIME, HUMAN_ACTIONS },
   { "red-time-up-t3-down", RUN_RED, 1, T3DOWN, NULL, UNKNOWN, S_NONE, NULL, FALSE, FALSE,
-    SHA_A, CAS_CI_RED, 5000, CAS_RUN_PHASE_FROZEN, CAS_RUN_REASON_FIX_FORWARD_TIME, HUMAN_ACTIONS },
+    SHA_A, CAS_CI_VERDICT_RED, 5000, CAS_RUN_PHASE_FROZEN, CAS_RUN_REASON_FIX_FORWARD_TIME, HUMAN_ACTIONS },
   { "red-thread-missing", RUN_RED, 1, MISSING, NULL, UNKNOWN, S_NONE, NULL, FALSE, FALSE,
-    SHA_A, CAS_CI_RED, 200, CAS_RUN_PHASE_FROZEN, CAS_RUN_REASON_THREAD_MISSING, HUMAN_ACTIONS },
+    SHA_A, CAS_CI_VERDICT_RED, 200, CAS_RUN_PHASE_FROZEN, CAS_RUN_REASON_THREAD_MISSING, HUMAN_ACTIONS },
   /* the clock starts at the first red, not at dispatch: dispatched 10 h ago */
   { "first-red-late", RUN_PUSHED, 0, PRESENT, "turn-1", COMPLETED, S_READY, NULL, FALSE, FALSE,
-    SHA_A, CAS_CI_RED, 36000, CAS_RUN_PHASE_FIXING, 0, FIX_ACTIONS },
+    SHA_A, CAS_CI_VERDICT_RED, 36000, CAS_RUN_PHASE_FIXING, 0, FIX_ACTIONS },
 
   /* pushed, CI not decided */
   { "pushed-pending", RUN_PUSHED, 0, PRESENT, "turn-1", COMPLETED, S_READY, NULL, FALSE, FALSE,
-    SHA_A, CAS_CI_PENDING, 100, CAS_RUN_PHASE_PUSHED, 0, "" },
+    SHA_A, CAS_CI_VERDICT_PENDING, 100, CAS_RUN_PHASE_PUSHED, 0, "" },
   { "pushed-ci-unknown", RUN_PUSHED, 0, PRESENT, "turn-1", COMPLETED, S_READY, NULL, FALSE, FALSE,
-    SHA_A, CAS_CI_UNKNOWN, 100, CAS_RUN_PHASE_PUSHED, 0, "" },
+    SHA_A, CAS_CI_VERDICT_NONE, 100, CAS_RUN_PHASE_PUSHED, 0, "" },
+  { "pushed-ci-skipped", RUN_PUSHED, 0, PRESENT, "turn-1", COMPLETED, S_READY, NULL, FALSE, FALSE,
+    SHA_A, CAS_CI_VERDICT_SKIPPED, 100, CAS_RUN_PHASE_PUSHED, 0, "edit-checklist" },
+  { "pushed-ci-out-of-range", RUN_PUSHED, 0, PRESENT, "turn-1", COMPLETED, S_READY, NULL, FALSE, FALSE,
+    SHA_A, (CasCiVerdict) 77, 100, CAS_RUN_PHASE_PUSHED, 0, "" },
   { "pushed-sha-not-seen", RUN_PUSHED, 0, PRESENT, "turn-1", COMPLETED, S_READY, NULL, FALSE, FALSE,
-    NULL, CAS_CI_GREEN, 100, CAS_RUN_PHASE_PUSHED, 0, "" },
+    NULL, CAS_CI_VERDICT_GREEN, 100, CAS_RUN_PHASE_PUSHED, 0, "" },
   { "first-push-pending", RUN_SEEN, 0, PRESENT, "turn-1", RUNNING, S_RUN, "turn-1", FALSE, FALSE,
-    SHA_A, CAS_CI_PENDING, 100, CAS_RUN_PHASE_PUSHED, 0, "edit-checklist" },
+    SHA_A, CAS_CI_VERDICT_PENDING, 100, CAS_RUN_PHASE_PUSHED, 0, "edit-checklist" },
   { "second-push-pending", RUN_RED, 1, PRESENT, "turn-2", RUNNING, S_RUN, "turn-2", FALSE, FALSE,
-    SHA_B, CAS_CI_PENDING, 300, CAS_RUN_PHASE_FIXING, 0, "edit-checklist" },
+    SHA_B, CAS_CI_VERDICT_PENDING, 300, CAS_RUN_PHASE_FIXING, 0, "edit-checklist" },
   { "bad-sha-ignored", RUN_SEEN, 0, PRESENT, "turn-1", RUNNING, S_RUN, "turn-1", FALSE, FALSE,
-    "not-a-sha", CAS_CI_GREEN, 100, CAS_RUN_PHASE_DISPATCHED, 0, "" },
+    "not-a-sha", CAS_CI_VERDICT_GREEN, 100, CAS_RUN_PHASE_DISPATCHED, 0, "" },
 
   /* not pushed: the turn decides */
   { "stalled", RUN_SEEN, 0, PRESENT, "turn-1", COMPLETED, S_READY, NULL, FALSE, FALSE,
-    NULL, CAS_CI_UNKNOWN, 50, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_STALLED, HUMAN_ACTIONS },
+    NULL, CAS_CI_VERDICT_NONE, 50, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_STALLED, HUMAN_ACTIONS },
   { "stalled-idle-session", RUN_SEEN, 0, PRESENT, "turn-1", COMPLETED, S_IDLE, "turn-1", FALSE, FALSE,
-    NULL, CAS_CI_UNKNOWN, 50, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_STALLED, HUMAN_ACTIONS },
+    NULL, CAS_CI_VERDICT_NONE, 50, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_STALLED, HUMAN_ACTIONS },
   { "completed-session-still-on-it", RUN_SEEN, 0, PRESENT, "turn-1", COMPLETED, S_RUN, "turn-1", FALSE, FALSE,
-    NULL, CAS_CI_UNKNOWN, 50, CAS_RUN_PHASE_DISPATCHED, 0, "" },
+    NULL, CAS_CI_VERDICT_NONE, 50, CAS_RUN_PHASE_DISPATCHED, 0, "" },
   { "completed-session-on-other-turn", RUN_SEEN, 0, PRESENT, "turn-1", COMPLETED, S_RUN, "turn-9", FALSE, FALSE,
-    NULL, CAS_CI_UNKNOWN, 50, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_STALLED, HUMAN_ACTIONS },
+    NULL, CAS_CI_VERDICT_NONE, 50, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_STALLED, HUMAN_ACTIONS },
   { "completed-session-starting", RUN_SEEN, 0, PRESENT, "turn-1", COMPLETED, S_START, NULL, FALSE, FALSE,
-    NULL, CAS_CI_UNKNOWN, 50, CAS_RUN_PHASE_DISPATCHED, 0, "" },
+    NULL, CAS_CI_VERDICT_NONE, 50, CAS_RUN_PHASE_DISPATCHED, 0, "" },
   { "turn-error", RUN_SEEN, 0, PRESENT, "turn-1", ERROR, S_ERR, NULL, FALSE, FALSE,
-    NULL, CAS_CI_UNKNOWN, 50, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_TURN_FAILED, HUMAN_ACTIONS },
+    NULL, CAS_CI_VERDICT_NONE, 50, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_TURN_FAILED, HUMAN_ACTIONS },
   { "turn-interrupted", RUN_SEEN, 0, PRESENT, "turn-1", INTERRUPTED, S_INT, NULL, FALSE, FALSE,
-    NULL, CAS_CI_UNKNOWN, 50, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_TURN_FAILED, HUMAN_ACTIONS },
+    NULL, CAS_CI_VERDICT_NONE, 50, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_TURN_FAILED, HUMAN_ACTIONS },
   { "running-session-died", RUN_SEEN, 0, PRESENT, "turn-1", RUNNING, S_STOP, NULL, FALSE, FALSE,
-    NULL, CAS_CI_UNKNOWN, 50, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_TURN_FAILED, HUMAN_ACTIONS },
+    NULL, CAS_CI_VERDICT_NONE, 50, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_TURN_FAILED, HUMAN_ACTIONS },
   /* a session in error before our turn shows: believed after the grace */
   { "session-error-in-grace", RUN_FRESH, 0, PRESENT, "turn-0", COMPLETED, S_ERR, NULL, FALSE, FALSE,
-    NULL, CAS_CI_UNKNOWN, CAS_RUN_STALE_SESSION_GRACE_SECONDS - 1, CAS_RUN_PHASE_DISPATCHED, 0, "" },
+    NULL, CAS_CI_VERDICT_NONE, CAS_RUN_STALE_SESSION_GRACE_SECONDS - 1, CAS_RUN_PHASE_DISPATCHED, 0, "" },
   { "never-started", RUN_FRESH, 0, PRESENT, "turn-0", COMPLETED, S_ERR, NULL, FALSE, FALSE,
-    NULL, CAS_CI_UNKNOWN, CAS_RUN_STALE_SESSION_GRACE_SECONDS, CAS_RUN_PHASE_NEEDS_HUMAN,
+    NULL, CAS_CI_VERDICT_NONE, CAS_RUN_STALE_SESSION_GRACE_SECONDS, CAS_RUN_PHASE_NEEDS_HUMAN,
     CAS_RUN_REASON_TURN_FAILED, HUMAN_ACTIONS },
   /* a turn that never shows: turn_start_timeout_seconds (1800 here) */
   { "start-timeout-one-second-left", RUN_FRESH, 0, PRESENT, "turn-0", COMPLETED, S_READY, NULL, FALSE, FALSE,
-    NULL, CAS_CI_UNKNOWN, 1799, CAS_RUN_PHASE_DISPATCHED, 0, "" },
+    NULL, CAS_CI_VERDICT_NONE, 1799, CAS_RUN_PHASE_DISPATCHED, 0, "" },
   { "start-timeout-exactly", RUN_FRESH, 0, PRESENT, "turn-0", COMPLETED, S_READY, NULL, FALSE, FALSE,
-    NULL, CAS_CI_UNKNOWN, 1800, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_TURN_FAILED, HUMAN_ACTIONS },
+    NULL, CAS_CI_VERDICT_NONE, 1800, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_TURN_FAILED, HUMAN_ACTIONS },
   { "start-timeout-no-turn-at-all", RUN_FRESH, 0, PRESENT, NULL, UNKNOWN, S_NONE, NULL, FALSE, FALSE,
-    NULL, CAS_CI_UNKNOWN, 5000, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_TURN_FAILED, HUMAN_ACTIONS },
+    NULL, CAS_CI_VERDICT_NONE, 5000, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_TURN_FAILED, HUMAN_ACTIONS },
   { "start-timeout-t3-down", RUN_FRESH, 0, T3DOWN, NULL, UNKNOWN, S_NONE, NULL, FALSE, FALSE,
-    NULL, CAS_CI_UNKNOWN, 5000, CAS_RUN_PHASE_DISPATCHED, 0, "" },
+    NULL, CAS_CI_VERDICT_NONE, 5000, CAS_RUN_PHASE_DISPATCHED, 0, "" },
   { "not-started-yet", RUN_FRESH, 0, PRESENT, "turn-0", COMPLETED, S_READY, NULL, FALSE, FALSE,
-    NULL, CAS_CI_UNKNOWN, 50, CAS_RUN_PHASE_DISPATCHED, 0, "" },
+    NULL, CAS_CI_VERDICT_NONE, 50, CAS_RUN_PHASE_DISPATCHED, 0, "" },
   { "not-started-yet-no-turn", RUN_FRESH, 0, PRESENT, NULL, UNKNOWN, S_NONE, NULL, FALSE, FALSE,
-    NULL, CAS_CI_UNKNOWN, 50, CAS_RUN_PHASE_DISPATCHED, 0, "" },
+    NULL, CAS_CI_VERDICT_NONE, 50, CAS_RUN_PHASE_DISPATCHED, 0, "" },
   { "working", RUN_SEEN, 0, PRESENT, "turn-1", RUNNING, S_RUN, "turn-1", FALSE, FALSE,
-    NULL, CAS_CI_UNKNOWN, 50, CAS_RUN_PHASE_DISPATCHED, 0, "" },
+    NULL, CAS_CI_VERDICT_NONE, 50, CAS_RUN_PHASE_DISPATCHED, 0, "" },
   { "unknown-state-waits", RUN_SEEN, 0, PRESENT, "turn-1", UNKNOWN, S_READY, NULL, FALSE, FALSE,
-    NULL, CAS_CI_UNKNOWN, 50, CAS_RUN_PHASE_DISPATCHED, 0, "" },
+    NULL, CAS_CI_VERDICT_NONE, 50, CAS_RUN_PHASE_DISPATCHED, 0, "" },
   { "t3-down-waits", RUN_SEEN, 0, T3DOWN, NULL, UNKNOWN, S_NONE, NULL, FALSE, FALSE,
-    NULL, CAS_CI_UNKNOWN, 50, CAS_RUN_PHASE_DISPATCHED, 0, "" },
+    NULL, CAS_CI_VERDICT_NONE, 50, CAS_RUN_PHASE_DISPATCHED, 0, "" },
   /* a person started a newer turn: the thread is busy with it */
   { "newer-turn-running", RUN_SEEN, 0, PRESENT, "turn-5", RUNNING, S_RUN, "turn-5", FALSE, FALSE,
-    NULL, CAS_CI_UNKNOWN, 50, CAS_RUN_PHASE_DISPATCHED, 0, "" },
+    NULL, CAS_CI_VERDICT_NONE, 50, CAS_RUN_PHASE_DISPATCHED, 0, "" },
 };
 
 static CasRun *
@@ -227,12 +231,12 @@ make_run (const Row *row)
       run->phase = CAS_RUN_PHASE_PUSHED;
       run->pushed_sha = g_strdup (SHA_A);
       run->pushed_us = T0 + S (90);
-      run->ci = CAS_CI_PENDING;
+      run->ci = CAS_CI_VERDICT_PENDING;
     }
   if (row->kind == RUN_RED)
     {
       run->phase = CAS_RUN_PHASE_FIXING;
-      run->ci = CAS_CI_RED;
+      run->ci = CAS_CI_VERDICT_RED;
       run->first_red_us = T0 + S (100);
       if (row->attempts > 0)
         run->fix_sha = g_strdup (SHA_A);
@@ -404,14 +408,14 @@ test_turn_adoption (void)
     red->turn_id = g_strdup ("turn-1");
     red->phase = CAS_RUN_PHASE_FIXING;
     red->pushed_sha = g_strdup (SHA_A);
-    red->ci = CAS_CI_RED;
+    red->ci = CAS_CI_VERDICT_RED;
     red->first_red_us = T0;
     obs = busy_observation (T0 + S (10));
     obs.latest_turn_id = "evil\x01id";
     obs.latest_turn_state = CAS_T3_TURN_COMPLETED;
     obs.session_status = CAS_T3_SESSION_READY;
     obs.pushed_sha = SHA_A;
-    obs.ci = CAS_CI_RED;
+    obs.ci = CAS_CI_VERDICT_RED;
     d = cas_run_machine_step (red, &obs, &limits);
     g_assert_true (cas_run_decision_has (d, CAS_RUN_ACTION_START_FIX_FORWARD_TURN));
     g_assert_cmpstr (d->next->prev_turn_id, ==, "turn-1");
@@ -444,7 +448,7 @@ test_fix_forward_story (void)
   /* Pushed at 100 s, red at 200 s while the agent still works. */
   obs = busy_observation (T0 + S (100));
   obs.pushed_sha = SHA_A;
-  obs.ci = CAS_CI_PENDING;
+  obs.ci = CAS_CI_VERDICT_PENDING;
   d = cas_run_machine_step (run, &obs, &limits);
   g_assert_cmpint (d->next->phase, ==, CAS_RUN_PHASE_PUSHED);
   g_assert_cmpint (d->next->pushed_us, ==, T0 + S (100));
@@ -454,7 +458,7 @@ test_fix_forward_story (void)
 
   obs = busy_observation (T0 + S (200));
   obs.pushed_sha = SHA_A;
-  obs.ci = CAS_CI_RED;
+  obs.ci = CAS_CI_VERDICT_RED;
   d = cas_run_machine_step (run, &obs, &limits);
   g_assert_cmpint (d->next->phase, ==, CAS_RUN_PHASE_FIXING);
   g_assert_cmpint (d->next->first_red_us, ==, T0 + S (200));
@@ -503,7 +507,7 @@ test_fix_forward_story (void)
     obs.latest_turn_state = CAS_T3_TURN_COMPLETED;
     obs.session_status = CAS_T3_SESSION_READY;
     obs.pushed_sha = SHA_A;
-    obs.ci = CAS_CI_RED;
+    obs.ci = CAS_CI_VERDICT_RED;
     d = cas_run_machine_step (again, &obs, &limits);
     g_assert_cmpuint (d->next->fix_attempts, ==, 2);
     g_assert_cmpstr (d->next->prev_turn_id, ==, "turn-2");
@@ -537,12 +541,12 @@ test_clock_backwards (void)
   run->turn_id = g_strdup ("turn-1");
   run->phase = CAS_RUN_PHASE_FIXING;
   run->pushed_sha = g_strdup (SHA_A);
-  run->ci = CAS_CI_RED;
+  run->ci = CAS_CI_VERDICT_RED;
   run->first_red_us = T0;
   obs.latest_turn_state = CAS_T3_TURN_COMPLETED;
   obs.session_status = CAS_T3_SESSION_READY;
   obs.pushed_sha = SHA_A;
-  obs.ci = CAS_CI_RED;
+  obs.ci = CAS_CI_VERDICT_RED;
   /* Now is long before the first red: no time has passed. */
   d = cas_run_machine_step (run, &obs, &limits);
   g_assert_cmpint (d->next->phase, ==, CAS_RUN_PHASE_FIXING);
@@ -565,7 +569,7 @@ test_zero_limits (void)
   run->phase = CAS_RUN_PHASE_PUSHED;
   run->pushed_sha = g_strdup (SHA_A);
   obs.pushed_sha = SHA_A;
-  obs.ci = CAS_CI_RED;
+  obs.ci = CAS_CI_VERDICT_RED;
 
   /* No time at all: frozen at the first red. */
   d1 = cas_run_machine_step (run, &obs, &none);

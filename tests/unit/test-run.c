@@ -33,7 +33,7 @@ full_run (void)
   run->labelled = TRUE;
   run->pushed_sha = g_strdup (SHA);
   run->pushed_us = T0 + 10;
-  run->ci = CAS_CI_RED;
+  run->ci = CAS_CI_VERDICT_RED;
   run->first_red_us = T0 + 20;
   run->fix_attempts = 5;
   run->fix_sha = g_strdup (SHA);
@@ -122,7 +122,7 @@ test_names (void)
       g_assert_nonnull (cas_run_reason_describe (i));
       g_assert_true ((*cas_run_reason_describe (i) == '\0') == (i == CAS_RUN_REASON_NONE));
     }
-  for (guint i = CAS_CI_UNKNOWN; i <= CAS_CI_RED; i++)
+  for (guint i = CAS_CI_VERDICT_NONE; i <= CAS_CI_VERDICT_LAST; i++)
     {
       g_assert_true (cas_ci_verdict_from_string (cas_ci_verdict_to_string (i), &ci));
       g_assert_cmpint (ci, ==, i);
@@ -240,6 +240,16 @@ test_round_trip (void)
   g_assert_null (back3->prev_turn_id);
   g_assert_true (g_str_has_prefix (json, "{\"version\":1,"));
   g_assert_nonnull (strstr (json, "\"dispatched_at\":\"2026-01-02T03:00:00.123456+00:00\""));
+
+  /* A CI verdict set out of range by hand is written as none. */
+  {
+    g_autoptr (CasRun) odd = new_run ();
+    g_autofree char *text = NULL;
+
+    odd->ci = (CasCiVerdict) 99;
+    text = cas_run_to_json (odd);
+    g_assert_nonnull (strstr (text, "\"ci\":\"none\""));
+  }
 
   /* Every phase with what it needs round trips. */
   for (guint i = CAS_RUN_PHASE_DISPATCHED; i <= CAS_RUN_PHASE_FROZEN; i++)
