@@ -342,52 +342,52 @@ cas_afk_parse_priority (const char *const *labels,
 }
 
 static const char *const turn_state_names[] = {
-  [CAS_T3_TURN_UNKNOWN] = "unknown",
-  [CAS_T3_TURN_RUNNING] = "running",
-  [CAS_T3_TURN_INTERRUPTED] = "interrupted",
-  [CAS_T3_TURN_COMPLETED] = "completed",
-  [CAS_T3_TURN_ERROR] = "error",
+  [CAS_AFK_TURN_UNKNOWN] = "unknown",
+  [CAS_AFK_TURN_RUNNING] = "running",
+  [CAS_AFK_TURN_INTERRUPTED] = "interrupted",
+  [CAS_AFK_TURN_COMPLETED] = "completed",
+  [CAS_AFK_TURN_ERROR] = "error",
 };
 
-CasT3TurnState
+CasAfkTurnState
 cas_afk_parse_turn_state (const char *state)
 {
   if (state == NULL)
-    return CAS_T3_TURN_UNKNOWN;
-  for (guint i = CAS_T3_TURN_RUNNING; i < G_N_ELEMENTS (turn_state_names); i++)
+    return CAS_AFK_TURN_UNKNOWN;
+  for (guint i = CAS_AFK_TURN_RUNNING; i < G_N_ELEMENTS (turn_state_names); i++)
     if (strcmp (state, turn_state_names[i]) == 0)
-      return (CasT3TurnState) i;
-  return CAS_T3_TURN_UNKNOWN;
+      return (CasAfkTurnState) i;
+  return CAS_AFK_TURN_UNKNOWN;
 }
 
 const char *
-cas_t3_turn_state_to_string (CasT3TurnState state)
+cas_afk_turn_state_to_string (CasAfkTurnState state)
 {
   if ((guint) state >= G_N_ELEMENTS (turn_state_names))
     return "unknown";
   return turn_state_names[state];
 }
 
-CasT3SessionStatus
+CasAfkSessionStatus
 cas_afk_parse_session_status (const char *status)
 {
   static const char *const names[] = {
-    [CAS_T3_SESSION_UNKNOWN] = NULL,
-    [CAS_T3_SESSION_IDLE] = "idle",
-    [CAS_T3_SESSION_STARTING] = "starting",
-    [CAS_T3_SESSION_RUNNING] = "running",
-    [CAS_T3_SESSION_READY] = "ready",
-    [CAS_T3_SESSION_INTERRUPTED] = "interrupted",
-    [CAS_T3_SESSION_STOPPED] = "stopped",
-    [CAS_T3_SESSION_ERROR] = "error",
+    [CAS_AFK_SESSION_UNKNOWN] = NULL,
+    [CAS_AFK_SESSION_IDLE] = "idle",
+    [CAS_AFK_SESSION_STARTING] = "starting",
+    [CAS_AFK_SESSION_RUNNING] = "running",
+    [CAS_AFK_SESSION_READY] = "ready",
+    [CAS_AFK_SESSION_INTERRUPTED] = "interrupted",
+    [CAS_AFK_SESSION_STOPPED] = "stopped",
+    [CAS_AFK_SESSION_ERROR] = "error",
   };
 
   if (status == NULL)
-    return CAS_T3_SESSION_UNKNOWN;
-  for (guint i = CAS_T3_SESSION_IDLE; i < G_N_ELEMENTS (names); i++)
+    return CAS_AFK_SESSION_UNKNOWN;
+  for (guint i = CAS_AFK_SESSION_IDLE; i < G_N_ELEMENTS (names); i++)
     if (strcmp (status, names[i]) == 0)
-      return (CasT3SessionStatus) i;
-  return CAS_T3_SESSION_UNKNOWN;
+      return (CasAfkSessionStatus) i;
+  return CAS_AFK_SESSION_UNKNOWN;
 }
 
 typedef struct {

@@ -86,30 +86,30 @@ gboolean cas_afk_parse_priority (const char *const *labels,
  * strings; anything else, a missing turn included, is UNKNOWN, which
  * means "wait". */
 typedef enum {
-  CAS_T3_TURN_UNKNOWN,
-  CAS_T3_TURN_RUNNING,
-  CAS_T3_TURN_INTERRUPTED,
-  CAS_T3_TURN_COMPLETED,
-  CAS_T3_TURN_ERROR,
-} CasT3TurnState;
+  CAS_AFK_TURN_UNKNOWN,
+  CAS_AFK_TURN_RUNNING,
+  CAS_AFK_TURN_INTERRUPTED,
+  CAS_AFK_TURN_COMPLETED,
+  CAS_AFK_TURN_ERROR,
+} CasAfkTurnState;
 
-CasT3TurnState cas_afk_parse_turn_state (const char *state);
-const char *cas_t3_turn_state_to_string (CasT3TurnState state);
+CasAfkTurnState cas_afk_parse_turn_state (const char *state);
+const char *cas_afk_turn_state_to_string (CasAfkTurnState state);
 
 /* T3 `session.status` (t3-contract.md 5.1); UNKNOWN for anything else
  * or no session. */
 typedef enum {
-  CAS_T3_SESSION_UNKNOWN,
-  CAS_T3_SESSION_IDLE,
-  CAS_T3_SESSION_STARTING,
-  CAS_T3_SESSION_RUNNING,
-  CAS_T3_SESSION_READY,
-  CAS_T3_SESSION_INTERRUPTED,
-  CAS_T3_SESSION_STOPPED,
-  CAS_T3_SESSION_ERROR,
-} CasT3SessionStatus;
+  CAS_AFK_SESSION_UNKNOWN,
+  CAS_AFK_SESSION_IDLE,
+  CAS_AFK_SESSION_STARTING,
+  CAS_AFK_SESSION_RUNNING,
+  CAS_AFK_SESSION_READY,
+  CAS_AFK_SESSION_INTERRUPTED,
+  CAS_AFK_SESSION_STOPPED,
+  CAS_AFK_SESSION_ERROR,
+} CasAfkSessionStatus;
 
-CasT3SessionStatus cas_afk_parse_session_status (const char *status);
+CasAfkSessionStatus cas_afk_parse_session_status (const char *status);
 
 /* The AFK-Issue trailers of a commit message, as git reads trailers: the
  * message's last paragraph (lines after the last blank line, trailing

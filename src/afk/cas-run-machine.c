@@ -77,8 +77,8 @@ static gboolean
 session_is_busy_with (const CasRunObservation *obs,
                       const char              *turn_id)
 {
-  if (obs->session_status != CAS_T3_SESSION_STARTING &&
-      obs->session_status != CAS_T3_SESSION_RUNNING)
+  if (obs->session_status != CAS_AFK_SESSION_STARTING &&
+      obs->session_status != CAS_AFK_SESSION_RUNNING)
     return FALSE;
   return obs->session_active_turn_id == NULL ||
          g_strcmp0 (obs->session_active_turn_id, turn_id) == 0;
@@ -87,9 +87,9 @@ session_is_busy_with (const CasRunObservation *obs,
 static gboolean
 session_is_dead (const CasRunObservation *obs)
 {
-  return obs->session_status == CAS_T3_SESSION_ERROR ||
-         obs->session_status == CAS_T3_SESSION_STOPPED ||
-         obs->session_status == CAS_T3_SESSION_INTERRUPTED;
+  return obs->session_status == CAS_AFK_SESSION_ERROR ||
+         obs->session_status == CAS_AFK_SESSION_STOPPED ||
+         obs->session_status == CAS_AFK_SESSION_INTERRUPTED;
 }
 
 /* @run has already adopted a new turn id if T3 shows one. */
@@ -98,7 +98,7 @@ turn_status (const CasRun            *run,
              const CasRunObservation *obs,
              const CasRunLimits      *limits)
 {
-  if (obs->thread != CAS_T3_THREAD_PRESENT)
+  if (obs->thread != CAS_AFK_THREAD_PRESENT)
     return TURN_UNKNOWN;
   if (run->turn_id == NULL)
     {
@@ -107,7 +107,7 @@ turn_status (const CasRun            *run,
        * will; so does a turn that takes too long to appear. */
       gint64 waited_us = obs->now_us - run->turn_started_us;
 
-      if (obs->session_status == CAS_T3_SESSION_ERROR &&
+      if (obs->session_status == CAS_AFK_SESSION_ERROR &&
           waited_us >= CAS_RUN_STALE_SESSION_GRACE_SECONDS * G_USEC_PER_SEC)
         return TURN_FAILED;
       if (limits->turn_start_timeout_seconds > 0 &&
@@ -120,15 +120,15 @@ turn_status (const CasRun            *run,
    * thread is doing. */
   switch (obs->latest_turn_state)
     {
-    case CAS_T3_TURN_RUNNING:
+    case CAS_AFK_TURN_RUNNING:
       /* T3 0.0.27 leaves a turn "running" when its session dies. */
       return session_is_dead (obs) ? TURN_FAILED : TURN_BUSY;
-    case CAS_T3_TURN_COMPLETED:
+    case CAS_AFK_TURN_COMPLETED:
       return session_is_busy_with (obs, obs->latest_turn_id) ? TURN_BUSY : TURN_ENDED;
-    case CAS_T3_TURN_INTERRUPTED:
-    case CAS_T3_TURN_ERROR:
+    case CAS_AFK_TURN_INTERRUPTED:
+    case CAS_AFK_TURN_ERROR:
       return session_is_busy_with (obs, obs->latest_turn_id) ? TURN_BUSY : TURN_FAILED;
-    case CAS_T3_TURN_UNKNOWN:
+    case CAS_AFK_TURN_UNKNOWN:
     default:
       return TURN_UNKNOWN;
     }
@@ -208,7 +208,7 @@ observe (CasRun                  *next,
 {
   const char *sha = cas_run_sha_is_valid (obs->pushed_sha) ? obs->pushed_sha : NULL;
 
-  if (obs->thread == CAS_T3_THREAD_PRESENT && next->turn_id == NULL &&
+  if (obs->thread == CAS_AFK_THREAD_PRESENT && next->turn_id == NULL &&
       cas_run_turn_id_is_valid (obs->latest_turn_id) &&
       g_strcmp0 (obs->latest_turn_id, next->prev_turn_id) != 0)
     next->turn_id = g_strdup (obs->latest_turn_id);
@@ -240,7 +240,7 @@ cas_run_machine_step (const CasRun            *run,
   CasRun *next;
   CasCiVerdict ci;
   TurnStatus turn;
-  gboolean present = obs->thread == CAS_T3_THREAD_PRESENT;
+  gboolean present = obs->thread == CAS_AFK_THREAD_PRESENT;
 
   decision->actions = g_array_new (FALSE, FALSE, sizeof (CasRunAction));
   decision->next = next = cas_run_copy (run);
@@ -264,7 +264,7 @@ cas_run_machine_step (const CasRun            *run,
 
   if (next->pushed_sha != NULL && ci == CAS_CI_VERDICT_GREEN)
     finish (decision, CAS_RUN_PHASE_DONE, CAS_RUN_REASON_NONE, obs->now_us);
-  else if (next->pushed_sha == NULL && obs->thread == CAS_T3_THREAD_MISSING)
+  else if (next->pushed_sha == NULL && obs->thread == CAS_AFK_THREAD_MISSING)
     finish (decision, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_THREAD_MISSING, obs->now_us);
   else if (present && obs->pending_user_input)
     finish (decision, CAS_RUN_PHASE_NEEDS_HUMAN, CAS_RUN_REASON_PENDING_USER_INPUT, obs->now_us);
@@ -282,7 +282,7 @@ cas_run_machine_step (const CasRun            *run,
 
       if (elapsed_us >= (gint64) limits->fix_forward_max_seconds * G_USEC_PER_SEC)
         finish (decision, CAS_RUN_PHASE_FROZEN, CAS_RUN_REASON_FIX_FORWARD_TIME, obs->now_us);
-      else if (obs->thread == CAS_T3_THREAD_MISSING)
+      else if (obs->thread == CAS_AFK_THREAD_MISSING)
         finish (decision, CAS_RUN_PHASE_FROZEN, CAS_RUN_REASON_THREAD_MISSING, obs->now_us);
       else if (turn == TURN_BUSY || turn == TURN_UNKNOWN)
         ; /* the agent may be fixing it now; never steer a running turn */

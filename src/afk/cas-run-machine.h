@@ -51,17 +51,17 @@
 G_BEGIN_DECLS
 
 typedef enum {
-  CAS_T3_THREAD_UNKNOWN,   /* T3 could not be asked this tick: wait */
-  CAS_T3_THREAD_MISSING,   /* T3 answered, and the thread is not there */
-  CAS_T3_THREAD_PRESENT,
-} CasT3ThreadPresence;
+  CAS_AFK_THREAD_UNKNOWN,   /* T3 could not be asked this tick: wait */
+  CAS_AFK_THREAD_MISSING,   /* T3 answered, and the thread is not there */
+  CAS_AFK_THREAD_PRESENT,
+} CasAfkThreadPresence;
 
 typedef struct {
   /* T3, from /shell (or /snapshot and the thread's activities). */
-  CasT3ThreadPresence thread;
+  CasAfkThreadPresence thread;
   const char *latest_turn_id;          /* (nullable) latestTurn.turnId */
-  CasT3TurnState latest_turn_state;
-  CasT3SessionStatus session_status;
+  CasAfkTurnState latest_turn_state;
+  CasAfkSessionStatus session_status;
   const char *session_active_turn_id;  /* (nullable) */
   gboolean pending_user_input;
   gboolean pending_approval;

@@ -216,10 +216,10 @@ test_priority (void)
 static void
 test_turn_state (void)
 {
-  g_assert_cmpint (cas_afk_parse_turn_state ("running"), ==, CAS_T3_TURN_RUNNING);
-  g_assert_cmpint (cas_afk_parse_turn_state ("interrupted"), ==, CAS_T3_TURN_INTERRUPTED);
-  g_assert_cmpint (cas_afk_parse_turn_state ("completed"), ==, CAS_T3_TURN_COMPLETED);
-  g_assert_cmpint (cas_afk_parse_turn_state ("error"), ==, CAS_T3_TURN_ERROR);
+  g_assert_cmpint (cas_afk_parse_turn_state ("running"), ==, CAS_AFK_TURN_RUNNING);
+  g_assert_cmpint (cas_afk_parse_turn_state ("interrupted"), ==, CAS_AFK_TURN_INTERRUPTED);
+  g_assert_cmpint (cas_afk_parse_turn_state ("completed"), ==, CAS_AFK_TURN_COMPLETED);
+  g_assert_cmpint (cas_afk_parse_turn_state ("error"), ==, CAS_AFK_TURN_ERROR);
   /* The seed's guesses and anything else: wait. */
   for (guint i = 0; i < 10; i++)
     {
@@ -228,23 +228,23 @@ test_turn_state (void)
         "Running", "COMPLETED", "", " running", "unknown",
       };
 
-      g_assert_cmpint (cas_afk_parse_turn_state (others[i]), ==, CAS_T3_TURN_UNKNOWN);
+      g_assert_cmpint (cas_afk_parse_turn_state (others[i]), ==, CAS_AFK_TURN_UNKNOWN);
     }
-  g_assert_cmpint (cas_afk_parse_turn_state (NULL), ==, CAS_T3_TURN_UNKNOWN);
-  g_assert_cmpint (cas_afk_parse_turn_state ("\xff\xfe"), ==, CAS_T3_TURN_UNKNOWN);
-  g_assert_cmpstr (cas_t3_turn_state_to_string (CAS_T3_TURN_ERROR), ==, "error");
-  g_assert_cmpstr (cas_t3_turn_state_to_string (CAS_T3_TURN_UNKNOWN), ==, "unknown");
-  g_assert_cmpstr (cas_t3_turn_state_to_string ((CasT3TurnState) 99), ==, "unknown");
+  g_assert_cmpint (cas_afk_parse_turn_state (NULL), ==, CAS_AFK_TURN_UNKNOWN);
+  g_assert_cmpint (cas_afk_parse_turn_state ("\xff\xfe"), ==, CAS_AFK_TURN_UNKNOWN);
+  g_assert_cmpstr (cas_afk_turn_state_to_string (CAS_AFK_TURN_ERROR), ==, "error");
+  g_assert_cmpstr (cas_afk_turn_state_to_string (CAS_AFK_TURN_UNKNOWN), ==, "unknown");
+  g_assert_cmpstr (cas_afk_turn_state_to_string ((CasAfkTurnState) 99), ==, "unknown");
 
-  g_assert_cmpint (cas_afk_parse_session_status ("idle"), ==, CAS_T3_SESSION_IDLE);
-  g_assert_cmpint (cas_afk_parse_session_status ("starting"), ==, CAS_T3_SESSION_STARTING);
-  g_assert_cmpint (cas_afk_parse_session_status ("running"), ==, CAS_T3_SESSION_RUNNING);
-  g_assert_cmpint (cas_afk_parse_session_status ("ready"), ==, CAS_T3_SESSION_READY);
-  g_assert_cmpint (cas_afk_parse_session_status ("interrupted"), ==, CAS_T3_SESSION_INTERRUPTED);
-  g_assert_cmpint (cas_afk_parse_session_status ("stopped"), ==, CAS_T3_SESSION_STOPPED);
-  g_assert_cmpint (cas_afk_parse_session_status ("error"), ==, CAS_T3_SESSION_ERROR);
-  g_assert_cmpint (cas_afk_parse_session_status ("busy"), ==, CAS_T3_SESSION_UNKNOWN);
-  g_assert_cmpint (cas_afk_parse_session_status (NULL), ==, CAS_T3_SESSION_UNKNOWN);
+  g_assert_cmpint (cas_afk_parse_session_status ("idle"), ==, CAS_AFK_SESSION_IDLE);
+  g_assert_cmpint (cas_afk_parse_session_status ("starting"), ==, CAS_AFK_SESSION_STARTING);
+  g_assert_cmpint (cas_afk_parse_session_status ("running"), ==, CAS_AFK_SESSION_RUNNING);
+  g_assert_cmpint (cas_afk_parse_session_status ("ready"), ==, CAS_AFK_SESSION_READY);
+  g_assert_cmpint (cas_afk_parse_session_status ("interrupted"), ==, CAS_AFK_SESSION_INTERRUPTED);
+  g_assert_cmpint (cas_afk_parse_session_status ("stopped"), ==, CAS_AFK_SESSION_STOPPED);
+  g_assert_cmpint (cas_afk_parse_session_status ("error"), ==, CAS_AFK_SESSION_ERROR);
+  g_assert_cmpint (cas_afk_parse_session_status ("busy"), ==, CAS_AFK_SESSION_UNKNOWN);
+  g_assert_cmpint (cas_afk_parse_session_status (NULL), ==, CAS_AFK_SESSION_UNKNOWN);
 }
 
 static void

@@ -30,10 +30,10 @@ static CasRunObservation
 busy_observation (gint64 now_us)
 {
   CasRunObservation obs = {
-    .thread = CAS_T3_THREAD_PRESENT,
+    .thread = CAS_AFK_THREAD_PRESENT,
     .latest_turn_id = "turn-1",
-    .latest_turn_state = CAS_T3_TURN_RUNNING,
-    .session_status = CAS_T3_SESSION_RUNNING,
+    .latest_turn_state = CAS_AFK_TURN_RUNNING,
+    .session_status = CAS_AFK_SESSION_RUNNING,
     .session_active_turn_id = "turn-1",
     .now_us = now_us,
   };
@@ -50,10 +50,10 @@ typedef struct {
                               pushed: SHA_A; red: SHA_A red since T0+100s */
   guint attempts;
   /* The observation. */
-  CasT3ThreadPresence thread;
+  CasAfkThreadPresence thread;
   const char *latest;      /* latestTurn.turnId */
-  CasT3TurnState state;
-  CasT3SessionStatus session;
+  CasAfkTurnState state;
+  CasAfkSessionStatus session;
   const char *active;
   gboolean input;
   gboolean approval;
@@ -66,22 +66,22 @@ typedef struct {
   const char *actions;
 } Row;
 
-#define PRESENT CAS_T3_THREAD_PRESENT
-#define MISSING CAS_T3_THREAD_MISSING
-#define T3DOWN CAS_T3_THREAD_UNKNOWN
-#define RUNNING CAS_T3_TURN_RUNNING
-#define COMPLETED CAS_T3_TURN_COMPLETED
-#define INTERRUPTED CAS_T3_TURN_INTERRUPTED
-#define ERROR CAS_T3_TURN_ERROR
-#define UNKNOWN CAS_T3_TURN_UNKNOWN
-#define S_RUN CAS_T3_SESSION_RUNNING
-#define S_START CAS_T3_SESSION_STARTING
-#define S_READY CAS_T3_SESSION_READY
-#define S_IDLE CAS_T3_SESSION_IDLE
-#define S_ERR CAS_T3_SESSION_ERROR
-#define S_STOP CAS_T3_SESSION_STOPPED
-#define S_INT CAS_T3_SESSION_INTERRUPTED
-#define S_NONE CAS_T3_SESSION_UNKNOWN
+#define PRESENT CAS_AFK_THREAD_PRESENT
+#define MISSING CAS_AFK_THREAD_MISSING
+#define T3DOWN CAS_AFK_THREAD_UNKNOWN
+#define RUNNING CAS_AFK_TURN_RUNNING
+#define COMPLETED CAS_AFK_TURN_COMPLETED
+#define INTERRUPTED CAS_AFK_TURN_INTERRUPTED
+#define ERROR CAS_AFK_TURN_ERROR
+#define UNKNOWN CAS_AFK_TURN_UNKNOWN
+#define S_RUN CAS_AFK_SESSION_RUNNING
+#define S_START CAS_AFK_SESSION_STARTING
+#define S_READY CAS_AFK_SESSION_READY
+#define S_IDLE CAS_AFK_SESSION_IDLE
+#define S_ERR CAS_AFK_SESSION_ERROR
+#define S_STOP CAS_AFK_SESSION_STOPPED
+#define S_INT CAS_AFK_SESSION_INTERRUPTED
+#define S_NONE CAS_AFK_SESSION_UNKNOWN
 
 #define DONE_ACTIONS "edit-checklist,close-issue,remove-in-progress-label,drop-lock,ring-doorbell"
 #define HUMAN_ACTIONS "edit-checklist,relabel-ready-for-human,drop-lock,ring-doorbell"
@@ -331,7 +331,7 @@ test_first_tick (void)
 
   /* Not labelled yet and no checklist: both, and the turn adopted. */
   obs.latest_turn_id = NULL;
-  obs.latest_turn_state = CAS_T3_TURN_UNKNOWN;
+  obs.latest_turn_state = CAS_AFK_TURN_UNKNOWN;
   decision = cas_run_machine_step (run, &obs, &limits);
   actions = cas_run_decision_describe (decision);
   g_assert_cmpstr (actions, ==, "label-in-progress,edit-checklist");
@@ -340,7 +340,7 @@ test_first_tick (void)
   g_assert_cmpint (decision->next->updated_us, ==, T0 + S (5));
 
   /* A first tick that ends the run does not label it. */
-  obs.session_status = CAS_T3_SESSION_ERROR;
+  obs.session_status = CAS_AFK_SESSION_ERROR;
   obs.now_us = T0 + S (CAS_RUN_STALE_SESSION_GRACE_SECONDS);
   g_clear_pointer (&decision, cas_run_decision_free);
   decision = cas_run_machine_step (run, &obs, &limits);
@@ -361,8 +361,8 @@ test_turn_adoption (void)
 
   /* Still the previous turn: nothing is ours yet. */
   obs.latest_turn_id = "turn-0";
-  obs.latest_turn_state = CAS_T3_TURN_COMPLETED;
-  obs.session_status = CAS_T3_SESSION_READY;
+  obs.latest_turn_state = CAS_AFK_TURN_COMPLETED;
+  obs.session_status = CAS_AFK_SESSION_READY;
   first = cas_run_machine_step (run, &obs, &limits);
   g_assert_null (first->next->turn_id);
   g_assert_cmpuint (first->actions->len, ==, 0);
@@ -412,8 +412,8 @@ test_turn_adoption (void)
     red->first_red_us = T0;
     obs = busy_observation (T0 + S (10));
     obs.latest_turn_id = "evil\x01id";
-    obs.latest_turn_state = CAS_T3_TURN_COMPLETED;
-    obs.session_status = CAS_T3_SESSION_READY;
+    obs.latest_turn_state = CAS_AFK_TURN_COMPLETED;
+    obs.session_status = CAS_AFK_SESSION_READY;
     obs.pushed_sha = SHA_A;
     obs.ci = CAS_CI_VERDICT_RED;
     d = cas_run_machine_step (red, &obs, &limits);
@@ -468,8 +468,8 @@ test_fix_forward_story (void)
   cas_run_decision_free (d);
 
   /* The turn ends: attempt 1 on the same thread, waiting past turn-1. */
-  obs.latest_turn_state = CAS_T3_TURN_COMPLETED;
-  obs.session_status = CAS_T3_SESSION_READY;
+  obs.latest_turn_state = CAS_AFK_TURN_COMPLETED;
+  obs.session_status = CAS_AFK_SESSION_READY;
   obs.now_us = T0 + S (300);
   d = cas_run_machine_step (run, &obs, &limits);
   g_assert_true (cas_run_decision_has (d, CAS_RUN_ACTION_START_FIX_FORWARD_TURN));
@@ -490,11 +490,11 @@ test_fix_forward_story (void)
   d = cas_run_machine_step (run, &obs, &limits);
   g_assert_cmpuint (d->actions->len, ==, 0);
   cas_run_decision_free (d);
-  obs.session_status = CAS_T3_SESSION_ERROR;
+  obs.session_status = CAS_AFK_SESSION_ERROR;
   d = cas_run_machine_step (run, &obs, &limits);
   g_assert_cmpuint (d->actions->len, ==, 0);
   cas_run_decision_free (d);
-  obs.session_status = CAS_T3_SESSION_READY;
+  obs.session_status = CAS_AFK_SESSION_READY;
 
   /* The daemon restarts; the clock does not. At 3799 s the fix turn has
    * ended with CI still red: attempt 2. At 3800 s (first red + 3600 s):
@@ -504,8 +504,8 @@ test_fix_forward_story (void)
 
     obs = busy_observation (T0 + S (3799));
     obs.latest_turn_id = "turn-2";
-    obs.latest_turn_state = CAS_T3_TURN_COMPLETED;
-    obs.session_status = CAS_T3_SESSION_READY;
+    obs.latest_turn_state = CAS_AFK_TURN_COMPLETED;
+    obs.session_status = CAS_AFK_SESSION_READY;
     obs.pushed_sha = SHA_A;
     obs.ci = CAS_CI_VERDICT_RED;
     d = cas_run_machine_step (again, &obs, &limits);
@@ -543,8 +543,8 @@ test_clock_backwards (void)
   run->pushed_sha = g_strdup (SHA_A);
   run->ci = CAS_CI_VERDICT_RED;
   run->first_red_us = T0;
-  obs.latest_turn_state = CAS_T3_TURN_COMPLETED;
-  obs.session_status = CAS_T3_SESSION_READY;
+  obs.latest_turn_state = CAS_AFK_TURN_COMPLETED;
+  obs.session_status = CAS_AFK_SESSION_READY;
   obs.pushed_sha = SHA_A;
   obs.ci = CAS_CI_VERDICT_RED;
   /* Now is long before the first red: no time has passed. */
@@ -577,8 +577,8 @@ test_zero_limits (void)
   /* No attempts: the running turn may still fix it; then frozen. */
   d2 = cas_run_machine_step (run, &obs, &no_attempts);
   g_assert_cmpint (d2->next->phase, ==, CAS_RUN_PHASE_FIXING);
-  obs.latest_turn_state = CAS_T3_TURN_COMPLETED;
-  obs.session_status = CAS_T3_SESSION_READY;
+  obs.latest_turn_state = CAS_AFK_TURN_COMPLETED;
+  obs.session_status = CAS_AFK_SESSION_READY;
   d3 = cas_run_machine_step (d2->next, &obs, &no_attempts);
   g_assert_cmpint (d3->next->reason, ==, CAS_RUN_REASON_FIX_FORWARD_ATTEMPTS);
 }
