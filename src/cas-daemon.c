@@ -23,6 +23,8 @@
 #include "cas-job-queue.h"
 #include "cas-job-routes.h"
 #include "cas-json.h"
+#include "cas-power.h"
+#include "cas-power-routes.h"
 
 /* How long /health trusts its last look for the claude binary: PATH
  * lookups cost a stat per directory, and schedulers poll /health often. */
@@ -44,6 +46,8 @@ struct _CasDaemon
   CasConversationRoutes *conversation_routes; /* (owned) */
   CasJobQueue *jobs;                   /* (owned) */
   CasJobRoutes *job_routes;            /* (owned) */
+  CasPower *power;                     /* (owned) */
+  CasPowerRoutes *power_routes;        /* (owned) */
 
   char *claude_path;          /* (owned) (nullable) */
   gint64 claude_checked_us;
@@ -66,6 +70,8 @@ cas_daemon_finalize (GObject *object)
   g_clear_object (&self->chat);
   g_clear_object (&self->conversation_routes);
   g_clear_object (&self->job_routes);
+  g_clear_object (&self->power_routes);
+  g_clear_object (&self->power);
   g_clear_object (&self->completions);
   g_clear_object (&self->conversations);
   g_clear_object (&self->jobs);
@@ -231,6 +237,11 @@ cas_daemon_new (CasConfig *config,
     return NULL;
   self->job_routes = cas_job_routes_new (self->jobs);
   cas_job_routes_register (self->job_routes, self->http);
+  self->power = cas_power_new (config, error);
+  if (self->power == NULL)
+    return NULL;
+  self->power_routes = cas_power_routes_new (self->power);
+  cas_power_routes_register (self->power_routes, self->http);
   explicit_bzero (token, strlen (token));
 
   return g_steal_pointer (&self);
