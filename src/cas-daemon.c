@@ -23,6 +23,8 @@
 #include "cas-job-queue.h"
 #include "cas-job-routes.h"
 #include "cas-json.h"
+#include "cas-login.h"
+#include "cas-login-routes.h"
 #include "cas-power.h"
 #include "cas-power-routes.h"
 
@@ -46,6 +48,8 @@ struct _CasDaemon
   CasConversationRoutes *conversation_routes; /* (owned) */
   CasJobQueue *jobs;                   /* (owned) */
   CasJobRoutes *job_routes;            /* (owned) */
+  CasLogin *login;                     /* (owned) */
+  CasLoginRoutes *login_routes;        /* (owned) */
   CasPower *power;                     /* (owned) */
   CasPowerRoutes *power_routes;        /* (owned) */
 
@@ -71,6 +75,8 @@ cas_daemon_finalize (GObject *object)
   g_clear_object (&self->conversation_routes);
   g_clear_object (&self->job_routes);
   g_clear_object (&self->power_routes);
+  g_clear_object (&self->login_routes);
+  g_clear_object (&self->login);
   g_clear_object (&self->power);
   g_clear_object (&self->completions);
   g_clear_object (&self->conversations);
@@ -215,6 +221,11 @@ cas_daemon_new (CasConfig *config,
                              handle_health, self);
   cas_http_server_add_route (self->http, "HEAD", "/health", CAS_ROUTE_PUBLIC,
                              handle_health, self);
+  /* The web UI's session cookies. */
+  self->login = cas_login_new ();
+  cas_http_server_set_login (self->http, self->login);
+  self->login_routes = cas_login_routes_new (self->login);
+  cas_login_routes_register (self->login_routes, self->http);
 
   self->pool = cas_cli_pool_new (&(CasCliPoolLimits) {
     .size = config->claude_pool_size,
