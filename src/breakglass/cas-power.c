@@ -151,8 +151,11 @@ complete (GTask *task)
   CasPowerResult *result = g_steal_pointer (&run->result);
 
   run->power->running--;
-  g_debug ("verb %s: exit %d", result->verb, result->exit_code);
-  g_message (_("Power verb “%s” ended: exit code %d"), result->verb, result->exit_code);
+  if (result->exit_code >= 0)
+    g_message (_("Power verb “%s” ended: exit code %d"), result->verb, result->exit_code);
+  else
+    g_message (_("Power verb “%s” ended without an exit code: %s"), result->verb,
+               result->stderr_text->str);
   g_task_return_pointer (task, result, (GDestroyNotify) cas_power_result_free);
 }
 

@@ -165,8 +165,8 @@ handle_login (CasHttpServer     *server,
       return;
     }
   if (!right)
-    g_message (_("Failed login from %s (%u in a row): answering in %" G_GINT64_FORMAT " ms"),
-               peer, failures, delay_ms);
+    g_message (_("Failed login from %s (%u in a row): answering in %u ms"),
+               peer, failures, (guint) delay_ms);
   else
     g_info ("login from %s", peer);
   if (delay_ms == 0)
