@@ -36,6 +36,7 @@ typedef struct {
   SoupServerMessage *msg;        /* (owned) */
   gboolean right;
   gulong finished_id;
+  gulong disconnected_id;
   guint timeout_id;
 } Waiting;
 
@@ -44,6 +45,7 @@ waiting_free (Waiting *waiting)
 {
   g_clear_handle_id (&waiting->timeout_id, g_source_remove);
   g_clear_signal_handler (&waiting->finished_id, waiting->msg);
+  g_clear_signal_handler (&waiting->disconnected_id, waiting->msg);
   g_clear_object (&waiting->msg);
   g_free (waiting);
 }
@@ -182,6 +184,9 @@ handle_login (CasHttpServer     *server,
   waiting->right = right;
   waiting->finished_id = g_signal_connect (msg, "finished", G_CALLBACK (on_waiting_finished),
                                            waiting);
+  /* A server that shuts down closes the connection without "finished". */
+  waiting->disconnected_id = g_signal_connect (msg, "disconnected",
+                                               G_CALLBACK (on_waiting_finished), waiting);
   waiting->timeout_id = g_timeout_add ((guint) delay_ms, on_wait_over, waiting);
   g_hash_table_add (self->waiting, waiting);
   soup_server_message_pause (msg);

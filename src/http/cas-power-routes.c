@@ -30,6 +30,7 @@ typedef struct {
   SoupServerMessage *msg;     /* (owned) */
   gboolean gone;              /* libsoup is done with msg */
   gulong finished_id;
+  gulong disconnected_id;
 } PendingReply;
 
 static void
@@ -45,6 +46,7 @@ static void
 pending_reply_free (PendingReply *reply)
 {
   g_clear_signal_handler (&reply->finished_id, reply->msg);
+  g_clear_signal_handler (&reply->disconnected_id, reply->msg);
   g_clear_object (&reply->msg);
   g_free (reply);
 }
@@ -111,6 +113,9 @@ handle_verb (CasHttpServer     *server,
   reply = g_new0 (PendingReply, 1);
   reply->msg = g_object_ref (msg);
   reply->finished_id = g_signal_connect (msg, "finished", G_CALLBACK (on_msg_finished), reply);
+  /* A server that shuts down closes the connection without "finished". */
+  reply->disconnected_id = g_signal_connect (msg, "disconnected", G_CALLBACK (on_msg_finished),
+                                             reply);
   soup_server_message_pause (msg);
   cas_power_run_async (self->power, verb, on_verb_done, reply);
 }

@@ -124,6 +124,30 @@ class LoginTest(LoginTestCase):
         wait_for(lambda: len(self.failed_login_lines()) == 4, 5, 'the fourth line')
         self.assertEqual(self.failed_login_lines()[3][1:], ('1', str(delays[0])))
 
+    def test_guesses_at_once_wait_in_line_and_the_daemon_still_stops(self):
+        import threading
+        statuses = []
+
+        def guess(n):
+            try:
+                statuses.append(self.login(f'guess-{n}').status)
+            except OSError:
+                statuses.append(None)
+
+        threads = [threading.Thread(target=guess, args=(n,)) for n in range(5)]
+        for thread in threads:
+            thread.start()
+        wait_for(lambda: len(self.failed_login_lines()) == 5, 10, 'five failure lines')
+        # Sent together, each is answered after those before it.
+        delays = [int(ms) for _, _, ms in self.failed_login_lines()]
+        self.assertEqual(delays, sorted(delays))
+        self.assertEqual(len(set(delays)), 5)
+        # Answers still waiting do not hold up a stop (nor trip libsoup).
+        self.stop_daemon()
+        for thread in threads:
+            thread.join()
+        self.assertNotIn(200, statuses)
+
     def test_bad_login_bodies(self):
         for body in (b'', b'not json', b'[]', b'"token"', b'{"token": 5}', b'{"token": null}',
                      b'{"token": ["' + TOKEN.encode() + b'"]}', b'{"tok": "x"}',

@@ -5,7 +5,8 @@ import os
 import threading
 import urllib.parse
 
-from cas_harness import DaemonTestCase, FAKES_DIR, TOKEN, pid_alive, smoke, wait_for
+from cas_harness import (DaemonTestCase, FAKES_DIR, TOKEN, close_stream, pid_alive, smoke,
+                         wait_for)
 
 VERBS = ['cycle', 'forensics', 'reset', 'start', 'status', 'stop']
 MUTATING = ['cycle', 'reset', 'start', 'stop']
@@ -218,6 +219,47 @@ class PowerVerbTest(PowerTestCase):
             thread.join()
         self.assertEqual(results, [502] * 4)
         self.assertEqual(len(self.ssh_runs()), 4)
+
+    def test_verb_runs_on_when_the_client_goes(self):
+        self.restart_with(config={'pve': {'verb-timeout-seconds': 1},
+                                  'claude': {'kill-grace-seconds': 1}})
+        self.ssh_scenario_set(hang=1)
+        conn, resp = None, None
+        import http.client
+        conn = http.client.HTTPConnection('127.0.0.1', self.port, timeout=30)
+        conn.request('POST', '/api/pve/stop', headers={'Authorization': f'Bearer {TOKEN}'})
+        wait_for(lambda: len(self.ssh_runs()) == 1, 10, 'the verb to start')
+        conn.sock.close()
+        conn.close()
+        # Not stopped with the client: it ends as it would have, by its
+        # timeout, and nobody is answered.
+        wait_for(lambda: 'Power verb “stop” ended without an exit code: timeout after 1s'
+                 in self.daemon_output(), 10, 'the verb to end')
+        [run] = self.ssh_runs()
+        wait_for(lambda: not pid_alive(run['pid']), 10, 'the fake ssh to go')
+        self.assertEqual(self.request('GET', '/api/pve/verbs').status, 200)
+
+    def test_daemon_stops_during_a_verb(self):
+        self.ssh_scenario_set(hang=1)
+        results = []
+        thread = threading.Thread(
+            target=lambda: results.append(self._post_ignoring_errors('reset')))
+        thread.start()
+        wait_for(lambda: len(self.ssh_runs()) == 1, 10, 'the verb to start')
+        # stop_daemon () asserts exit status 0 (no critical on the way).
+        self.stop_daemon()
+        thread.join()
+        [run] = self.ssh_runs()
+        wait_for(lambda: not pid_alive(run['pid']) and not pid_alive(run['grandchild_pid']),
+                 10, 'the fake ssh and its grandchild to go')
+        self.assertIn('Power verb “reset” ended without an exit code: stopped',
+                      self.daemon_output())
+
+    def _post_ignoring_errors(self, verb):
+        try:
+            return self.post_verb(verb).status
+        except OSError:
+            return None
 
 
 class PowerConfigTest(PowerTestCase):
