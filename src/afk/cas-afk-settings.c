@@ -12,17 +12,11 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
+#include "cas-afk-parse.h"
 #include "cas-afk-settings.h"
 #include "cas-error.h"
 #include "cas-json.h"
 
-/* GitHub's own limits: an owner is at most 39 characters, a repository
- * name at most 100. */
-#define MAX_OWNER_LENGTH 39
-#define MAX_NAME_LENGTH 100
-/* Far more repositories than one person's loop watches; a bound so that
- * a D-Bus caller cannot make every tick enormous. */
-#define MAX_ALLOWLIST_LENGTH 256
 #define MAX_SETTINGS_FILE_BYTES (256 * 1024)
 
 struct _CasAfkSettings {
@@ -79,71 +73,6 @@ cas_afk_settings_resolve (const CasAfkSettingsLayers *layers,
     resolved->allowlist = empty_list;
 
   resolved->armed = !resolved->kill_switch && resolved->allowlist[0] != NULL;
-}
-
-static gboolean
-is_name_char (char c)
-{
-  return g_ascii_isalnum (c) || c == '-' || c == '_' || c == '.';
-}
-
-gboolean
-cas_afk_repository_name_validate (const char *repository,
-                                  GError    **error)
-{
-  const char *slash;
-  gsize owner_length, name_length;
-  gboolean valid = repository != NULL;
-
-  if (valid)
-    {
-      slash = strchr (repository, '/');
-      valid = slash != NULL && strchr (slash + 1, '/') == NULL;
-    }
-  if (valid)
-    {
-      owner_length = slash - repository;
-      name_length = strlen (slash + 1);
-      valid = owner_length > 0 && owner_length <= MAX_OWNER_LENGTH &&
-              name_length > 0 && name_length <= MAX_NAME_LENGTH &&
-              /* An owner is letters, digits and inner hyphens. */
-              repository[0] != '-' && slash[-1] != '-' &&
-              strcmp (slash + 1, ".") != 0 && strcmp (slash + 1, "..") != 0;
-    }
-  for (const char *p = repository; valid && *p != '\0'; p++)
-    {
-      if (p < slash)
-        valid = g_ascii_isalnum (*p) || *p == '-';
-      else if (p > slash)
-        valid = is_name_char (*p);
-    }
-  if (!valid)
-    {
-      g_autofree char *shown = repository != NULL && g_utf8_validate (repository, -1, NULL)
-                                 ? g_strndup (repository, 120) : g_strdup ("?");
-      g_set_error (error, CAS_ERROR, CAS_ERROR_INVALID_ARGUMENT,
-                   _("“%s” is not a repository: write it as owner/name"), shown);
-    }
-  return valid;
-}
-
-static gboolean
-validate_list (const char * const *repositories,
-               GError            **error)
-{
-  guint count = 0;
-
-  for (; repositories != NULL && repositories[count] != NULL; count++)
-    if (!cas_afk_repository_name_validate (repositories[count], error))
-      return FALSE;
-  if (count > MAX_ALLOWLIST_LENGTH)
-    {
-      g_set_error (error, CAS_ERROR, CAS_ERROR_INVALID_ARGUMENT,
-                   _("The allowlist has %u repositories; at most %u are allowed"),
-                   count, MAX_ALLOWLIST_LENGTH);
-      return FALSE;
-    }
-  return TRUE;
 }
 
 static void
@@ -218,7 +147,7 @@ parse_persisted (CasAfkSettings *self,
           g_strv_builder_add (builder, json_node_get_string (item));
         }
       list = g_strv_builder_end (builder);
-      if (!validate_list ((const char * const *) list, error))
+      if (!cas_afk_validate_allowlist ((const char * const *) list, error))
         return FALSE;
       self->has_persisted_allowlist = TRUE;
       g_strfreev (self->persisted_allowlist);
@@ -314,7 +243,7 @@ cas_afk_settings_new (CasConfig  *config,
   g_autoptr (CasAfkSettings) self = NULL;
   g_autoptr (GError) local_error = NULL;
 
-  if (!validate_list ((const char * const *) config->afk_allowlist, &local_error))
+  if (!cas_afk_validate_allowlist ((const char * const *) config->afk_allowlist, &local_error))
     {
       g_set_error (error, CAS_ERROR, CAS_ERROR_CONFIG, _("Invalid [afk] allowlist: %s"),
                    local_error->message);
@@ -395,7 +324,7 @@ cas_afk_settings_set_allowlist (CasAfkSettings     *self,
 
   g_return_val_if_fail (CAS_IS_AFK_SETTINGS (self), FALSE);
 
-  if (!validate_list (repositories, error))
+  if (!cas_afk_validate_allowlist (repositories, error))
     return FALSE;
   previous = g_steal_pointer (&self->persisted_allowlist);
   self->has_persisted_allowlist = TRUE;

@@ -65,8 +65,4 @@ gboolean cas_afk_settings_set_allowlist (CasAfkSettings     *self,
                                          const char * const *repositories,
                                          GError            **error);
 
-/* Pure: whether @repository is an owner/name GitHub accepts. */
-gboolean cas_afk_repository_name_validate (const char *repository,
-                                           GError    **error);
-
 G_END_DECLS

@@ -12,7 +12,7 @@
 
 #include <glib/gi18n.h>
 
-#include "cas-afk-settings.h"
+#include "cas-afk-parse.h"
 #include "cas-cli-process.h"
 #include "cas-error.h"
 #include "cas-rollout-check.h"
@@ -314,7 +314,7 @@ cas_rollout_check_run_async (CasRolloutCheck     *self,
   /* Cancelled or not, the answer is ours (CAS_ERROR_CANCELLED). */
   g_task_set_check_cancellable (task, FALSE);
 
-  if (!cas_afk_repository_name_validate (repository, &error) ||
+  if (!cas_afk_validate_repo (repository, &error) ||
       !validate_commit (commit, &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));

@@ -13,7 +13,7 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
-#include "cas-afk-settings.h"
+#include "cas-afk-parse.h"
 #include "cas-error.h"
 #include "cas-json-scan.h"
 #include "cas-json.h"
@@ -642,7 +642,7 @@ cas_woodpecker_get_pipeline_async (CasWoodpecker       *self,
   g_task_set_source_tag (task, cas_woodpecker_get_pipeline_async);
   g_task_set_check_cancellable (task, FALSE);
 
-  if (!cas_afk_repository_name_validate (repository, &error) ||
+  if (!cas_afk_validate_repo (repository, &error) ||
       !validate_commit (commit, &error) || !validate_event (event, &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));

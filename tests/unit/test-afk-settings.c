@@ -1,6 +1,6 @@
 /* The AFK loop's gates: precedence of config, environment and the
- * persisted D-Bus layer; the locked kill switch; repository names;
- * the persisted file, including hostile ones. */
+ * persisted D-Bus layer; the locked kill switch; the persisted file,
+ * including hostile ones. */
 #include <glib/gstdio.h>
 
 #include "cas-afk-settings.h"
@@ -70,40 +70,6 @@ test_resolve (void)
       g_assert_nonnull (resolved.allowlist);
       g_assert_cmpstr (resolved.allowlist[0], ==, c->first_repo);
     }
-}
-
-static void
-test_repository_names (void)
-{
-  const char *valid[] = { "owner/repo", "a/b", "Some-Org/repo.name_2", "o/.github",
-                          "a23456789012345678901234567890123456789/x" };
-  const char *invalid[] = { "", "owner", "/repo", "owner/", "owner/repo/x", "../etc",
-                            "owner/..", "owner/.", "-owner/repo", "owner-/repo", "own er/repo",
-                            "owner/re po", "owner/repo;rm", "owner/ré", "ow_ner/repo",
-                            "a234567890123456789012345678901234567890/x", "owner/repo\n",
-                            "\xff/x" };
-  for (gsize i = 0; i < G_N_ELEMENTS (valid); i++)
-    {
-      g_autoptr (GError) error = NULL;
-
-      g_assert_true (cas_afk_repository_name_validate (valid[i], &error));
-      g_assert_no_error (error);
-    }
-  for (gsize i = 0; i < G_N_ELEMENTS (invalid); i++)
-    {
-      g_autoptr (GError) error = NULL;
-
-      g_test_message ("%s", invalid[i]);
-      g_assert_false (cas_afk_repository_name_validate (invalid[i], &error));
-      g_assert_error (error, CAS_ERROR, CAS_ERROR_INVALID_ARGUMENT);
-    }
-  {
-    g_autofree char *long_name = g_strdup_printf ("o/%0101d", 0);
-    g_autoptr (GError) error = NULL;
-
-    g_assert_false (cas_afk_repository_name_validate (long_name, &error));
-    g_assert_false (cas_afk_repository_name_validate (NULL, NULL));
-  }
 }
 
 typedef struct {
@@ -304,7 +270,6 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/afk-settings/resolve", test_resolve);
-  g_test_add_func ("/afk-settings/repository-names", test_repository_names);
   g_test_add ("/afk-settings/persisted-across-restart", Fixture, NULL,
               fixture_set_up, test_persisted_across_restart, fixture_tear_down);
   g_test_add ("/afk-settings/locked-kill-switch", Fixture, NULL,
