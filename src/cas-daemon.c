@@ -23,6 +23,10 @@
 #include "cas-job-queue.h"
 #include "cas-job-routes.h"
 #include "cas-json.h"
+#include "cas-login.h"
+#include "cas-login-routes.h"
+#include "cas-power.h"
+#include "cas-power-routes.h"
 
 /* How long /health trusts its last look for the claude binary: PATH
  * lookups cost a stat per directory, and schedulers poll /health often. */
@@ -44,6 +48,10 @@ struct _CasDaemon
   CasConversationRoutes *conversation_routes; /* (owned) */
   CasJobQueue *jobs;                   /* (owned) */
   CasJobRoutes *job_routes;            /* (owned) */
+  CasLogin *login;                     /* (owned) */
+  CasLoginRoutes *login_routes;        /* (owned) */
+  CasPower *power;                     /* (owned) */
+  CasPowerRoutes *power_routes;        /* (owned) */
 
   char *claude_path;          /* (owned) (nullable) */
   gint64 claude_checked_us;
@@ -66,6 +74,10 @@ cas_daemon_finalize (GObject *object)
   g_clear_object (&self->chat);
   g_clear_object (&self->conversation_routes);
   g_clear_object (&self->job_routes);
+  g_clear_object (&self->power_routes);
+  g_clear_object (&self->login_routes);
+  g_clear_object (&self->login);
+  g_clear_object (&self->power);
   g_clear_object (&self->completions);
   g_clear_object (&self->conversations);
   g_clear_object (&self->jobs);
@@ -209,6 +221,11 @@ cas_daemon_new (CasConfig *config,
                              handle_health, self);
   cas_http_server_add_route (self->http, "HEAD", "/health", CAS_ROUTE_PUBLIC,
                              handle_health, self);
+  /* The web UI's session cookies. */
+  self->login = cas_login_new ();
+  cas_http_server_set_login (self->http, self->login);
+  self->login_routes = cas_login_routes_new (self->login);
+  cas_login_routes_register (self->login_routes, self->http);
 
   self->pool = cas_cli_pool_new (&(CasCliPoolLimits) {
     .size = config->claude_pool_size,
@@ -231,6 +248,11 @@ cas_daemon_new (CasConfig *config,
     return NULL;
   self->job_routes = cas_job_routes_new (self->jobs);
   cas_job_routes_register (self->job_routes, self->http);
+  self->power = cas_power_new (config, error);
+  if (self->power == NULL)
+    return NULL;
+  self->power_routes = cas_power_routes_new (self->power);
+  cas_power_routes_register (self->power_routes, self->http);
   explicit_bzero (token, strlen (token));
 
   return g_steal_pointer (&self);

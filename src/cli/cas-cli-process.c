@@ -44,6 +44,7 @@ struct _CasCliProcess
   GStrv argv;              /* (owned) */
   char *cwd;               /* (owned) (nullable) */
   GBytes *stdin_bytes;     /* (owned) (nullable) */
+  GStrv extra_env;         /* (owned) (nullable) NAME=VALUE set on top of ours */
   guint timeout_seconds;   /* 0: none */
   guint kill_grace_seconds;
   gsize max_line_bytes;
@@ -159,6 +160,7 @@ cas_cli_process_finalize (GObject *object)
   g_strfreev (self->argv);
   g_free (self->cwd);
   g_clear_pointer (&self->stdin_bytes, g_bytes_unref);
+  g_strfreev (self->extra_env);
   g_clear_object (&self->stdin_pipe);
   g_queue_clear_full (&self->stdin_queue, (GDestroyNotify) g_bytes_unref);
   g_clear_object (&self->subprocess);
@@ -214,6 +216,19 @@ cas_cli_process_new (const char * const *argv,
 }
 
 static gboolean on_run_timeout (gpointer user_data);
+
+void
+cas_cli_process_setenv (CasCliProcess *self,
+                        const char    *name,
+                        const char    *value)
+{
+  g_return_if_fail (CAS_IS_CLI_PROCESS (self));
+  g_return_if_fail (!self->started);
+  g_return_if_fail (name != NULL && *name != '\0' && strchr (name, '=') == NULL);
+  g_return_if_fail (value != NULL);
+
+  self->extra_env = g_environ_setenv (self->extra_env, name, value, TRUE);
+}
 
 void
 cas_cli_process_set_timeout (CasCliProcess *self,
@@ -783,6 +798,13 @@ cas_cli_process_start (CasCliProcess *self,
                                         G_SUBPROCESS_FLAGS_STDERR_PIPE |
                                         G_SUBPROCESS_FLAGS_INHERIT_FDS);
   env = child_environment ();
+  for (guint i = 0; self->extra_env != NULL && self->extra_env[i] != NULL; i++)
+    {
+      const char *equals = strchr (self->extra_env[i], '=');
+      g_autofree char *name = g_strndup (self->extra_env[i], equals - self->extra_env[i]);
+
+      env = g_environ_setenv (env, name, equals + 1, TRUE);
+    }
   g_subprocess_launcher_set_environ (launcher, env);
   {
     g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();

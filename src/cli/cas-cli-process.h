@@ -30,6 +30,11 @@ void cas_cli_process_set_kill_grace (CasCliProcess *self,
                                  guint      seconds);
 void cas_cli_process_set_max_line_bytes (CasCliProcess *self,
                                      gsize      max_line_bytes);
+/* Sets @name to @value in the child's environment (ours, less the
+ * scrubbed names and the daemon's secrets); before the start. */
+void cas_cli_process_setenv (CasCliProcess *self,
+                             const char    *name,
+                             const char    *value);
 
 /* Spawns the child: CAS_ERROR_CLI_NOT_FOUND when argv[0] is not found,
  * CAS_ERROR_CLI_FAILED when it cannot start. Call from the main thread:

@@ -36,6 +36,9 @@ static const CasErrorInfo error_table[] = {
   { CAS_ERROR_TIMED_OUT, DBUS_PREFIX "TimedOut", "timeout", 503 },
   { CAS_ERROR_CANCELLED, DBUS_PREFIX "Cancelled", "cancelled", 503 },
   { CAS_ERROR_CONFIG, DBUS_PREFIX "Config", "config_error", 500 },
+  /* The kill switch cannot be turned off where it was asked: it is on in
+   * the config file or the environment. */
+  { CAS_ERROR_KILL_SWITCH_LOCKED, DBUS_PREFIX "KillSwitchLocked", "kill_switch_locked", 409 },
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (error_table) == CAS_ERROR_LAST + 1);

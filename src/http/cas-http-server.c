@@ -56,6 +56,7 @@ struct _CasHttpServer
 
   CasConfig *config;    /* (owned) */
   char *api_token;      /* (owned) */
+  CasLogin *login;      /* (owned) (nullable) */
   SoupServer *soup;     /* (owned) */
   GSocket *listener;    /* (owned) (nullable) */
   GSocket *keepalive_pair[2]; /* (owned) (nullable) see give_libsoup_a_listener */
@@ -112,6 +113,7 @@ cas_http_server_finalize (GObject *object)
   g_clear_object (&self->soup);
   g_ptr_array_unref (self->routes);
   g_clear_pointer (&self->config, cas_config_unref);
+  g_clear_object (&self->login);
   if (self->api_token != NULL)
     explicit_bzero (self->api_token, strlen (self->api_token));
   g_free (self->api_token);
@@ -251,6 +253,20 @@ cas_http_server_new (CasConfig  *config,
 }
 
 void
+cas_http_server_set_login (CasHttpServer *self,
+                           CasLogin      *login)
+{
+  g_set_object (&self->login, login);
+}
+
+gboolean
+cas_http_server_check_token (CasHttpServer *self,
+                             const char    *given)
+{
+  return given != NULL && cas_http_token_equal (given, self->api_token);
+}
+
+void
 cas_http_server_add_route (CasHttpServer *self,
                            const char    *method,
                            const char    *path,
@@ -298,14 +314,27 @@ peer_is_trusted_proxy (CasHttpServer     *self,
   return FALSE;
 }
 
+gboolean
+cas_http_server_request_is_https (CasHttpServer     *self,
+                                  SoupServerMessage *msg)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  const char *proto = soup_message_headers_get_one (headers, "X-Forwarded-Proto");
+
+  return proto != NULL && g_ascii_strcasecmp (proto, "https") == 0 &&
+         peer_is_trusted_proxy (self, msg);
+}
+
 /* Returns NULL when authenticated, else the reason. Words sent to HTTP
  * clients stay English: callers match on them (see cas-error.h). */
 static const char *
 check_auth (CasHttpServer     *self,
-            SoupServerMessage *msg)
+            SoupServerMessage *msg,
+            const char        *path)
 {
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
   const char *authorization = soup_message_headers_get_one (headers, "Authorization");
+  const char *cookie = NULL;
 
   if (self->config->http_trust_proxy_user_header && peer_is_trusted_proxy (self, msg))
     {
@@ -315,8 +344,20 @@ check_auth (CasHttpServer     *self,
         return NULL;
     }
 
+  /* The web UI's session cookie, for the API it calls only: an
+   * EventSource cannot send a header. (SameSite=Strict keeps other
+   * sites' pages from sending it.) */
+  if (self->login != NULL && path != NULL && g_str_has_prefix (path, "/api/"))
+    {
+      cookie = soup_message_headers_get_one (headers, "Cookie");
+      if (cookie != NULL &&
+          cas_login_check_cookie_header (self->login, cookie, g_get_monotonic_time ()))
+        return NULL;
+    }
+
   if (authorization == NULL || g_ascii_strncasecmp (authorization, "Bearer ", 7) != 0)
-    return "missing bearer token";
+    return cookie != NULL && strstr (cookie, CAS_LOGIN_COOKIE_NAME "=") != NULL
+             ? "invalid or expired session cookie" : "missing bearer token";
   if (!cas_http_token_equal (authorization + 7, self->api_token))
     return "invalid bearer token";
   return NULL;
@@ -386,7 +427,7 @@ dispatch (SoupServer        *server,
   found = find_route (self, method, path, &path_known, allowed);
   if (found == NULL || !(found->flags & CAS_ROUTE_PUBLIC))
     {
-      auth_failure = check_auth (self, msg);
+      auth_failure = check_auth (self, msg, path);
       if (auth_failure != NULL)
         {
           soup_message_headers_replace (soup_server_message_get_response_headers (msg),
@@ -722,7 +763,7 @@ start_request (SoupServer        *server,
              (encoding == SOUP_ENCODING_CONTENT_LENGTH && declared > 0) ||
              (soup_message_headers_get_expectations (headers) & SOUP_EXPECTATION_CONTINUE);
   route = find_route (self, soup_server_message_get_method (msg), path, NULL, NULL);
-  auth_failure = check_auth (self, msg);
+  auth_failure = check_auth (self, msg, path);
   info->authenticated = auth_failure == NULL;
   /* Without a body there is nothing to skip: dispatch () answers, and the
    * connection stays open. */

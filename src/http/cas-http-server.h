@@ -8,6 +8,7 @@
 #include <libsoup/soup.h>
 
 #include "cas-config.h"
+#include "cas-login.h"
 
 G_BEGIN_DECLS
 
@@ -30,6 +31,20 @@ typedef enum {
 
 CasHttpServer *cas_http_server_new (CasConfig  *config,
                                     const char *api_token);
+
+/* Session cookies from @login (see POST /api/login) then authenticate
+ * requests under /api/, as the bearer token does everywhere. */
+void cas_http_server_set_login (CasHttpServer *self,
+                                CasLogin      *login);
+
+/* Whether @given is the API token (constant time). */
+gboolean cas_http_server_check_token (CasHttpServer *self,
+                                      const char    *given);
+
+/* Whether @msg came over https: only a trusted proxy ([http]
+ * trusted-proxies) is believed when it says so (X-Forwarded-Proto). */
+gboolean cas_http_server_request_is_https (CasHttpServer     *self,
+                                           SoupServerMessage *msg);
 
 void cas_http_server_add_route (CasHttpServer *self,
                                 const char    *method,

@@ -26,6 +26,7 @@
 #include "cas-cli-argv.h"
 #include "cas-cli-process.h"
 #include "cas-error.h"
+#include "cas-file-writer.h"
 #include "cas-job-queue.h"
 #include "cas-workspace.h"
 
@@ -74,7 +75,7 @@ struct _CasJobQueue
   GHashTable *finished;       /* (owned) id -> Finished: records on disk */
   guint64 finished_bytes;     /* the files of finished, together */
   guint64 reserved_bytes;     /* what live jobs hold, together */
-  GThreadPool *writer;        /* (owned) one exclusive thread: record writes, in order */
+  CasFileWriter *writer;      /* (owned) record writes, in order */
   guint pending_writes;       /* asked of the writer, result not yet seen */
   guint evict_id;
   /* Set once a run was stopped from outside, or by cas_job_queue_stop ():
@@ -145,61 +146,22 @@ record_path (CasJobQueue *self,
 
 /* ---- the writer: record files, off the main loop, in order ---------- */
 
-typedef struct {
-  char *path;                 /* (owned) */
-  char *json;                 /* (owned) (nullable) NULL: remove the file */
-} RecordWrite;
-
-static void
-record_write_free (gpointer data)
-{
-  RecordWrite *write = data;
-
-  g_free (write->path);
-  g_free (write->json);
-  g_free (write);
-}
-
-static gboolean
-write_record_file (const char *path,
-                   const char *json,
-                   GError    **error)
-{
-  /* Written beside and renamed over: a crash leaves the old or the new
-   * record, never half of one. */
-  return g_file_set_contents_full (path, json, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, error);
-}
-
-/* In the writer thread: touches nothing but the task's own data. */
-static void
-run_record_write (gpointer data,
-                  gpointer user_data)
-{
-  g_autoptr (GTask) task = data;
-  RecordWrite *write = g_task_get_task_data (task);
-  GError *error = NULL;
-
-  if (write->json != NULL)
-    {
-      if (!write_record_file (write->path, write->json, &error))
-        {
-          g_task_return_error (task, error);
-          return;
-        }
-    }
-  else if (g_unlink (write->path) != 0 && errno != ENOENT)
-    {
-      int saved_errno = errno;
-
-      g_task_return_new_error (task, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                               "%s", g_strerror (saved_errno));
-      return;
-    }
-  g_task_return_boolean (task, TRUE);
-}
-
 /* Hands @json (taken; NULL removes the record) to the writer; @callback
  * runs on the main context and must call record_write_finish (). */
+static void
+on_record_written (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  GError *error = NULL;
+
+  if (!cas_file_writer_replace_finish (CAS_FILE_WRITER (source), result, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
 static void
 queue_record_write (CasJobQueue        *self,
                     const char         *id,
@@ -208,15 +170,11 @@ queue_record_write (CasJobQueue        *self,
                     gpointer            user_data)
 {
   GTask *task = g_task_new (self, NULL, callback, user_data);
-  RecordWrite *write = g_new0 (RecordWrite, 1);
+  g_autofree char *path = record_path (self, id);
 
-  write->path = record_path (self, id);
-  write->json = json;
   g_task_set_source_tag (task, queue_record_write);
-  g_task_set_task_data (task, write, record_write_free);
   self->pending_writes++;
-  /* An exclusive pool has its thread already: pushing cannot fail. */
-  g_thread_pool_push (self->writer, task, NULL);
+  cas_file_writer_replace_async (self->writer, path, json, on_record_written, task);
 }
 
 static gboolean
@@ -289,7 +247,7 @@ save_record_now (CasJobQueue        *self,
   g_autofree char *json = cas_job_record_to_json (record, CAS_JOB_RECORD_FORMAT_STATE);
   g_autoptr (GError) error = NULL;
 
-  if (!write_record_file (path, json, &error))
+  if (!g_file_set_contents_full (path, json, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error))
     g_message (_("Could not save the record of job %s: %s"), record->id, error->message);
 }
 
@@ -1301,8 +1259,7 @@ cas_job_queue_finalize (GObject *object)
   CasJobQueue *self = CAS_JOB_QUEUE (object);
 
   /* Idle by now: every write held a reference. */
-  if (self->writer != NULL)
-    g_thread_pool_free (self->writer, FALSE, TRUE);
+  g_clear_object (&self->writer);
   g_clear_pointer (&self->live, g_hash_table_unref);
   g_clear_pointer (&self->finished, g_hash_table_unref);
   g_clear_object (&self->admission);
@@ -1359,7 +1316,7 @@ cas_job_queue_new (CasConfig    *config,
   if (!load_records (self, error))
     return NULL;
   /* One thread, so the writes of a job land in the order asked. */
-  self->writer = g_thread_pool_new (run_record_write, NULL, 1, TRUE, error);
+  self->writer = cas_file_writer_new (error);
   if (self->writer == NULL)
     return NULL;
 

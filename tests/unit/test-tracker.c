@@ -194,6 +194,7 @@ static void
 start_fake (void)
 {
   const char *fakes = g_getenv ("CAS_FAKES_SRCDIR");
+  const char *python = g_getenv ("CAS_PYTHON");
   g_autofree char *script = NULL;
   g_autofree char *port_file = NULL;
   g_autofree char *line = NULL;
@@ -210,7 +211,7 @@ start_fake (void)
 
   /* Its stdin is a pipe from us: if this test dies, so does the fake. */
   fake_process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDIN_PIPE, &error,
-                                   "/usr/bin/python3", script, "--port-file", port_file,
+                                   python != NULL ? python : "/usr/bin/python3", script, "--port-file", port_file,
                                    "--exit-with-stdin", NULL);
   g_assert_no_error (error);
   /* It says "ready" once the port file is written and it listens. */

@@ -1,0 +1,19 @@
+/* cas-login-routes.h: POST /api/login and POST /api/logout.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include "cas-http-server.h"
+#include "cas-login.h"
+
+G_BEGIN_DECLS
+
+#define CAS_TYPE_LOGIN_ROUTES (cas_login_routes_get_type ())
+G_DECLARE_FINAL_TYPE (CasLoginRoutes, cas_login_routes, CAS, LOGIN_ROUTES, GObject)
+
+CasLoginRoutes *cas_login_routes_new (CasLogin *login);
+void cas_login_routes_register (CasLoginRoutes *self,
+                                CasHttpServer  *http);
+
+G_END_DECLS
