@@ -612,18 +612,31 @@ class Handler(BaseHTTPRequestHandler):
             size = int(fault.get('bytes', 16 * 1024 * 1024))
             head, tail = b'{"snapshotSequence":1,"pad":"', b'","projects":[],"threads":[]}'
             pad = max(0, size - len(head) - len(tail))
+            chunked = bool(fault.get('chunked'))
             self.send_response(status)
             self.send_header('Content-Type', 'application/json')
-            self.send_header('Content-Length', str(len(head) + pad + len(tail)))
+            if chunked:
+                # No length up front: the client must count as it reads.
+                self.send_header('Transfer-Encoding', 'chunked')
+            else:
+                self.send_header('Content-Length', str(len(head) + pad + len(tail)))
             self.end_headers()
+
+            def write(data):
+                if chunked:
+                    self.wfile.write(b'%x\r\n%s\r\n' % (len(data), data))
+                else:
+                    self.wfile.write(data)
             try:
-                self.wfile.write(head)
+                write(head)
                 chunk = b'x' * 65536
                 left = pad
                 while left > 0:
-                    self.wfile.write(chunk[:min(left, len(chunk))])
+                    write(chunk[:min(left, len(chunk))])
                     left -= min(left, len(chunk))
-                self.wfile.write(tail)
+                write(tail)
+                if chunked:
+                    self.wfile.write(b'0\r\n\r\n')
             except OSError:
                 self.close_connection = True
             return True
