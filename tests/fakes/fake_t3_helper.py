@@ -70,13 +70,17 @@ class FakeT3:
     def url(self):
         return 'http://127.0.0.1:%d' % self.port
 
-    def request(self, method, path, body=None, token=None):
-        """(status, parsed JSON or None) of one request; token=False sends none."""
+    def request(self, method, path, body=None, token=None, headers=None):
+        """(status, parsed JSON or None) of one request; token=False sends
+        none, headers= replaces the usual ones."""
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.url + path, data=data, method=method)
         if data is not None:
             req.add_header('Content-Type', 'application/json')
-        if token is not False and not path.startswith('/_fake/'):
+        if headers is not None:
+            for name, value in headers.items():
+                req.add_header(name, value)
+        elif token is not False and not path.startswith('/_fake/'):
             req.add_header('Authorization', 'Bearer ' + (token or self.token))
         try:
             with urllib.request.urlopen(req, timeout=30) as resp:
