@@ -63,6 +63,7 @@ cas_t3_thread_status_free (CasT3ThreadStatus *self)
   g_free (self->turn_state_name);
   g_free (self->session_active_turn_id);
   g_free (self->session_last_error);
+  g_free (self->session_updated_at);
   g_free (self);
 }
 
@@ -73,6 +74,7 @@ cas_t3_turn_start_free (CasT3TurnStart *self)
     return;
   g_free (self->thread_id);
   g_free (self->previous_turn_id);
+  g_free (self->previous_session_updated_at);
   g_free (self->message_id);
   g_free (self->command_id);
   g_free (self);
@@ -95,6 +97,70 @@ cas_t3_thread_status_is_busy (const CasT3ThreadStatus *self)
 
   return self->session_status == CAS_T3_SESSION_STARTING ||
          self->session_status == CAS_T3_SESSION_RUNNING;
+}
+
+CasT3Outcome
+cas_t3_thread_status_get_outcome (const CasT3ThreadStatus *self,
+                                  const char              *previous_turn_id,
+                                  const char              *previous_session_updated_at)
+{
+  gboolean on_turn;
+
+  g_return_val_if_fail (self != NULL, CAS_T3_OUTCOME_WAITING);
+
+  if (!cas_t3_thread_status_has_new_turn (self, previous_turn_id))
+    {
+      if (self->has_pending_approvals || self->has_pending_user_input)
+        return CAS_T3_OUTCOME_NEEDS_INPUT;
+      if (self->session_status == CAS_T3_SESSION_ERROR &&
+          g_strcmp0 (self->session_updated_at, previous_session_updated_at) != 0)
+        return CAS_T3_OUTCOME_NOT_STARTED;
+      return CAS_T3_OUTCOME_WAITING;
+    }
+
+  /* Still ours while the session works on it (or on no turn it names). */
+  on_turn = cas_t3_thread_status_is_busy (self) &&
+            (self->session_active_turn_id == NULL ||
+             g_strcmp0 (self->session_active_turn_id, self->latest_turn_id) == 0);
+  if (!on_turn)
+    {
+      switch (self->turn_state)
+        {
+        case CAS_T3_TURN_COMPLETED:
+          return CAS_T3_OUTCOME_COMPLETED;
+        case CAS_T3_TURN_INTERRUPTED:
+          return CAS_T3_OUTCOME_INTERRUPTED;
+        case CAS_T3_TURN_ERROR:
+          return CAS_T3_OUTCOME_FAILED;
+        case CAS_T3_TURN_RUNNING:
+          /* v0.0.27 leaves the turn running when its session ends. */
+          if (self->session_status == CAS_T3_SESSION_ERROR)
+            return CAS_T3_OUTCOME_FAILED;
+          if (self->session_status == CAS_T3_SESSION_STOPPED ||
+              self->session_status == CAS_T3_SESSION_INTERRUPTED)
+            return CAS_T3_OUTCOME_INTERRUPTED;
+          break;
+        case CAS_T3_TURN_NONE:
+        case CAS_T3_TURN_UNKNOWN:
+        default:
+          break;
+        }
+    }
+  if (self->has_pending_approvals || self->has_pending_user_input)
+    return CAS_T3_OUTCOME_NEEDS_INPUT;
+  return CAS_T3_OUTCOME_WORKING;
+}
+
+const char *
+cas_t3_outcome_to_string (CasT3Outcome outcome)
+{
+  static const char * const names[] = {
+    "waiting", "working", "needs-input", "completed", "interrupted", "failed", "not-started",
+  };
+
+  if ((guint) outcome >= G_N_ELEMENTS (names))
+    return "unknown";
+  return names[outcome];
 }
 
 gboolean
@@ -340,7 +406,8 @@ cas_t3_thread_status_from_read_model (JsonObject  *model,
 
       status->session_status = session_status_from_name (cas_json_get_string (session, "status", NULL));
       if (!nullable_string (session, "activeTurnId", &status->session_active_turn_id) ||
-          !nullable_string (session, "lastError", &status->session_last_error))
+          !nullable_string (session, "lastError", &status->session_last_error) ||
+          !nullable_string (session, "updatedAt", &status->session_updated_at))
         {
           set_shape_error (error, "session fields of the wrong type");
           return NULL;
@@ -1492,6 +1559,7 @@ start_turn_status_cb (GObject      *source,
     }
 
   data->start->previous_turn_id = g_strdup (status->latest_turn_id);
+  data->start->previous_session_updated_at = g_strdup (status->session_updated_at);
   data->start->command_id = g_uuid_string_random ();
   data->start->message_id = g_uuid_string_random ();
   cas_json_append_string (message, data->start->message_id);

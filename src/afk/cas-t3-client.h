@@ -86,6 +86,7 @@ typedef struct {
   CasT3SessionStatus session_status;
   char *session_active_turn_id;   /* (nullable) */
   char *session_last_error;       /* (nullable) */
+  char *session_updated_at;       /* (nullable): T3's timestamp, compared only */
   gboolean has_pending_approvals;
   gboolean has_pending_user_input;
 } CasT3ThreadStatus;
@@ -101,6 +102,30 @@ gboolean cas_t3_thread_status_has_new_turn (const CasT3ThreadStatus *self,
 
 /* TRUE while the session is starting or running. */
 gboolean cas_t3_thread_status_is_busy (const CasT3ThreadStatus *self);
+
+/* Where the turn a dispatch started stands (contract 5.2). */
+typedef enum {
+  CAS_T3_OUTCOME_WAITING,       /* not visible yet: T3 shows the turn once it runs */
+  CAS_T3_OUTCOME_WORKING,
+  CAS_T3_OUTCOME_NEEDS_INPUT,   /* an approval or a question waits for a person */
+  CAS_T3_OUTCOME_COMPLETED,
+  CAS_T3_OUTCOME_INTERRUPTED,
+  CAS_T3_OUTCOME_FAILED,        /* ended in error, or its session died under it */
+  CAS_T3_OUTCOME_NOT_STARTED,   /* the session failed before the turn appeared */
+} CasT3Outcome;
+
+/* Pure core: the outcome of the turn started after @previous_turn_id and
+ * @previous_session_updated_at (both from CasT3TurnStart; NULL for none)
+ * as @self shows it. A settled turn counts as ended only once the session
+ * is no longer on it (v0.0.27 settles turns early); a session error
+ * counts as "not started" only if the session changed since the
+ * dispatch, so an error left by the turn before does not. */
+CasT3Outcome cas_t3_thread_status_get_outcome (const CasT3ThreadStatus *self,
+                                               const char              *previous_turn_id,
+                                               const char              *previous_session_updated_at);
+
+/* "waiting", "working", ...: for logs and state files. */
+const char *cas_t3_outcome_to_string (CasT3Outcome outcome);
 
 /* Pure core: the status of @thread_id in a parsed /shell (@api SHELL) or
  * /snapshot (@api SNAPSHOT) answer; on a snapshot the pending approvals
@@ -124,6 +149,7 @@ gboolean cas_t3_find_project (JsonObject  *model,
 typedef struct {
   char *thread_id;
   char *previous_turn_id;         /* (nullable): the latest turn before ours */
+  char *previous_session_updated_at; /* (nullable): the session then */
   char *message_id;               /* our user message */
   char *command_id;
   gint64 sequence;                /* T3's event sequence after the command */

@@ -31,8 +31,17 @@ SESSION_STATES = ('idle', 'starting', 'running', 'ready', 'interrupted', 'stoppe
 DECISIONS = ('accept', 'acceptForSession', 'decline', 'cancel')
 
 
+_last_ms = 0
+
+
 def now_iso():
-    return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%f')[:-3] + 'Z'
+    """The time in T3's form (milliseconds), strictly increasing so that
+    tests can tell two updates apart."""
+    global _last_ms
+    ms = max(int(time.time() * 1000), _last_ms + 1)
+    _last_ms = ms
+    t = datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc)
+    return t.strftime('%Y-%m-%dT%H:%M:%S.') + '%03dZ' % (ms % 1000)
 
 
 class Reject(Exception):

@@ -374,6 +374,9 @@ test_calls (Fixture      *fx,
   status = get_status (fx, thread, &error);
   g_assert_no_error (error);
   g_assert_false (cas_t3_thread_status_has_new_turn (status, start1->previous_turn_id));
+  g_assert_cmpint (cas_t3_thread_status_get_outcome (status, start1->previous_turn_id,
+                                                     start1->previous_session_updated_at),
+                   ==, CAS_T3_OUTCOME_WAITING);
   g_clear_pointer (&status, cas_t3_thread_status_free);
 
   turn1 = move_turn (fx, thread, "running");
@@ -385,6 +388,9 @@ test_calls (Fixture      *fx,
   g_assert_cmpint (status->session_status, ==, CAS_T3_SESSION_RUNNING);
   g_assert_cmpstr (status->session_active_turn_id, ==, turn1);
   g_assert_true (cas_t3_thread_status_is_busy (status));
+  g_assert_cmpint (cas_t3_thread_status_get_outcome (status, start1->previous_turn_id,
+                                                     start1->previous_session_updated_at),
+                   ==, CAS_T3_OUTCOME_WORKING);
   g_clear_pointer (&status, cas_t3_thread_status_free);
 
   /* A busy thread is not steered. */
@@ -402,6 +408,9 @@ test_calls (Fixture      *fx,
   g_assert_cmpstr (status->turn_state_name, ==, "completed");
   g_assert_cmpint (status->session_status, ==, CAS_T3_SESSION_READY);
   g_assert_false (cas_t3_thread_status_is_busy (status));
+  g_assert_cmpint (cas_t3_thread_status_get_outcome (status, start1->previous_turn_id,
+                                                     start1->previous_session_updated_at),
+                   ==, CAS_T3_OUTCOME_COMPLETED);
   g_clear_pointer (&status, cas_t3_thread_status_free);
 
   /* A corrective turn: the completed one is "before", the next is ours. */
@@ -424,6 +433,9 @@ test_calls (Fixture      *fx,
   g_assert_cmpint (status->turn_state, ==, CAS_T3_TURN_ERROR);
   g_assert_cmpint (status->session_status, ==, CAS_T3_SESSION_ERROR);
   g_assert_nonnull (status->session_last_error);
+  g_assert_cmpint (cas_t3_thread_status_get_outcome (status, start2->previous_turn_id,
+                                                     start2->previous_session_updated_at),
+                   ==, CAS_T3_OUTCOME_FAILED);
 
   /* /shell is asked for once; on the old shape never again after its 404. */
   if (!shell)
@@ -704,6 +716,9 @@ test_liveness (Fixture      *fx,
   g_assert_no_error (error);
   g_assert_true (status->has_pending_approvals);
   g_assert_false (status->has_pending_user_input);
+  g_assert_cmpint (cas_t3_thread_status_get_outcome (status, start->previous_turn_id,
+                                                     start->previous_session_updated_at),
+                   ==, CAS_T3_OUTCOME_NEEDS_INPUT);
   g_clear_pointer (&status, cas_t3_thread_status_free);
 
   g_free (path);
@@ -743,6 +758,15 @@ test_liveness (Fixture      *fx,
   g_assert_cmpint (status->turn_state, ==, CAS_T3_TURN_INTERRUPTED);
   g_clear_pointer (&status, cas_t3_thread_status_free);
 
+  /* The question answered too. */
+  g_free (body);
+  body = g_strdup_printf ("{\"type\":\"thread.user-input.respond\",\"commandId\":\"r-2\",\"threadId\":\"%s\","
+                          "\"requestId\":\"%s\",\"answers\":{\"q-1\":\"parser\"},\"createdAt\":\"x\"}",
+                          thread, question);
+  g_clear_pointer (&answer, json_node_unref);
+  answer = fake_request (fx, "POST", "/api/orchestration/dispatch", body, &http_status);
+  g_assert_cmpuint (http_status, ==, 200);
+
   /* A provider that cannot start: session error, no new turn. */
   g_clear_pointer (&start, cas_t3_turn_start_free);
   start = start_turn (fx, thread, "again", &error);
@@ -755,6 +779,22 @@ test_liveness (Fixture      *fx,
   g_assert_false (cas_t3_thread_status_has_new_turn (status, start->previous_turn_id));
   g_assert_cmpint (status->session_status, ==, CAS_T3_SESSION_ERROR);
   g_assert_cmpstr (status->session_last_error, ==, "claude: not logged in");
+  g_assert_cmpint (cas_t3_thread_status_get_outcome (status, start->previous_turn_id,
+                                                     start->previous_session_updated_at),
+                   ==, CAS_T3_OUTCOME_NOT_STARTED);
+  g_clear_pointer (&status, cas_t3_thread_status_free);
+
+  /* The next dispatch, on a session still in error from that failure:
+   * the old error does not make the new turn "not started". */
+  g_clear_pointer (&start, cas_t3_turn_start_free);
+  control (fx, "DELETE", "faults", NULL);
+  start = start_turn (fx, thread, "once more", &error);
+  g_assert_no_error (error);
+  status = get_status (fx, thread, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (cas_t3_thread_status_get_outcome (status, start->previous_turn_id,
+                                                     start->previous_session_updated_at),
+                   ==, CAS_T3_OUTCOME_WAITING);
 }
 
 /* Hostile answers on the read path: errors, never a crash. */
@@ -1058,6 +1098,46 @@ test_read_model (void)
   g_assert_false (status->has_pending_approvals);
 }
 
+/* The outcome of our turn on states only v0.0.27 shows, by hand. */
+static void
+test_outcome (void)
+{
+  CasT3ThreadStatus status = { 0 };
+
+  status.latest_turn_id = (char *) "t2";
+  status.turn_state = CAS_T3_TURN_COMPLETED;
+  status.session_status = CAS_T3_SESSION_RUNNING;
+  status.session_active_turn_id = (char *) "t2";
+  /* Settled early, while the session still works on it. */
+  g_assert_cmpint (cas_t3_thread_status_get_outcome (&status, "t1", NULL), ==, CAS_T3_OUTCOME_WORKING);
+  status.session_active_turn_id = NULL;
+  g_assert_cmpint (cas_t3_thread_status_get_outcome (&status, "t1", NULL), ==, CAS_T3_OUTCOME_WORKING);
+  status.session_status = CAS_T3_SESSION_READY;
+  g_assert_cmpint (cas_t3_thread_status_get_outcome (&status, "t1", NULL), ==, CAS_T3_OUTCOME_COMPLETED);
+  /* The session ended and left the turn running. */
+  status.turn_state = CAS_T3_TURN_RUNNING;
+  status.session_status = CAS_T3_SESSION_ERROR;
+  g_assert_cmpint (cas_t3_thread_status_get_outcome (&status, "t1", NULL), ==, CAS_T3_OUTCOME_FAILED);
+  status.session_status = CAS_T3_SESSION_STOPPED;
+  g_assert_cmpint (cas_t3_thread_status_get_outcome (&status, "t1", NULL), ==, CAS_T3_OUTCOME_INTERRUPTED);
+  /* A state T3 may add later: wait. */
+  status.turn_state = CAS_T3_TURN_UNKNOWN;
+  status.session_status = CAS_T3_SESSION_UNKNOWN;
+  g_assert_cmpint (cas_t3_thread_status_get_outcome (&status, "t1", NULL), ==, CAS_T3_OUTCOME_WORKING);
+  /* Not ours yet. */
+  g_assert_cmpint (cas_t3_thread_status_get_outcome (&status, "t2", NULL), ==, CAS_T3_OUTCOME_WAITING);
+  status.session_status = CAS_T3_SESSION_ERROR;
+  status.session_updated_at = (char *) "2026-01-01T00:00:00.000Z";
+  g_assert_cmpint (cas_t3_thread_status_get_outcome (&status, "t2", "2026-01-01T00:00:00.000Z"),
+                   ==, CAS_T3_OUTCOME_WAITING);
+  g_assert_cmpint (cas_t3_thread_status_get_outcome (&status, "t2", NULL), ==, CAS_T3_OUTCOME_NOT_STARTED);
+  status.has_pending_user_input = TRUE;
+  g_assert_cmpint (cas_t3_thread_status_get_outcome (&status, "t2", NULL), ==, CAS_T3_OUTCOME_NEEDS_INPUT);
+
+  g_assert_cmpstr (cas_t3_outcome_to_string (CAS_T3_OUTCOME_NOT_STARTED), ==, "not-started");
+  g_assert_cmpstr (cas_t3_outcome_to_string ((CasT3Outcome) 99), ==, "unknown");
+}
+
 static void
 add_shaped (const char *name,
             void (*test) (Fixture *, gconstpointer))
@@ -1080,6 +1160,7 @@ main (int   argc,
 
   g_test_add_func ("/t3-client/config", test_config);
   g_test_add_func ("/t3-client/read-model", test_read_model);
+  g_test_add_func ("/t3-client/outcome", test_outcome);
   add_shaped ("calls", test_calls);
   add_shaped ("project-lookup", test_project_lookup);
   add_shaped ("project-race", test_project_race);
