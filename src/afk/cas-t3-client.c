@@ -27,8 +27,9 @@
 /* Seconds without progress on a connection before libsoup gives up. */
 #define IO_TIMEOUT_SECONDS 60
 #define MAX_ROOT_BYTES 4096
-#define MAX_TITLE_CHARS 200
-/* Words from T3 that end up in our messages are cut to this. */
+/* Ids we are given (T3's own are UUIDs). */
+#define MAX_ID_CHARS 200
+/* Titles and words from T3 that end up in our messages are cut to this. */
 #define MAX_QUOTED_CHARS 200
 
 #define SHELL_PATH "/api/orchestration/shell"
@@ -1372,6 +1373,7 @@ cas_t3_client_ensure_project_async (CasT3Client         *self,
                                     gpointer             user_data)
 {
   g_autoptr (GTask) task = NULL;
+  g_autofree char *clean_title = NULL;
   EnsureProject *data;
   GError *error = NULL;
 
@@ -1395,14 +1397,15 @@ cas_t3_client_ensure_project_async (CasT3Client         *self,
                                  _("A T3 workspace root cannot hold control characters"));
         return;
       }
-  if (!check_text (title, "title", MAX_TITLE_CHARS, &error))
+  clean_title = quote_remote (title);
+  if (!check_text (clean_title, "title", MAX_QUOTED_CHARS + 1, &error))
     {
       g_task_return_error (task, error);
       return;
     }
   data = g_new0 (EnsureProject, 1);
   data->root = g_canonicalize_filename (workspace_root, "/");
-  data->title = g_strdup (title);
+  data->title = g_steal_pointer (&clean_title);
   g_task_set_task_data (task, data, (GDestroyNotify) ensure_project_free);
   read_model_async (self, cancellable, ensure_read_cb, g_steal_pointer (&task));
 }
@@ -1446,6 +1449,7 @@ cas_t3_client_create_thread_async (CasT3Client         *self,
   g_autoptr (GString) command = NULL;
   g_autoptr (GString) model = g_string_new ("{\"instanceId\":\"claudeAgent\",\"model\":");
   g_autofree char *command_id = NULL;
+  g_autofree char *clean_title = NULL;
   char *thread_id;
   GError *error = NULL;
 
@@ -1455,8 +1459,10 @@ cas_t3_client_create_thread_async (CasT3Client         *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, cas_t3_client_create_thread_async);
-  if (!check_text (project_id, "project_id", MAX_TITLE_CHARS, &error) ||
-      !check_text (title, "title", MAX_TITLE_CHARS, &error))
+  /* A title is for people (an issue's, say): cleaned, not refused. */
+  clean_title = quote_remote (title);
+  if (!check_text (project_id, "project_id", MAX_ID_CHARS, &error) ||
+      !check_text (clean_title, "title", MAX_QUOTED_CHARS + 1, &error))
     {
       g_task_return_error (task, error);
       return;
@@ -1470,7 +1476,7 @@ cas_t3_client_create_thread_async (CasT3Client         *self,
   command = command_new ("thread.create", command_id);
   command_add (command, "threadId", thread_id);
   command_add (command, "projectId", project_id);
-  command_add (command, "title", title);
+  command_add (command, "title", clean_title);
   command_add_raw (command, "modelSelection", model->str);
   /* Unattended: nobody is there to approve commands. */
   command_add (command, "runtimeMode", "full-access");
@@ -1596,7 +1602,7 @@ cas_t3_client_start_turn_async (CasT3Client         *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, cas_t3_client_start_turn_async);
-  if (!check_text (thread_id, "thread_id", MAX_TITLE_CHARS, &error) ||
+  if (!check_text (thread_id, "thread_id", MAX_ID_CHARS, &error) ||
       !check_text (text, "text", CAS_T3_CLIENT_MAX_PROMPT_CHARS, &error))
     {
       g_task_return_error (task, error);

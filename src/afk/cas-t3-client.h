@@ -192,6 +192,10 @@ char *cas_t3_client_workspace_root (CasT3Client *self,
 char *cas_t3_client_thread_link (CasT3Client *self,
                                  const char  *thread_id);
 
+/* Titles are for people and may come from an issue: control characters
+ * become spaces, invalid UTF-8 is repaired, and they are cut to 200
+ * characters; only a blank one is refused. */
+
 /* The project whose workspace root is @workspace_root (an absolute path
  * on the T3 host): looked up first, created (project.create, titled
  * @title) only when there is none, looked up again if the create is

@@ -13,10 +13,12 @@ Turns never run by themselves: tests move them with the control API under
 """
 
 import argparse
+import ctypes
 import datetime
 import json
 import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -766,6 +768,18 @@ class Handler(BaseHTTPRequestHandler):
         raise Reject(404, {'error': 'unknown control path'})
 
 
+def die_with_parent():
+    """A test that aborts must not leave the fake running (and holding the
+    test's output pipes open): SIGTERM when the parent goes."""
+    PR_SET_PDEATHSIG = 1
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:
+        sys.exit(0)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--port', type=int, default=0)
@@ -774,6 +788,8 @@ def main():
     parser.add_argument('--token', action='append', default=[],
                         help='an accepted bearer token with every scope (repeatable)')
     args = parser.parse_args()
+    die_with_parent()
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
 
     tokens = {t: ALL_SCOPES for t in (args.token or ['fake-t3-token'])}
     httpd = ThreadingHTTPServer(('127.0.0.1', args.port), Handler)

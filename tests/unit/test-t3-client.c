@@ -692,6 +692,42 @@ test_arguments (Fixture      *fx,
   g_clear_error (&error);
 }
 
+/* An issue's title, long and hostile, names a thread without harm. */
+static void
+test_titles (Fixture      *fx,
+             gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GString) title = g_string_new ("Fix\r\nX-Injected: 1 \xff ");
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (JsonNode) state = NULL;
+  g_autofree char *project = ensure_project (fx, fx->workspace, &error);
+  g_autofree char *thread = NULL;
+  JsonArray *threads;
+  const char *stored;
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < 300; i++)
+    g_string_append (title, "ü");
+  cas_t3_client_create_thread_async (fx->client, project, title->str, NULL, got_result, &result);
+  thread = cas_t3_client_create_thread_finish (fx->client, wait_for_result (&result), &error);
+  g_assert_no_error (error);
+
+  state = fake_request (fx, "GET", "/_fake/state", NULL, NULL);
+  threads = json_object_get_array_member (json_node_get_object (state), "threads");
+  g_assert_cmpuint (json_array_get_length (threads), ==, 1);
+  stored = json_object_get_string_member (json_array_get_object_element (threads, 0), "title");
+  g_assert_true (g_str_has_prefix (stored, "Fix  X-Injected: 1 \xef\xbf\xbd "));
+  g_assert_null (strpbrk (stored, "\r\n"));
+  g_assert_cmpint (g_utf8_strlen (stored, -1), ==, 201);
+
+  /* Nothing left once cleaned: refused. */
+  g_clear_object (&result);
+  cas_t3_client_create_thread_async (fx->client, project, "\x7f\t\n ", NULL, got_result, &result);
+  g_assert_null (cas_t3_client_create_thread_finish (fx->client, wait_for_result (&result), &error));
+  g_assert_error (error, CAS_ERROR, CAS_ERROR_INVALID_ARGUMENT);
+}
+
 static void
 test_liveness (Fixture      *fx,
                gconstpointer data)
@@ -1168,6 +1204,7 @@ main (int   argc,
   add_shaped ("token", test_token);
   add_shaped ("rejected", test_rejected);
   add_shaped ("arguments", test_arguments);
+  add_shaped ("titles", test_titles);
   add_shaped ("liveness", test_liveness);
   add_shaped ("hostile", test_hostile);
   add_shaped ("hang", test_hang);
