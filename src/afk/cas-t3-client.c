@@ -530,7 +530,8 @@ cas_t3_client_init (CasT3Client *self)
   self->max_body_bytes = CAS_T3_CLIENT_MAX_BODY_BYTES;
 }
 
-/* An http(s) URL with a host, without its trailing slashes; NULL if not. */
+/* An http(s) URL with a host, without its trailing slashes; NULL if not.
+ * No user name or password: the URL goes into messages. */
 static char *
 normalise_base_url (const char *url)
 {
@@ -547,6 +548,7 @@ normalise_base_url (const char *url)
   scheme = g_uri_get_scheme (uri);
   if ((g_ascii_strcasecmp (scheme, "http") != 0 && g_ascii_strcasecmp (scheme, "https") != 0) ||
       g_uri_get_host (uri) == NULL || *g_uri_get_host (uri) == '\0' ||
+      g_uri_get_userinfo (uri) != NULL ||
       g_uri_get_query (uri) != NULL || g_uri_get_fragment (uri) != NULL)
     return NULL;
   copy = g_strdup (url);
@@ -576,7 +578,7 @@ cas_t3_client_new (CasConfig *config,
   if (self->base_url == NULL)
     {
       g_set_error (error, CAS_ERROR, CAS_ERROR_CONFIG,
-                   _("[t3] base-url “%s” is not an http:// or https:// URL"), config->t3_base_url);
+                   _("[t3] base-url is not an http:// or https:// URL (without a user or password)"));
       return NULL;
     }
   if (config->t3_link_base_url != NULL && *config->t3_link_base_url != '\0')
@@ -585,8 +587,7 @@ cas_t3_client_new (CasConfig *config,
       if (self->link_base_url == NULL)
         {
           g_set_error (error, CAS_ERROR, CAS_ERROR_CONFIG,
-                       _("[t3] link-base-url “%s” is not an http:// or https:// URL"),
-                       config->t3_link_base_url);
+                       _("[t3] link-base-url is not an http:// or https:// URL (without a user or password)"));
           return NULL;
         }
     }

@@ -1068,6 +1068,7 @@ test_config (void)
     "[t3]\nbase-url=http://\n",
     "[t3]\nbase-url=http://example.com/?q=1\n",
     "[t3]\nbase-url=http://example.com\nlink-base-url=javascript:alert(1)\n",
+    "[t3]\nbase-url=http://user:secret@example.com\n",
   };
   g_autoptr (GError) error = NULL;
   g_autoptr (CasConfig) config = NULL;
@@ -1081,6 +1082,7 @@ test_config (void)
 
       g_assert_null (cas_t3_client_new (c, &error));
       g_assert_error (error, CAS_ERROR, CAS_ERROR_CONFIG);
+      g_assert_null (strstr (error->message, "secret"));
       g_clear_error (&error);
     }
 
