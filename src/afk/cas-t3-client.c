@@ -36,7 +36,8 @@
 #define SNAPSHOT_PATH "/api/orchestration/snapshot"
 #define DISPATCH_PATH "/api/orchestration/dispatch"
 
-struct _CasT3Client {
+struct _CasT3Client
+{
   GObject parent_instance;
 
   CasConfig *config;      /* (owned) */
