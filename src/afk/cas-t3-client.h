@@ -25,6 +25,12 @@
  *    starting or running); a turn started now would steer it. Try later.
  *  - CAS_ERROR_CONFIG: no base-url, or no usable token.
  *
+ * A command lost in transport is sent once more with the same commandId
+ * (T3 applies a commandId once). When that fails too, or the call is
+ * cancelled after sending, the command may still have landed: re-read
+ * before sending it anew (a thread created that way is one the caller
+ * does not know the id of).
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #pragma once
