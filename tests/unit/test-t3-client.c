@@ -53,6 +53,7 @@ fixture_setup (Fixture      *fx,
                gconstpointer data)
 {
   const char *fake = g_getenv ("CAS_FAKE_T3");
+  const char *python = g_getenv ("CAS_PYTHON");
   g_autoptr (GError) error = NULL;
   g_autofree char *port_file = NULL;
   g_autofree char *contents = NULL;
@@ -71,7 +72,7 @@ fixture_setup (Fixture      *fx,
   write_token (fx, "tok-1\n");
 
   fx->fake = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error,
-                               "/usr/bin/python3", fake, "--port-file", port_file,
+                               python != NULL ? python : "/usr/bin/python3", fake, "--port-file", port_file,
                                "--shape", fx->shape, "--token", "tok-1", "--token", "tok-2",
                                NULL);
   g_assert_no_error (error);
