@@ -24,8 +24,6 @@
 #include "cas-t3-client.h"
 
 #define READ_CHUNK_BYTES (64 * 1024)
-/* Seconds without progress on a connection before libsoup gives up. */
-#define IO_TIMEOUT_SECONDS 60
 #define MAX_ROOT_BYTES 4096
 /* Ids we are given (T3's own are UUIDs). */
 #define MAX_ID_CHARS 200
@@ -597,8 +595,8 @@ cas_t3_client_new (CasConfig *config,
   self->model = g_strdup (config->t3_model != NULL && *config->t3_model != '\0'
                             ? config->t3_model
                             : CAS_T3_CLIENT_DEFAULT_MODEL);
-  self->session = soup_session_new_with_options ("timeout", IO_TIMEOUT_SECONDS,
-                                                 "idle-timeout", IO_TIMEOUT_SECONDS,
+  self->session = soup_session_new_with_options ("timeout", CAS_T3_CLIENT_TIMEOUT_SECONDS,
+                                                 "idle-timeout", CAS_T3_CLIENT_TIMEOUT_SECONDS,
                                                  "user-agent", "claude-agent-service/" PACKAGE_VERSION,
                                                  NULL);
   return g_steal_pointer (&self);
@@ -619,6 +617,15 @@ cas_t3_client_set_max_body_bytes (CasT3Client *self,
   g_return_if_fail (CAS_IS_T3_CLIENT (self));
 
   self->max_body_bytes = max_bytes;
+}
+
+void
+cas_t3_client_set_timeout (CasT3Client *self,
+                           guint        seconds)
+{
+  g_return_if_fail (CAS_IS_T3_CLIENT (self));
+
+  g_object_set (self->session, "timeout", seconds, NULL);
 }
 
 static gboolean
@@ -759,9 +766,14 @@ call_fail_transport (GTask  *task,
       call_send (task);
       return;
     }
-  g_task_return_new_error (task, CAS_ERROR, CAS_ERROR_FAILED,
-                           _("Cannot reach T3 at %s for %s: %s"),
-                           self->base_url, call->what, error->message);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+    g_task_return_new_error (task, CAS_ERROR, CAS_ERROR_TIMED_OUT,
+                             _("T3 at %s did not answer %s in time"),
+                             self->base_url, call->what);
+  else
+    g_task_return_new_error (task, CAS_ERROR, CAS_ERROR_FAILED,
+                             _("Cannot reach T3 at %s for %s: %s"),
+                             self->base_url, call->what, error->message);
   g_error_free (error);
   g_object_unref (task);
 }

@@ -14,6 +14,9 @@
  *  - CAS_ERROR_FAILED: T3 could not be reached, answered another 5xx, or
  *    answered something that is not the contract's JSON (garbage, wrong
  *    types, larger than the body limit). Transient: try again later.
+ *  - CAS_ERROR_TIMED_OUT: no progress on the connection for
+ *    CAS_T3_CLIENT_TIMEOUT_SECONDS.
+ *    Transient too.
  *  - CAS_ERROR_UNAUTHORIZED: the token is missing, wrong, expired or
  *    lacks a scope (HTTP 401/403).
  *  - CAS_ERROR_INVALID_ARGUMENT: our own arguments (a relative workspace
@@ -47,6 +50,8 @@ G_BEGIN_DECLS
 #define CAS_T3_CLIENT_MAX_BODY_BYTES (16 * 1024 * 1024)
 /* What T3's provider accepts as one user message (in characters). */
 #define CAS_T3_CLIENT_MAX_PROMPT_CHARS 120000
+/* Seconds without progress on a connection before a request fails. */
+#define CAS_T3_CLIENT_TIMEOUT_SECONDS 60
 /* The model when [t3] model is not set. */
 #define CAS_T3_CLIENT_DEFAULT_MODEL "claude-sonnet-4-6"
 
@@ -183,6 +188,11 @@ CasT3Api cas_t3_client_get_api (CasT3Client *self);
  * CAS_T3_CLIENT_MAX_BODY_BYTES). */
 void cas_t3_client_set_max_body_bytes (CasT3Client *self,
                                        gsize        max_bytes);
+
+/* For tests: fail a request after @seconds without progress (default
+ * CAS_T3_CLIENT_TIMEOUT_SECONDS; 0: never). */
+void cas_t3_client_set_timeout (CasT3Client *self,
+                                guint        seconds);
 
 /* The workspace root of @repo ("owner/name") on the T3 host:
  * <workspace-base>/<owner>__<name>. CAS_ERROR_CONFIG without

@@ -1036,6 +1036,13 @@ test_hang (Fixture      *fx,
   g_assert_null (status);
   g_clear_error (&error);
 
+  /* Without a cancellable, the client's own timeout cuts it. */
+  cas_t3_client_set_timeout (fx->client, 1);
+  g_assert_null (get_status (fx, thread, &error));
+  g_assert_error (error, CAS_ERROR, CAS_ERROR_TIMED_OUT);
+  g_assert_false (cas_t3_client_error_is_rejected (error));
+  g_clear_error (&error);
+
   /* The client is still usable. */
   control (fx, "DELETE", "faults", NULL);
   status = get_status (fx, thread, &error);
