@@ -244,6 +244,7 @@ name_has_owner_done (GObject      *source,
   CasDesktopSender *self = g_task_get_source_object (task);
   g_autoptr (GVariant) reply = NULL;
   g_autoptr (GError) error = NULL;
+  GCancellable *cancellable;
   gboolean has_owner = FALSE;
 
   reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
@@ -260,10 +261,11 @@ name_has_owner_done (GObject      *source,
       server_found (self, task);
       return;
     }
+  cancellable = g_task_get_cancellable (task);
   g_dbus_connection_call (G_DBUS_CONNECTION (source), "org.freedesktop.DBus",
                           "/org/freedesktop/DBus", "org.freedesktop.DBus",
                           "ListActivatableNames", NULL, G_VARIANT_TYPE ("(as)"),
-                          G_DBUS_CALL_FLAGS_NONE, -1, g_task_get_cancellable (task),
+                          G_DBUS_CALL_FLAGS_NONE, -1, cancellable,
                           list_activatable_done, g_steal_pointer (&task));
 }
 
@@ -276,6 +278,8 @@ got_bus (GObject      *source,
   CasDesktopSender *self = g_task_get_source_object (task);
   g_autoptr (GDBusConnection) bus = NULL;
   g_autoptr (GError) error = NULL;
+  /* Read before the task is handed on (argument order is unspecified). */
+  GCancellable *cancellable = g_task_get_cancellable (task);
 
   bus = g_bus_get_finish (result, &error);
   if (g_task_return_error_if_cancelled (task))
@@ -288,7 +292,7 @@ got_bus (GObject      *source,
   g_dbus_connection_call (bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                           "org.freedesktop.DBus", "NameHasOwner",
                           g_variant_new ("(s)", SERVER_NAME), G_VARIANT_TYPE ("(b)"),
-                          G_DBUS_CALL_FLAGS_NONE, -1, g_task_get_cancellable (task),
+                          G_DBUS_CALL_FLAGS_NONE, -1, cancellable,
                           name_has_owner_done, g_steal_pointer (&task));
 }
 

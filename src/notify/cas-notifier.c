@@ -25,7 +25,7 @@ struct _CasNotifier
   GStrv sender_names;   /* (owned) */
   char *path;           /* (owned) the outbox file */
   CasOutbox *outbox;    /* (owned) */
-  GHashTable *in_flight; /* (owned) "id\nsender" of sends on their way */
+  GHashTable *in_flight; /* (owned) "id\nsender" (borrowed) -> Attempt on its way */
   GHashTable *failures;  /* (owned) "id\nsender" -> last failure logged */
 
   /* The outbox on disk: one write at a time, the latest state last. */
@@ -270,17 +270,22 @@ prune (CasNotifier *self)
 
 /* Flushing */
 
+/* One send of one (notification, sender) pair; every flush that found
+ * the pair pending waits for it, so a flush ends when each pair pending
+ * at its start has been tried once. */
 typedef struct {
-  GTask *flush;           /* (owned) */
-  char *key;              /* (owned) */
-  char *id;               /* (owned) */
+  CasNotifier *self;       /* (owned) */
+  GPtrArray *flushes;      /* (owned) (element-type GTask) */
+  char *key;               /* (owned) */
+  char *id;                /* (owned) */
   CasNotifySender *sender; /* (owned) */
 } Attempt;
 
 static void
 attempt_free (Attempt *attempt)
 {
-  g_object_unref (attempt->flush);
+  g_object_unref (attempt->self);
+  g_ptr_array_unref (attempt->flushes);
   g_free (attempt->key);
   g_free (attempt->id);
   g_object_unref (attempt->sender);
@@ -311,29 +316,34 @@ attempt_done (GObject      *source,
               gpointer      user_data)
 {
   Attempt *attempt = user_data;
-  CasNotifier *self = g_task_get_source_object (attempt->flush);
-  FlushData *flush = g_task_get_task_data (attempt->flush);
+  CasNotifier *self = attempt->self;
   g_autoptr (GError) error = NULL;
+  gboolean delivered;
 
   g_hash_table_remove (self->in_flight, attempt->key);
-  if (cas_notify_sender_send_finish (attempt->sender, result, &error))
+  delivered = cas_notify_sender_send_finish (attempt->sender, result, &error);
+  if (delivered)
     {
-      g_info ("Rang %s through %s", attempt->id, cas_notify_sender_get_name (attempt->sender));
+      g_debug ("Rang %s through %s", attempt->id, cas_notify_sender_get_name (attempt->sender));
       g_hash_table_remove (self->failures, attempt->key);
       if (cas_outbox_mark_delivered (self->outbox, attempt->id,
                                      cas_notify_sender_get_name (attempt->sender)))
         mark_dirty (self);
     }
-  else
-    {
-      flush->failed++;
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        log_failure (self, attempt, error);
-    }
+  else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    log_failure (self, attempt, error);
 
-  flush->finished++;
-  if (flush->finished == flush->started)
-    wait_for_disk (self, attempt->flush);
+  for (guint i = 0; i < attempt->flushes->len; i++)
+    {
+      GTask *flush_task = attempt->flushes->pdata[i];
+      FlushData *flush = g_task_get_task_data (flush_task);
+
+      if (!delivered)
+        flush->failed++;
+      flush->finished++;
+      if (flush->finished == flush->started)
+        wait_for_disk (self, flush_task);
+    }
   attempt_free (attempt);
 }
 
@@ -368,20 +378,29 @@ cas_notifier_flush_async (CasNotifier        *self,
           g_autofree char *key = pair_key (entry->notification->id, name);
           Attempt *attempt;
 
-          if (sender == NULL || g_hash_table_contains (self->in_flight, key))
+          if (sender == NULL)
             continue;
+          flush->started++;
+          attempt = g_hash_table_lookup (self->in_flight, key);
+          if (attempt != NULL)
+            {
+              /* On its way already: never sent twice at once. */
+              g_ptr_array_add (attempt->flushes, g_object_ref (task));
+              continue;
+            }
           attempt = g_new0 (Attempt, 1);
-          attempt->flush = g_object_ref (task);
+          attempt->self = g_object_ref (self);
+          attempt->flushes = g_ptr_array_new_with_free_func (g_object_unref);
+          g_ptr_array_add (attempt->flushes, g_object_ref (task));
           attempt->id = g_strdup (entry->notification->id);
           attempt->sender = g_object_ref (sender);
-          g_hash_table_add (self->in_flight, g_strdup (key));
           attempt->key = g_steal_pointer (&key);
+          g_hash_table_insert (self->in_flight, attempt->key, attempt);
           g_ptr_array_add (attempts, attempt);
         }
     }
 
-  flush->started = attempts->len;
-  if (attempts->len == 0)
+  if (flush->started == 0)
     {
       wait_for_disk (self, task);
       return;
@@ -451,7 +470,7 @@ cas_notifier_ring (CasNotifier     *self,
       g_debug ("%s was rung already", notification->id);
       return FALSE;
     }
-  g_info ("Ringing %s", notification->id);
+  g_debug ("Ringing %s", notification->id);
   mark_dirty (self);
   cas_notifier_flush_async (self, NULL, ring_flushed, NULL);
   return TRUE;
@@ -523,7 +542,7 @@ cas_notifier_class_init (CasNotifierClass *klass)
 static void
 cas_notifier_init (CasNotifier *self)
 {
-  self->in_flight = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->in_flight = g_hash_table_new (g_str_hash, g_str_equal);
   self->failures = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->save_waiters = g_ptr_array_new_with_free_func (g_object_unref);
   self->writing_waiters = g_ptr_array_new_with_free_func (g_object_unref);

@@ -52,10 +52,12 @@ GStrv cas_notifier_dup_sender_names (CasNotifier *self);
 gboolean cas_notifier_ring (CasNotifier     *self,
                             CasNotification *notification);
 
-/* Tries every pending (notification, sender) pair that is not already on
- * its way. A failure is logged and retried at the next flush; one
- * failing sender never holds up the others. Completes when the tries
- * are over and their outcome is on disk. Call it at every loop tick. */
+/* Tries every pending (notification, sender) pair once; a pair already
+ * on its way (from the ring or an earlier flush) is not sent again but
+ * waited for. A failure is logged and retried at the next flush; one
+ * failing sender never holds up the others. Completes when each pair
+ * has had its try and the outcome is on disk. Call it at every loop
+ * tick. */
 void cas_notifier_flush_async (CasNotifier        *self,
                                GCancellable       *cancellable,
                                GAsyncReadyCallback callback,

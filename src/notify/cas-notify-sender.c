@@ -117,7 +117,6 @@ http_read_done (GObject      *source,
       g_task_return_error (task, error);
       return;
     }
-  send->buffer[length] = '\0';
   g_task_return_pointer (task, g_bytes_new (send->buffer, length),
                          (GDestroyNotify) g_bytes_unref);
 }
@@ -137,7 +136,7 @@ http_sent (GObject      *source,
       g_task_return_error (task, error);
       return;
     }
-  send->buffer = g_malloc (send->max_body + 1);
+  send->buffer = g_malloc (MAX (send->max_body, 1));
   g_input_stream_read_all_async (send->stream, send->buffer, send->max_body,
                                  G_PRIORITY_DEFAULT, g_task_get_cancellable (task),
                                  http_read_done, g_object_ref (task));
@@ -166,4 +165,30 @@ cas_notify_http_send_finish (GAsyncResult *result,
                              GError      **error)
 {
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+char *
+cas_notify_answer_text (GBytes *answer,
+                        gsize   max_bytes)
+{
+  gsize size = 0;
+  const char *data = answer != NULL ? g_bytes_get_data (answer, &size) : NULL;
+  g_autofree char *valid = g_utf8_make_valid (data != NULL ? data : "", size);
+  GString *out = g_string_sized_new (MIN (size, max_bytes) + 1);
+
+  for (const char *p = valid; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+      const char *next = g_utf8_next_char (p);
+
+      if (out->len + (next - p) > max_bytes)
+        break;
+      if (g_unichar_iscntrl (c))
+        g_string_append_c (out, ' ');
+      else
+        g_string_append_len (out, p, next - p);
+    }
+  g_strstrip (out->str);
+  out->len = strlen (out->str);
+  return g_string_free (out, FALSE);
 }

@@ -63,9 +63,15 @@ void cas_notify_http_send_async (SoupSession        *session,
                                  GCancellable       *cancellable,
                                  GAsyncReadyCallback callback,
                                  gpointer            user_data);
-/* The body read (NUL-terminated), or NULL with the transport's error;
- * the status is then on @msg. */
+/* The body read (not NUL-terminated), or NULL with the transport's
+ * error; the status is then on @msg. */
 GBytes *cas_notify_http_send_finish (GAsyncResult *result,
                                      GError      **error);
+
+/* A server's answer as one short line for a log or an error: valid
+ * UTF-8, control characters (NUL too) as spaces, trimmed, cut to
+ * @max_bytes at a character boundary. */
+char *cas_notify_answer_text (GBytes *answer,
+                              gsize   max_bytes);
 
 G_END_DECLS

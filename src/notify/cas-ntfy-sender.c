@@ -15,6 +15,7 @@
 
 #define MAX_TOPIC 64
 #define MAX_ANSWER 4096
+#define MAX_LOGGED_ANSWER 300
 
 struct _CasNtfySender
 {
@@ -210,10 +211,10 @@ sent (GObject      *source,
   status = soup_message_get_status (msg);
   if (!SOUP_STATUS_IS_SUCCESSFUL (status))
     {
-      g_autofree char *text = g_utf8_make_valid (g_bytes_get_data (answer, NULL), -1);
+      g_autofree char *text = cas_notify_answer_text (answer, MAX_LOGGED_ANSWER);
 
       g_task_return_new_error (task, CAS_ERROR, CAS_ERROR_FAILED,
-                               _("ntfy answered %u: %s"), status, g_strstrip (text));
+                               _("ntfy answered %u: %s"), status, text);
       return;
     }
   g_task_return_boolean (task, TRUE);

@@ -16,6 +16,7 @@
 
 #define CREDENTIAL "slack-webhook"
 #define MAX_ANSWER 1024
+#define MAX_LOGGED_ANSWER 300
 
 struct _CasSlackSender
 {
@@ -125,8 +126,7 @@ sent (GObject      *source,
       return;
     }
   status = soup_message_get_status (msg);
-  text = g_utf8_make_valid (g_bytes_get_data (answer, NULL), -1);
-  g_strstrip (text);
+  text = cas_notify_answer_text (answer, MAX_LOGGED_ANSWER);
   /* Slack answers a delivered message with 200 and the body "ok". */
   if (!SOUP_STATUS_IS_SUCCESSFUL (status) || strcmp (text, "ok") != 0)
     {

@@ -170,6 +170,8 @@ def main():
                         help='where to write the port once listening')
     parser.add_argument('--token', action='append', default=[],
                         help='an access token; with any, every topic is protected')
+    parser.add_argument('--exit-with-stdin', action='store_true',
+                        help='exit when stdin reaches EOF (the test that started it died)')
     args = parser.parse_args()
 
     server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
@@ -179,6 +181,11 @@ def main():
     with open(tmp, 'w', encoding='ascii') as f:
         f.write('%d\n' % server.server_address[1])
     os.rename(tmp, args.port_file)
+    if args.exit_with_stdin:
+        def watch():
+            sys.stdin.buffer.read()
+            os._exit(0)
+        threading.Thread(target=watch, daemon=True).start()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
