@@ -15,6 +15,8 @@
 #include "cas-error.h"
 #include "cas-json.h"
 #include "cas-notifier.h"
+#include "cas-ntfy-sender.h"
+#include "cas-slack-sender.h"
 
 #define PYTHON "/usr/bin/python3"
 #define WAIT_SECONDS 30
@@ -758,6 +760,80 @@ test_config_errors (Fixture       *fx,
 }
 
 static void
+sent (GObject      *source,
+      GAsyncResult *result,
+      gpointer      user_data)
+{
+  Outcome *outcome = user_data;
+
+  outcome->ok = cas_notify_sender_send_finish (CAS_NOTIFY_SENDER (source), result, &outcome->error);
+  outcome->done = TRUE;
+}
+
+/* A failed send's error, which the notifier logs. */
+static GError *
+send_error (CasNotifySender *sender)
+{
+  g_autoptr (CasNotification) n = make_notification (CAS_NOTIFICATION_DONE);
+  Outcome outcome = { FALSE, FALSE, NULL };
+
+  cas_notify_sender_send_async (sender, n, NULL, sent, &outcome);
+  wait_until (flag_set, &outcome.done, "a send");
+  g_assert_false (outcome.ok);
+  g_assert_nonnull (outcome.error);
+  return outcome.error;
+}
+
+static void
+test_secrets (Fixture       *fx,
+              gconstpointer  data)
+{
+  static const char *const envp[] = { NULL };
+  g_autofree char *dir = g_path_get_dirname (fx->state_dir);
+  g_autofree char *webhook_file = g_build_filename (dir, "other-webhook", NULL);
+  g_autofree char *token_file = g_build_filename (dir, "wrong-token", NULL);
+  g_autofree char *closed = g_strdup ("http://127.0.0.1:1/services/T1/B1/hook-sekrit\n");
+  g_autofree char *unknown = g_strdup_printf ("http://127.0.0.1:%u/services/T9/B9/other-sekrit\n",
+                                              slack_port);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (CasSlackSender) slack = cas_slack_sender_new (webhook_file, envp);
+  g_autoptr (CasNtfySender) ntfy = NULL;
+  g_autofree char *ntfy_url = g_strdup_printf ("http://127.0.0.1:%u", ntfy_port);
+
+  /* The webhook URL names no secret in any error: nobody listening... */
+  g_assert_true (g_file_set_contents (webhook_file, closed, -1, NULL));
+  error = send_error (CAS_NOTIFY_SENDER (slack));
+  g_assert_null (strstr (error->message, "sekrit"));
+  g_clear_error (&error);
+  /* ...a webhook Slack does not know... */
+  g_assert_true (g_file_set_contents (webhook_file, unknown, -1, NULL));
+  error = send_error (CAS_NOTIFY_SENDER (slack));
+  g_assert_cmpstr (error->message, ==, "Slack answered 404: no_service");
+  g_clear_error (&error);
+  /* ...or a file that is not a URL at all. */
+  g_assert_true (g_file_set_contents (webhook_file, "sekrit and more sekrit\n", -1, NULL));
+  error = send_error (CAS_NOTIFY_SENDER (slack));
+  g_assert_error (error, CAS_ERROR, CAS_ERROR_CONFIG);
+  g_assert_null (strstr (error->message, "sekrit"));
+  g_clear_error (&error);
+  g_assert_cmpint (count_messages (slack_port), ==, 0);
+
+  /* A wrong ntfy token is refused, and not repeated. */
+  g_assert_true (g_file_set_contents (token_file, "wrong-sekrit\n", -1, NULL));
+  ntfy = cas_ntfy_sender_new (ntfy_url, "afk-bell", token_file, envp, &error);
+  g_assert_no_error (error);
+  error = send_error (CAS_NOTIFY_SENDER (ntfy));
+  g_assert_true (g_str_has_prefix (error->message, "ntfy answered 403: "));
+  g_assert_null (strstr (error->message, "sekrit"));
+  g_clear_error (&error);
+  /* A token file that is gone fails the send (and is retried later). */
+  g_assert_cmpint (g_unlink (token_file), ==, 0);
+  error = send_error (CAS_NOTIFY_SENDER (ntfy));
+  g_assert_null (strstr (error->message, "sekrit"));
+  g_assert_cmpint (count_messages (ntfy_port), ==, 0);
+}
+
+static void
 test_translated (Fixture       *fx,
                  gconstpointer  data)
 {
@@ -886,6 +962,7 @@ main (int   argc,
       ADD ("disarm", test_disarm, TRUE);
       ADD ("corrupt-outbox", test_corrupt_outbox, TRUE);
       ADD ("config-errors", test_config_errors, FALSE);
+      ADD ("secrets", test_secrets, FALSE);
     }
 #undef ADD
 
