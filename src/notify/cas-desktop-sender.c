@@ -82,7 +82,7 @@ open_thread_cb (NotifyNotification *n,
     return;
   g_debug ("Opening the thread of %s", action->id);
   if (!g_app_info_launch_default_for_uri (action->link, NULL, &error))
-    g_warning (_("Cannot open the thread of %s: %s"), action->id, error->message);
+    g_message (_("Cannot open the thread of %s: %s"), action->id, error->message);
 }
 
 static void
@@ -188,7 +188,7 @@ no_server (CasDesktopSender *self,
            const char       *why)
 {
   if (!self->warned_no_server)
-    g_warning (_("No desktop notification server (%s): desktop notifications wait until there is one"),
+    g_message (_("No desktop notification server (%s): desktop notifications wait until there is one"),
                why);
   self->warned_no_server = TRUE;
   g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,

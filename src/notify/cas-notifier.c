@@ -141,7 +141,7 @@ write_done (GObject      *source,
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     {
       if (g_strcmp0 (self->last_write_error, error->message) != 0)
-        g_warning (_("Cannot store the notification outbox: %s"), error->message);
+        g_message (_("Cannot store the notification outbox: %s"), error->message);
       g_free (self->last_write_error);
       self->last_write_error = g_strdup (error->message);
     }
@@ -202,9 +202,9 @@ keep_aside (const char *path)
   g_autofree char *aside = g_strconcat (path, ".corrupt", NULL);
 
   if (g_rename (path, aside) != 0)
-    g_warning (_("Cannot move %s aside: %s"), path, g_strerror (errno));
+    g_message (_("Cannot move %s aside: %s"), path, g_strerror (errno));
   else
-    g_warning (_("Kept a copy of the unreadable outbox as %s"), aside);
+    g_message (_("Kept a copy of the unreadable outbox as %s"), aside);
 }
 
 static CasOutbox *
@@ -220,31 +220,31 @@ load_outbox (const char *path)
   if (g_lstat (path, &st) != 0)
     {
       if (errno != ENOENT)
-        g_warning (_("Cannot read the notification outbox %s: %s"), path, g_strerror (errno));
+        g_message (_("Cannot read the notification outbox %s: %s"), path, g_strerror (errno));
       return cas_outbox_new ();
     }
   if (!S_ISREG (st.st_mode) || st.st_size > CAS_OUTBOX_MAX_FILE_BYTES)
     {
-      g_warning (_("The notification outbox %s is not a file of at most %d bytes; starting empty"),
+      g_message (_("The notification outbox %s is not a file of at most %d bytes; starting empty"),
                  path, CAS_OUTBOX_MAX_FILE_BYTES);
       keep_aside (path);
       return cas_outbox_new ();
     }
   if (!g_file_get_contents (path, &data, &length, &error))
     {
-      g_warning (_("Cannot read the notification outbox %s: %s"), path, error->message);
+      g_message (_("Cannot read the notification outbox %s: %s"), path, error->message);
       return cas_outbox_new ();
     }
   outbox = cas_outbox_from_json (data, length, &skipped, &error);
   if (outbox == NULL)
     {
-      g_warning (_("The notification outbox %s is corrupt (%s); starting empty"),
+      g_message (_("The notification outbox %s is corrupt (%s); starting empty"),
                  path, error->message);
       keep_aside (path);
       return cas_outbox_new ();
     }
   if (skipped > 0)
-    g_warning (ngettext ("Skipped %u unreadable entry of the notification outbox %s",
+    g_message (ngettext ("Skipped %u unreadable entry of the notification outbox %s",
                          "Skipped %u unreadable entries of the notification outbox %s",
                          skipped),
                skipped, path);
@@ -260,7 +260,7 @@ prune (CasNotifier *self)
                                      g_get_real_time () / G_USEC_PER_SEC, &changed);
 
   if (given_up > 0)
-    g_warning (ngettext ("Gave up %u notification delivery (too old, or its sender is no longer configured)",
+    g_message (ngettext ("Gave up %u notification delivery (too old, or its sender is no longer configured)",
                          "Gave up %u notification deliveries (too old, or their sender is no longer configured)",
                          given_up),
                given_up);
@@ -305,7 +305,7 @@ log_failure (CasNotifier  *self,
       g_strcmp0 (last, error->message) == 0)
     g_debug ("Could not ring %s through %s (again): %s", attempt->id, name, error->message);
   else
-    g_warning (_("Could not ring %s through %s, will retry: %s"),
+    g_message (_("Could not ring %s through %s, will retry: %s"),
                attempt->id, name, error->message);
   g_hash_table_insert (self->failures, g_strdup (attempt->key), g_strdup (error->message));
 }
