@@ -12,6 +12,7 @@
 
 #include "cas-desktop-sender.h"
 #include "cas-error.h"
+#include "cas-file-writer.h"
 #include "cas-notifier.h"
 #include "cas-ntfy-sender.h"
 #include "cas-outbox.h"
@@ -24,6 +25,7 @@ struct _CasNotifier
   GPtrArray *senders;   /* (owned) (element-type CasNotifySender) */
   GStrv sender_names;   /* (owned) */
   char *path;           /* (owned) the outbox file */
+  CasFileWriter *writer; /* (owned) */
   CasOutbox *outbox;    /* (owned) */
   GHashTable *in_flight; /* (owned) "id\nsender" (borrowed) -> Attempt on its way */
   GHashTable *failures;  /* (owned) "id\nsender" -> last failure logged */
@@ -93,39 +95,6 @@ complete_waiter (GTask        *task,
     g_task_return_boolean (task, TRUE);
 }
 
-typedef struct {
-  char *path;
-  char *json;
-} WriteData;
-
-static void
-write_data_free (gpointer data)
-{
-  WriteData *write = data;
-
-  g_free (write->path);
-  g_free (write->json);
-  g_free (write);
-}
-
-static void
-write_in_thread (GTask        *task,
-                 gpointer      source_object,
-                 gpointer      task_data,
-                 GCancellable *cancellable)
-{
-  WriteData *write = task_data;
-  GError *error = NULL;
-
-  /* CONSISTENT: fsync, then rename; a crash leaves the old outbox or the
-   * new one, never half of one. */
-  if (g_file_set_contents_full (write->path, write->json, -1,
-                                G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error))
-    g_task_return_boolean (task, TRUE);
-  else
-    g_task_return_error (task, error);
-}
-
 static void start_write (CasNotifier *self);
 
 static void
@@ -133,12 +102,12 @@ write_done (GObject      *source,
             GAsyncResult *result,
             gpointer      user_data)
 {
-  CasNotifier *self = CAS_NOTIFIER (source);
+  g_autoptr (CasNotifier) self = user_data;
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) waiters = NULL;
 
   self->writing = FALSE;
-  if (!g_task_propagate_boolean (G_TASK (result), &error))
+  if (!cas_file_writer_replace_finish (CAS_FILE_WRITER (source), result, &error))
     {
       if (g_strcmp0 (self->last_write_error, error->message) != 0)
         g_message (_("Cannot store the notification outbox: %s"), error->message);
@@ -159,18 +128,14 @@ write_done (GObject      *source,
 static void
 start_write (CasNotifier *self)
 {
-  g_autoptr (GTask) task = g_task_new (self, NULL, write_done, NULL);
-  WriteData *write = g_new0 (WriteData, 1);
-
-  g_task_set_source_tag (task, start_write);
-  write->path = g_strdup (self->path);
-  write->json = cas_outbox_to_json (self->outbox);
-  g_task_set_task_data (task, write, write_data_free);
   self->writing = TRUE;
   self->dirty = FALSE;
   g_ptr_array_extend_and_steal (self->writing_waiters, g_steal_pointer (&self->save_waiters));
   self->save_waiters = g_ptr_array_new_with_free_func (g_object_unref);
-  g_task_run_in_thread (task, write_in_thread);
+  /* Replaced atomically with fsync: a crash leaves the old outbox or the
+   * new one, never half of one. */
+  cas_file_writer_replace_async (self->writer, self->path, cas_outbox_to_json (self->outbox),
+                                 write_done, g_object_ref (self));
 }
 
 static void
@@ -516,6 +481,7 @@ cas_notifier_finalize (GObject *object)
 
   g_strfreev (self->sender_names);
   g_free (self->path);
+  g_clear_object (&self->writer);
   g_clear_pointer (&self->outbox, cas_outbox_free);
   g_hash_table_unref (self->in_flight);
   g_hash_table_unref (self->failures);
@@ -577,6 +543,9 @@ cas_notifier_new_with_senders (GPtrArray  *senders,
         g_signal_connect (sender, "disarm-requested", G_CALLBACK (forward_disarm), self);
     }
   self->sender_names = g_strv_builder_end (names);
+  self->writer = cas_file_writer_new (error);
+  if (self->writer == NULL)
+    return NULL;
   self->path = g_build_filename (state_dir, CAS_NOTIFIER_OUTBOX_FILE, NULL);
   self->outbox = load_outbox (self->path);
   prune (self);
