@@ -36,6 +36,7 @@ struct _CasNotifier
   GPtrArray *save_waiters;    /* (owned) tasks waiting for a write not begun */
   GPtrArray *writing_waiters; /* (owned) tasks waiting for the write on its way */
   char *last_write_error;     /* (owned) (nullable) to log each cause once */
+  gboolean write_failed;      /* the last write failed: write again at the next flush */
 };
 
 enum {
@@ -113,9 +114,14 @@ write_done (GObject      *source,
         g_message (_("Cannot store the notification outbox: %s"), error->message);
       g_free (self->last_write_error);
       self->last_write_error = g_strdup (error->message);
+      /* Tried again at the next flush, not at once (a full disk stays full). */
+      self->write_failed = TRUE;
     }
   else
-    g_clear_pointer (&self->last_write_error, g_free);
+    {
+      g_clear_pointer (&self->last_write_error, g_free);
+      self->write_failed = FALSE;
+    }
 
   waiters = g_steal_pointer (&self->writing_waiters);
   self->writing_waiters = g_ptr_array_new_with_free_func (g_object_unref);
@@ -330,6 +336,8 @@ cas_notifier_flush_async (CasNotifier        *self,
   flush = g_new0 (FlushData, 1);
   g_task_set_task_data (task, flush, g_free);
 
+  if (self->write_failed && !self->writing)
+    mark_dirty (self);
   prune (self);
   entries = cas_outbox_get_entries (self->outbox);
   for (guint i = 0; i < entries->len; i++)

@@ -62,8 +62,9 @@ void cas_notifier_flush_async (CasNotifier        *self,
                                GCancellable       *cancellable,
                                GAsyncReadyCallback callback,
                                gpointer            user_data);
-/* TRUE when every pair tried was delivered; otherwise FALSE with a
- * CAS_ERROR_FAILED saying how many failed (already logged). */
+/* TRUE when every pair tried was delivered and the outbox is stored;
+ * otherwise FALSE with a CAS_ERROR_FAILED saying how many failed, or the
+ * error of the outbox write (both already logged). */
 gboolean cas_notifier_flush_finish (CasNotifier  *self,
                                     GAsyncResult *result,
                                     GError      **error);

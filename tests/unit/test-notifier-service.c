@@ -15,6 +15,7 @@
 #include "cas-error.h"
 #include "cas-json.h"
 #include "cas-notifier.h"
+#include "cas-outbox.h"
 #include "cas-ntfy-sender.h"
 #include "cas-slack-sender.h"
 
@@ -731,6 +732,44 @@ test_corrupt_outbox (Fixture       *fx,
 }
 
 static void
+test_write_failure (Fixture       *fx,
+                    gconstpointer  data)
+{
+  CasNotifier *notifier = make_notifier (fx);
+  g_autoptr (CasNotification) n = make_notification (CAS_NOTIFICATION_DONE);
+  g_autofree char *path = g_build_filename (fx->state_dir, CAS_NOTIFIER_OUTBOX_FILE, NULL);
+  g_autofree char *written = NULL;
+  g_autoptr (CasOutbox) outbox = NULL;
+  g_autoptr (GError) error = NULL;
+  Outcome outcome = { FALSE, FALSE, NULL };
+
+  /* A directory in the way: the outbox cannot be replaced (root ignores
+   * permissions, so nothing else would do). */
+  g_assert_cmpint (g_mkdir (path, 0700), ==, 0);
+  g_test_expect_message ("cas-notify", G_LOG_LEVEL_MESSAGE, "Cannot store the notification outbox: *");
+  g_assert_true (cas_notifier_ring (notifier, n));
+  cas_notifier_flush_async (notifier, NULL, flushed, &outcome);
+  wait_until (flag_set, &outcome.done, "a flush");
+  g_test_assert_expected_messages ();
+  /* Delivered, but not stored: the flush says so. */
+  g_assert_false (outcome.ok);
+  g_assert_nonnull (outcome.error);
+  g_clear_error (&outcome.error);
+  g_assert_cmpuint (cas_notifier_count_pending (notifier), ==, 0);
+  g_assert_cmpuint (count_messages (ntfy_port), ==, 1);
+
+  /* The next tick writes again. */
+  g_assert_cmpint (g_rmdir (path), ==, 0);
+  g_assert_true (flush (notifier));
+  finish (notifier);
+  g_assert_true (g_file_get_contents (path, &written, NULL, &error));
+  outbox = cas_outbox_from_json (written, strlen (written), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (cas_outbox_lookup (outbox, n->id));
+  g_assert_cmpuint (cas_outbox_count_pending (outbox), ==, 0);
+}
+
+static void
 test_config_errors (Fixture       *fx,
                     gconstpointer  data)
 {
@@ -976,6 +1015,7 @@ main (int   argc,
       ADD ("open-thread", test_open_thread, TRUE);
       ADD ("disarm", test_disarm, TRUE);
       ADD ("corrupt-outbox", test_corrupt_outbox, TRUE);
+      ADD ("write-failure", test_write_failure, TRUE);
       ADD ("config-errors", test_config_errors, FALSE);
       ADD ("secrets", test_secrets, FALSE);
     }
