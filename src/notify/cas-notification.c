@@ -84,12 +84,18 @@ repo_is_valid (const char *repo)
   return is_name (repo, slash - repo) && is_name (slash + 1, length - (slash + 1 - repo));
 }
 
+/* A run id may be a T3 thread id, which may hold ':' too. */
 static gboolean
 run_id_is_valid (const char *run_id)
 {
   gsize length = run_id != NULL ? strlen (run_id) : 0;
 
-  return length <= MAX_RUN_ID && is_name (run_id, length);
+  if (length == 0 || length > MAX_RUN_ID || strcmp (run_id, ".") == 0 || strcmp (run_id, "..") == 0)
+    return FALSE;
+  for (gsize i = 0; i < length; i++)
+    if (!is_name_char (run_id[i]) && run_id[i] != ':')
+      return FALSE;
+  return TRUE;
 }
 
 gboolean
@@ -173,7 +179,7 @@ cas_notification_new (CasNotificationKind kind,
   if (!run_id_is_valid (run_id))
     {
       g_set_error_literal (error, CAS_ERROR, CAS_ERROR_INVALID_ARGUMENT,
-                           "run id is not 1-128 of [A-Za-z0-9._-]");
+                           "run id is not 1-128 of [A-Za-z0-9._:-]");
       return NULL;
     }
   if (link != NULL && !cas_notification_link_is_valid (link))

@@ -48,7 +48,8 @@ gboolean cas_notification_kind_from_string (const char          *text,
 gboolean cas_notification_kind_is_escalation (CasNotificationKind kind);
 
 /* Checks and copies: @repo must be owner/name ([A-Za-z0-9._-], neither
- * part "." or ".."), @issue > 0, @run_id 1-128 of [A-Za-z0-9._-],
+ * part "." or ".."), @issue > 0, @run_id 1-128 of [A-Za-z0-9._:-] (a T3
+ * thread id will do), not "." or "..",
  * @link (nullable) an absolute http or https URI with a host. The title
  * and reason are repaired (invalid UTF-8, control characters) and cut to
  * length, never refused. Fails with CAS_ERROR_INVALID_ARGUMENT. */

@@ -38,13 +38,13 @@ test_ids (void)
 {
   g_autoptr (CasNotification) done = make (CAS_NOTIFICATION_DONE, "octo/cat", 12, "run-1");
   g_autoptr (CasNotification) human = make (CAS_NOTIFICATION_NEEDS_HUMAN, "octo/cat", 12, "run-1");
-  g_autoptr (CasNotification) frozen = make (CAS_NOTIFICATION_FROZEN, "Octo.Org/cat_2-x", 7, "r.2");
+  g_autoptr (CasNotification) frozen = make (CAS_NOTIFICATION_FROZEN, "Octo.Org/cat_2-x", 7, "thr:2.a_b-c");
   g_autoptr (CasNotification) again = make (CAS_NOTIFICATION_NEEDS_HUMAN, "octo/cat", 12, "run-1");
   CasNotificationKind kind;
 
   g_assert_cmpstr (done->id, ==, "octo/cat#12:done:run-1");
   g_assert_cmpstr (human->id, ==, "octo/cat#12:needs-human:run-1");
-  g_assert_cmpstr (frozen->id, ==, "Octo.Org/cat_2-x#7:frozen:r.2");
+  g_assert_cmpstr (frozen->id, ==, "Octo.Org/cat_2-x#7:frozen:thr:2.a_b-c");
   /* The same terminal state of the same run is the same doorbell. */
   g_assert_cmpstr (again->id, ==, human->id);
 
@@ -69,7 +69,7 @@ test_invalid (void)
 {
   const char *bad_repos[] = { NULL, "", "a", "a/", "/b", "../x", "./x", "a/..", "a/b/c", "a b/c",
                               "a/b\n", "ä/b", "a/b;rm -rf", "a\\b/c" };
-  const char *bad_runs[] = { NULL, "", "a/b", "..", "a b", "r\n", "ü" };
+  const char *bad_runs[] = { NULL, "", "a/b", "..", ".", "a b", "r\n", "ü", "a#b" };
   const char *bad_links[] = { "", "javascript:alert(1)", "file:///etc/passwd", "http://", "https://x y",
                               "https://ä.example/", "ftp://host/x", "/relative", "https://host/\n",
                               "data:text/html,hi", "https://host/\x7f" };
