@@ -449,6 +449,37 @@ cas_notifier_ring (CasNotifier     *self,
   return TRUE;
 }
 
+void
+cas_notifier_ring_async (CasNotifier        *self,
+                         CasNotification    *notification,
+                         GCancellable       *cancellable,
+                         GAsyncReadyCallback callback,
+                         gpointer            user_data)
+{
+  g_autoptr (GTask) task = NULL;
+
+  g_return_if_fail (CAS_IS_NOTIFIER (self));
+  g_return_if_fail (notification != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, cas_notifier_ring_async);
+  g_task_set_task_data (task, GINT_TO_POINTER (cas_notifier_ring (self, notification)), NULL);
+  wait_for_disk (self, task);
+}
+
+gboolean
+cas_notifier_ring_finish (CasNotifier  *self,
+                          GAsyncResult *result,
+                          gboolean     *is_new,
+                          GError      **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  if (is_new != NULL)
+    *is_new = GPOINTER_TO_INT (g_task_get_task_data (G_TASK (result)));
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
 guint
 cas_notifier_count_pending (CasNotifier *self)
 {

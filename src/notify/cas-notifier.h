@@ -52,6 +52,21 @@ GStrv cas_notifier_dup_sender_names (CasNotifier *self);
 gboolean cas_notifier_ring (CasNotifier     *self,
                             CasNotification *notification);
 
+/* The same, completing once the doorbell is in the outbox on disk: the
+ * loop marks a run's doorbell rung (CasRun.doorbell_rung) after this, so
+ * a crash in between loses no doorbell. *@is_new says whether it was
+ * rung now (FALSE: it had been before). Fails only when the outbox
+ * cannot be stored (the doorbell is still queued in memory). */
+void cas_notifier_ring_async (CasNotifier        *self,
+                              CasNotification    *notification,
+                              GCancellable       *cancellable,
+                              GAsyncReadyCallback callback,
+                              gpointer            user_data);
+gboolean cas_notifier_ring_finish (CasNotifier  *self,
+                                   GAsyncResult *result,
+                                   gboolean     *is_new,
+                                   GError      **error);
+
 /* Tries every pending (notification, sender) pair once; a pair already
  * on its way (from the ring or an earlier flush) is not sent again but
  * waited for. A failure is logged and retried at the next flush; one

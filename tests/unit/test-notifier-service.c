@@ -525,6 +525,54 @@ test_ring_once (Fixture       *fx,
 }
 
 static void
+rung (GObject      *source,
+      GAsyncResult *result,
+      gpointer      user_data)
+{
+  Outcome *outcome = user_data;
+  gboolean is_new = -1;
+
+  g_assert_true (cas_notifier_ring_finish (CAS_NOTIFIER (source), result, &is_new, &outcome->error));
+  outcome->ok = is_new;
+  outcome->done = TRUE;
+}
+
+/* Rings and waits until the outbox on disk has it: whether it was new. */
+static gboolean
+ring_and_store (CasNotifier     *notifier,
+                CasNotification *n)
+{
+  Outcome outcome = { FALSE, FALSE, NULL };
+
+  cas_notifier_ring_async (notifier, n, NULL, rung, &outcome);
+  wait_until (flag_set, &outcome.done, "a ring");
+  g_assert_no_error (outcome.error);
+  return outcome.ok;
+}
+
+static void
+test_ring_stored (Fixture       *fx,
+                  gconstpointer  data)
+{
+  CasNotifier *notifier = make_notifier (fx);
+  g_autoptr (CasNotification) n = make_notification (CAS_NOTIFICATION_NEEDS_HUMAN);
+  g_autofree char *path = g_build_filename (fx->state_dir, CAS_NOTIFIER_OUTBOX_FILE, NULL);
+  g_autofree char *written = NULL;
+  g_autoptr (CasOutbox) outbox = NULL;
+  g_autoptr (GError) error = NULL;
+
+  /* Once the ring completes, the doorbell is on disk, before any send. */
+  g_assert_true (ring_and_store (notifier, n));
+  g_assert_true (g_file_get_contents (path, &written, NULL, &error));
+  outbox = cas_outbox_from_json (written, strlen (written), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (cas_outbox_lookup (outbox, n->id));
+  g_assert_false (ring_and_store (notifier, n));
+  g_assert_true (flush (notifier));
+  finish (notifier);
+}
+
+static void
 test_retry_and_restart (Fixture       *fx,
                         gconstpointer  data)
 {
@@ -547,7 +595,7 @@ test_retry_and_restart (Fixture       *fx,
   /* A restart: what was delivered is not sent again, what was not is. */
   notifier = make_notifier (fx);
   g_assert_cmpuint (cas_notifier_count_pending (notifier), ==, 1);
-  g_assert_false (cas_notifier_ring (notifier, n));
+  g_assert_false (ring_and_store (notifier, n));
   g_assert_true (flush (notifier));
   g_assert_cmpuint (cas_notifier_count_pending (notifier), ==, 0);
   g_assert_cmpuint (count_messages (ntfy_port), ==, 1);
@@ -1009,6 +1057,7 @@ main (int   argc,
   else
     {
       ADD ("ring-once", test_ring_once, TRUE);
+      ADD ("ring-stored", test_ring_stored, TRUE);
       ADD ("retry-and-restart", test_retry_and_restart, TRUE);
       ADD ("slack-not-ok", test_slack_not_ok, TRUE);
       ADD ("no-server", test_no_server, FALSE);
