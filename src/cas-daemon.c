@@ -11,6 +11,10 @@
 #include <glib/gi18n.h>
 
 #include "cas-admission.h"
+#include "cas-afk-control.h"
+#include "cas-afk-loop.h"
+#include "cas-afk-routes.h"
+#include "cas-afk-settings.h"
 #include "cas-agents.h"
 #include "cas-chat-routes.h"
 #include "cas-cli-pool.h"
@@ -52,6 +56,10 @@ struct _CasDaemon
   CasLoginRoutes *login_routes;        /* (owned) */
   CasPower *power;                     /* (owned) */
   CasPowerRoutes *power_routes;        /* (owned) */
+  CasAfkSettings *afk_settings;        /* (owned) */
+  CasAfkLoop *afk_loop;                /* (owned) (nullable) see start_afk () */
+  CasAfkRoutes *afk_routes;            /* (owned) (nullable) */
+  CasAfkControl *afk_control;          /* (owned) (nullable) */
 
   char *claude_path;          /* (owned) (nullable) */
   gint64 claude_checked_us;
@@ -71,6 +79,10 @@ cas_daemon_finalize (GObject *object)
 {
   CasDaemon *self = CAS_DAEMON (object);
 
+  g_clear_object (&self->afk_control);
+  g_clear_object (&self->afk_routes);
+  g_clear_object (&self->afk_loop);
+  g_clear_object (&self->afk_settings);
   g_clear_object (&self->chat);
   g_clear_object (&self->conversation_routes);
   g_clear_object (&self->job_routes);
@@ -190,6 +202,43 @@ load_agents (CasDaemon *self)
                (const char *) g_ptr_array_index (problems, i));
 }
 
+/* The AFK loop. A [github], [t3], [ci] or [notify] value that is set but
+ * unusable stops start-up, since the loop could be armed over D-Bus at
+ * any time; only when the kill switch is locked on (config file or
+ * environment) can the loop never run, and then the daemon starts
+ * without it (logged). */
+static gboolean
+start_afk (CasDaemon          *self,
+           const char * const *envp,
+           GError            **error)
+{
+  g_autoptr (GError) local_error = NULL;
+  int source = cas_config_get_source (self->config, "afk", "kill-switch");
+
+  self->afk_settings = cas_afk_settings_new (self->config, self->state_dir, error);
+  if (self->afk_settings == NULL)
+    return FALSE;
+  self->afk_loop = cas_afk_loop_new (self->config, self->afk_settings, self->agents,
+                                     self->state_dir, envp, &local_error);
+  if (self->afk_loop == NULL)
+    {
+      if (self->config->afk_kill_switch && source != CAS_CONFIG_SOURCE_DEFAULT &&
+          source >= 0)
+        {
+          g_message (_("The AFK loop is off (its kill switch is locked on): %s"),
+                     local_error->message);
+          return TRUE;
+        }
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                  _("The AFK loop cannot start: "));
+      return FALSE;
+    }
+  self->afk_routes = cas_afk_routes_new (self->afk_loop);
+  cas_afk_routes_register (self->afk_routes, self->http);
+  self->afk_control = cas_afk_control_new (self->afk_loop);
+  return TRUE;
+}
+
 CasDaemon *
 cas_daemon_new (CasConfig *config,
                 GError   **error)
@@ -253,6 +302,8 @@ cas_daemon_new (CasConfig *config,
     return NULL;
   self->power_routes = cas_power_routes_new (self->power);
   cas_power_routes_register (self->power_routes, self->http);
+  if (!start_afk (self, (const char * const *) envp, error))
+    return NULL;
   explicit_bzero (token, strlen (token));
 
   return g_steal_pointer (&self);
@@ -286,7 +337,10 @@ void
 cas_daemon_export (CasDaemon       *self,
                    GDBusConnection *connection)
 {
-  /* The control interfaces arrive with the D-Bus control surface. */
+  g_autoptr (GError) error = NULL;
+
+  if (self->afk_control != NULL && !cas_afk_control_export (self->afk_control, connection, &error))
+    g_message (_("Cannot export the AFK control interface: %s"), error->message);
 }
 
 void
@@ -295,6 +349,10 @@ cas_daemon_stop (CasDaemon *self)
   gint64 deadline;
 
   cas_http_server_shutdown (self->http);
+  if (self->afk_control != NULL)
+    cas_afk_control_unexport (self->afk_control);
+  if (self->afk_loop != NULL)
+    cas_afk_loop_stop (self->afk_loop);
   /* No refill may start a process behind the stop below. */
   cas_cli_pool_shutdown (self->pool);
   cas_conversations_stop (self->conversations);
