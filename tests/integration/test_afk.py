@@ -1,0 +1,326 @@
+"""The AFK loop end to end: the built daemon against fake GitHub, T3, ntfy
+and Slack servers, driven over the class's private D-Bus. Each test
+asserts what the fakes received."""
+import datetime
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+from gi.repository import Gio, GLib
+
+from cas_harness import DaemonTestCase, wait_for
+
+sys.path.insert(0, os.environ.get('CAS_FAKES_SRCDIR', ''))
+from fake_github import FakeGitHub  # noqa: E402
+from fake_t3_helper import FakeT3  # noqa: E402
+
+BUS_NAME = 'org.ClaudeAgentService'
+OBJECT_PATH = '/org/ClaudeAgentService'
+AFK = 'org.ClaudeAgentService.Afk'
+REPO = 'acme/widgets'
+READY = 'ready-for-agent'
+IN_PROGRESS = 'agent-in-progress'
+PYTHON = os.environ.get('CAS_PYTHON', '/usr/bin/python3')
+FAKES_SRC = os.environ.get('CAS_FAKES_SRCDIR', '')
+SLACK_PATH = '/services/T000/B000/XXXXXXXX'
+
+
+def iso(delta_seconds=0):
+    t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=delta_seconds)
+    return t.strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+class PortFake:
+    """fake_ntfy.py / fake_slack.py in a child process, on a free port."""
+
+    def __init__(self, script, args=()):
+        self.dir = tempfile.TemporaryDirectory(prefix='fake-')
+        port_file = os.path.join(self.dir.name, 'port')
+        self.proc = subprocess.Popen([PYTHON, os.path.join(FAKES_SRC, script),
+                                      '--port-file', port_file, '--exit-with-stdin'] + list(args),
+                                     stdin=subprocess.PIPE)
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError('%s exited' % script)
+            try:
+                with open(port_file) as f:
+                    return int(f.read())
+            except (OSError, ValueError):
+                return None
+        self.port = wait_for(ready, 20, script + ' to listen')
+        self.url = 'http://127.0.0.1:%d' % self.port
+
+    def control(self, method, path):
+        import http.client
+        conn = http.client.HTTPConnection('127.0.0.1', self.port, timeout=30)
+        try:
+            conn.request(method, '/_fake/' + path)
+            resp = conn.getresponse()
+            body = resp.read()
+            return json.loads(body) if body else None
+        finally:
+            conn.close()
+
+    def messages(self):
+        return self.control('GET', 'messages')
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+        self.proc.stdin.close()
+        self.dir.cleanup()
+
+
+class AfkTestCase(DaemonTestCase):
+    start_daemon = False
+
+    def setUp(self):
+        super().setUp()
+        self.gh = FakeGitHub().start()
+        self.addCleanup(self.gh.stop)
+        self.t3 = FakeT3().start()
+        self.addCleanup(self.t3.stop)
+        self.ntfy = PortFake('fake_ntfy.py')
+        self.addCleanup(self.ntfy.stop)
+        self.slack = PortFake('fake_slack.py', ['--webhook-path', SLACK_PATH])
+        self.addCleanup(self.slack.stop)
+        self.gh.add_repo(REPO, collaborators={'alice': 'admin', 'afk-bot': 'write',
+                                              'mallory': 'read'})
+        secrets = os.path.join(self.tmp, 'secrets')
+        os.makedirs(secrets)
+        self.ws = os.path.join(self.tmp, 'ws')
+        os.makedirs(os.path.join(self.ws, 'acme__widgets'))
+        files = {'github': self.gh.token, 't3': self.t3.token,
+                 'slack': self.slack.url + SLACK_PATH}
+        for name, value in files.items():
+            with open(os.path.join(secrets, name), 'w') as f:
+                f.write(value + '\n')
+        self.afk_config = {
+            'github': {'api-url': self.gh.url, 'token-file': os.path.join(secrets, 'github')},
+            't3': {'base-url': self.t3.url, 'token-file': os.path.join(secrets, 't3'),
+                   'workspace-base': self.ws},
+            'notify': {'desktop': 'false', 'ntfy-url': self.ntfy.url, 'ntfy-topic': 'afk',
+                       'slack-webhook-file': os.path.join(secrets, 'slack')},
+        }
+        self.bus = Gio.DBusConnection.new_for_address_sync(
+            os.environ['DBUS_SESSION_BUS_ADDRESS'],
+            Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+            Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+        self.addCleanup(self.bus.close_sync, None)
+        self.signals = []
+        self.bus.signal_subscribe(None, None, None, OBJECT_PATH, None,
+                                  Gio.DBusSignalFlags.NONE, self._on_signal)
+
+    def _on_signal(self, conn, sender, path, iface, name, params):
+        self.signals.append((iface, name, params.unpack()))
+
+    def pump(self):
+        ctx = GLib.MainContext.default()
+        while ctx.iteration(False):
+            pass
+
+    # ---- the daemon and D-Bus ------------------------------------------
+
+    def start_afk(self, afk=None, env=None, **more):
+        config = json.loads(json.dumps(self.afk_config))
+        config.setdefault('afk', {}).update(afk or {})
+        for group, keys in more.items():
+            config.setdefault(group, {}).update(keys)
+        self.start(config=config, env=env)
+
+        def owned():
+            if self.daemon.poll() is not None:
+                raise AssertionError('daemon exited:\n' + self.daemon_output())
+            reply = self.bus.call_sync('org.freedesktop.DBus', '/org/freedesktop/DBus',
+                                       'org.freedesktop.DBus', 'NameHasOwner',
+                                       GLib.Variant('(s)', (BUS_NAME,)), None,
+                                       Gio.DBusCallFlags.NONE, -1, None)
+            return reply.unpack()[0]
+        wait_for(owned, 20, 'the daemon to own its bus name')
+
+    def call(self, method, args=None, timeout_ms=60000):
+        reply = self.bus.call_sync(BUS_NAME, OBJECT_PATH, AFK, method, args, None,
+                                   Gio.DBusCallFlags.NONE, timeout_ms, None)
+        return reply.unpack()
+
+    def prop(self, name):
+        reply = self.bus.call_sync(BUS_NAME, OBJECT_PATH, 'org.freedesktop.DBus.Properties',
+                                   'Get', GLib.Variant('(ss)', (AFK, name)), None,
+                                   Gio.DBusCallFlags.NONE, -1, None)
+        return reply.unpack()[0]
+
+    def tick(self):
+        return self.call('Tick')[0]
+
+    def arm(self, repos=(REPO,)):
+        self.call('SetAllowlist', GLib.Variant('(as)', (list(repos),)))
+        self.call('SetKillSwitch', GLib.Variant('(b)', (False,)))
+        self.assertTrue(self.prop('Armed'))
+
+    def explain(self):
+        return {v['issue']: v for v in self.call('Explain')[0]}
+
+    # ---- what the fakes saw --------------------------------------------
+
+    def gh_requests(self):
+        return self.gh.requests()
+
+    def t3_commands(self, kind=None):
+        out = []
+        for r in self.t3.requests():
+            if r['path'] == '/api/orchestration/dispatch' and r['method'] == 'POST':
+                body = r['body']
+                if isinstance(body, str):
+                    try:
+                        body = json.loads(body)
+                    except ValueError:
+                        continue
+                if kind is None or body.get('type') == kind:
+                    out.append(body)
+        return out
+
+    def issue(self, number):
+        for i in self.gh.state()['repos'][REPO]['issues']:
+            if i['number'] == number:
+                return i
+        raise KeyError(number)
+
+    def comments(self, number):
+        return [c for c in self.gh.state()['repos'][REPO]['comments'] if c['issue'] == number]
+
+
+class DisarmedTest(AfkTestCase):
+    def test_disarmed_start_and_tick_make_no_request(self):
+        self.start_afk()
+        self.assertFalse(self.prop('Armed'))
+        self.assertTrue(self.prop('KillSwitch'))
+        report = self.tick()
+        self.assertFalse(report['armed'])
+        self.assertIn('disarmed', report['message'])
+        self.assertEqual(report['dispatched'], [])
+        self.assertGreater(self.prop('LastTick'), 0)
+        self.assertEqual(self.gh_requests(), [])
+        self.assertEqual(self.t3.requests(), [])
+        self.assertEqual(self.ntfy.messages()['requests'], 0)
+        self.assertEqual(self.slack.messages()['requests'], 0)
+
+
+class ArmingTest(AfkTestCase):
+    def test_both_gates_needed_and_persisted(self):
+        self.start_afk()
+        self.call('SetKillSwitch', GLib.Variant('(b)', (False,)))
+        self.assertFalse(self.prop('KillSwitch'))
+        self.assertFalse(self.prop('Armed'))
+        self.call('SetAllowlist', GLib.Variant('(as)', ([REPO],)))
+        self.assertTrue(self.prop('Armed'))
+        self.assertEqual(self.prop('Allowlist'), [REPO])
+        wait_for(lambda: self.pump() or any(
+            n == 'PropertiesChanged' and p[0] == AFK and p[1].get('Armed') is True
+            for _, n, p in self.signals), 10, 'PropertiesChanged with Armed')
+
+        with self.assertRaises(GLib.Error) as caught:
+            self.call('SetAllowlist', GLib.Variant('(as)', (['not a repo'],)))
+        self.assertIn('org.ClaudeAgentService.Error.InvalidArgument', caught.exception.message)
+        self.assertEqual(self.prop('Allowlist'), [REPO])
+
+        self.stop_daemon()
+        self.start_afk()
+        self.assertTrue(self.prop('Armed'))
+        self.assertEqual(self.prop('Allowlist'), [REPO])
+        self.call('SetKillSwitch', GLib.Variant('(b)', (True,)))
+        self.assertFalse(self.prop('Armed'))
+        self.stop_daemon()
+        self.start_afk()
+        self.assertFalse(self.prop('Armed'))
+
+    def test_kill_switch_in_config_is_locked(self):
+        self.start_afk(afk={'kill-switch': 'true', 'allowlist': REPO})
+        with self.assertRaises(GLib.Error) as caught:
+            self.call('SetKillSwitch', GLib.Variant('(b)', (False,)))
+        self.assertIn('org.ClaudeAgentService.Error.KillSwitchLocked', caught.exception.message)
+        self.assertTrue(self.prop('KillSwitch'))
+        self.assertFalse(self.prop('Armed'))
+
+    def test_error_in_bulgarian(self):
+        self.start_afk(env={'LANGUAGE': 'bg', 'LC_ALL': 'C.UTF-8'})
+        with self.assertRaises(GLib.Error) as caught:
+            self.call('SetAllowlist', GLib.Variant('(as)', (['not a repo'],)))
+        self.assertIn('org.ClaudeAgentService.Error.InvalidArgument', caught.exception.message)
+        self.assertRegex(caught.exception.message, '[а-яА-Я]')
+
+
+class SelectionTest(AfkTestCase):
+    def seed(self):
+        gh = self.gh
+        gh.add_issue(REPO, 1, 'untrusted', labels=[READY], labeled_by='mallory')
+        gh.add_issue(REPO, 2, 'by ourselves', labels=[READY], labeled_by='afk-bot')
+        gh.add_issue(REPO, 3, 'paused', labels=[READY, 'paused'], labeled_by='alice')
+        gh.add_issue(REPO, 4, 'a pull request', labels=[READY], labeled_by='alice',
+                     pull_request=True)
+        gh.add_issue(REPO, 5, 'blocked', body='Blocked by #20', labels=[READY],
+                     labeled_by='alice')
+        gh.add_issue(REPO, 6, 'the one', body='Blocked by #21', labels=[READY],
+                     labeled_by='alice')
+        gh.add_issue(REPO, 20, 'open blocker')
+        gh.add_issue(REPO, 21, 'closed blocker', state='closed')
+
+    def test_exactly_the_right_issue_is_dispatched(self):
+        self.seed()
+        self.start_afk()
+        self.arm()
+        verdicts = self.explain()
+        self.assertEqual(verdicts[1]['gate'], 'untrusted-labeller')
+        self.assertEqual(verdicts[2]['gate'], 'labelled-by-self')
+        self.assertEqual(verdicts[3]['gate'], 'paused')
+        self.assertNotIn(4, verdicts)
+        self.assertEqual(verdicts[5]['gate'], 'blocked')
+        self.assertEqual(verdicts[6]['gate'], '')
+        self.assertTrue(verdicts[6]['dispatch'])
+        self.assertEqual(sum(1 for v in verdicts.values() if v['dispatch']), 1)
+        resp = self.request('GET', '/api/afk/plan')
+        self.assertEqual(resp.status, 200)
+        plan = {v['issue']: v for v in resp.json()}
+        self.assertEqual({n: v['gate'] for n, v in plan.items()},
+                         {n: v['gate'] for n, v in verdicts.items()})
+        self.assertEqual(self.request('GET', '/api/afk/plan', token=None).status, 401)
+        # Explain is a dry run.
+        self.assertEqual(self.t3.requests(), [])
+        self.assertNotIn(IN_PROGRESS, self.issue(6)['labels'])
+
+        # T3 cannot be reached: nothing is labelled.
+        self.t3.fault('/api/orchestration/dispatch', 'close')
+        report = self.tick()
+        self.assertEqual(report['dispatched'], [])
+        self.assertNotIn(IN_PROGRESS, self.issue(6)['labels'])
+        self.t3.clear_faults()
+
+        report = self.tick()
+        self.assertEqual([(d['repository'], d['issue']) for d in report['dispatched']],
+                         [(REPO, 6)])
+        turns = self.t3_commands('thread.turn.start')
+        created = [c for c in self.t3_commands('thread.create')]
+        self.assertEqual(turns[-1]['threadId'], created[-1]['threadId'])
+        self.assertIn('AFK-Issue: %s#6' % REPO, turns[-1]['message']['text'])
+        self.assertIn('issue-implementer' if False else 'Commit trailer',
+                      turns[-1]['message']['text'])
+        self.assertIn(IN_PROGRESS, self.issue(6)['labels'])
+        for n in (1, 2, 3, 4, 5):
+            self.assertNotIn(IN_PROGRESS, self.issue(n)['labels'])
+        checklist = self.comments(6)
+        self.assertEqual(len(checklist), 1)
+        self.assertEqual(checklist[0]['user'], 'afk-bot')
+        self.assertIn('claude-agent-service:afk-run', checklist[0]['body'])
+        runs = self.call('ListRuns')[0]
+        self.assertEqual([(r['repository'], r['issue'], r['phase']) for r in runs],
+                         [(REPO, 6, 'dispatched')])
+
+        # The repo is locked now: nothing more for it.
+        self.gh.add_issue(REPO, 7, 'another', labels=[READY], labeled_by='alice')
+        n_created = len(self.t3_commands('thread.create'))
+        report = self.tick()
+        self.assertEqual(report['dispatched'], [])
+        self.assertEqual(len(self.t3_commands('thread.create')), n_created)
+        self.assertEqual(self.explain()[7]['gate'], 'repo-locked')
