@@ -304,7 +304,7 @@ class SelectionTest(AfkTestCase):
         created = [c for c in self.t3_commands('thread.create')]
         self.assertEqual(turns[-1]['threadId'], created[-1]['threadId'])
         self.assertIn('AFK-Issue: %s#6' % REPO, turns[-1]['message']['text'])
-        self.assertIn('issue-implementer' if False else 'Commit trailer',
+        self.assertIn('Commit trailer',  # the issue-implementer's rules
                       turns[-1]['message']['text'])
         self.assertIn(IN_PROGRESS, self.issue(6)['labels'])
         for n in (1, 2, 3, 4, 5):
