@@ -324,3 +324,165 @@ class SelectionTest(AfkTestCase):
         self.assertEqual(report['dispatched'], [])
         self.assertEqual(len(self.t3_commands('thread.create')), n_created)
         self.assertEqual(self.explain()[7]['gate'], 'repo-locked')
+
+
+class RunTestCase(AfkTestCase):
+    """One issue, #6, dispatched; then the test plays the agent and CI."""
+
+    def dispatch_one(self, afk=None):
+        # An old commit naming the issue, from before the dispatch: never ours.
+        self.gh.add_commit(REPO, 'main', 'a' * 40,
+                           'Old work\n\nCloses #6\n\nAFK-Issue: #6', iso(-3600))
+        self.gh.add_issue(REPO, 6, 'the one', labels=[READY], labeled_by='alice')
+        self.start_afk(afk=afk)
+        self.arm()
+        report = self.tick()
+        self.assertEqual([d['issue'] for d in report['dispatched']], [6])
+        self.thread = report['dispatched'][0]['thread-id']
+        self.bodies = [self.checklist()['body']]
+        return self.thread
+
+    def checklist(self):
+        comments = self.comments(6)
+        self.assertEqual(len(comments), 1, comments)
+        return comments[0]
+
+    def run_state(self):
+        runs = [r for r in self.call('ListRuns')[0] if r['issue'] == 6]
+        self.assertEqual(len(runs), 1)
+        return runs[0]
+
+    def push(self, sha, conclusion):
+        self.gh.add_commit(REPO, 'main', sha, 'Do it\n\nAFK-Issue: #6', iso())
+        status = 'completed' if conclusion else 'in_progress'
+        self.gh.set_check_runs(REPO, sha, [{'name': 'build', 'status': status,
+                                            'conclusion': conclusion}])
+
+    def turn_starts(self):
+        return [c for c in self.t3_commands('thread.turn.start') if c['threadId'] == self.thread]
+
+    def doorbells(self):
+        ntfy = self.ntfy.messages()['messages']
+        slack = self.slack.messages()['messages']
+        return ntfy, slack
+
+    def wait_doorbells(self, n):
+        wait_for(lambda: tuple(len(x) for x in self.doorbells()) == (n, n), 20,
+                 '%d doorbell(s) on ntfy and Slack' % n)
+        return self.doorbells()
+
+    def kill_and_restart(self):
+        self.daemon.kill()
+        self.daemon.wait()
+        self.start_afk()
+        self.assertTrue(self.prop('Armed'))
+
+    def assert_done(self):
+        self.assertEqual(self.run_state()['phase'], 'done')
+        issue = self.issue(6)
+        self.assertEqual(issue['state'], 'closed')
+        self.assertNotIn(IN_PROGRESS, issue['labels'])
+        ntfy, slack = self.wait_doorbells(1)
+        self.assertIn('6', json.dumps(ntfy[0]))
+        # The lock is gone: another issue of the repo may go.
+        self.gh.add_issue(REPO, 8, 'next', labels=[READY], labeled_by='alice')
+        self.assertTrue(self.explain()[8]['dispatch'])
+
+
+class DoneTest(RunTestCase):
+    def test_push_and_green_ci_close_the_issue(self):
+        self.dispatch_one()
+        self.t3.move_turn(self.thread, 'running')
+        self.tick()
+        self.assertEqual(self.run_state()['phase'], 'dispatched')
+
+        self.push('b' * 40, None)
+        self.tick()
+        self.assertEqual(self.run_state()['phase'], 'pushed')
+        self.bodies.append(self.checklist()['body'])
+
+        self.gh.set_check_runs(REPO, 'b' * 40, [{'name': 'build', 'status': 'completed',
+                                                 'conclusion': 'success'}])
+        self.tick()
+        self.bodies.append(self.checklist()['body'])
+        self.assertEqual(len(set(self.bodies)), 3, 'the checklist is edited in every phase')
+        self.assert_done()
+        self.tick()
+        self.assertEqual(tuple(len(x) for x in self.doorbells()), (1, 1))
+        self.assertEqual(len(self.comments(6)), 1)
+
+    def test_sigkill_between_steps(self):
+        self.dispatch_one()
+        self.t3.move_turn(self.thread, 'running')
+        self.kill_and_restart()
+        self.push('c' * 40, None)
+        self.tick()
+        self.assertEqual(self.run_state()['phase'], 'pushed')
+
+        # The run file is lost too: rebuilt from the checklist comment.
+        self.daemon.kill()
+        self.daemon.wait()
+        runs_dir = os.path.join(self.state_dir, 'afk', 'runs')
+        for name in os.listdir(runs_dir):
+            os.unlink(os.path.join(runs_dir, name))
+        self.start_afk()
+        self.gh.set_check_runs(REPO, 'c' * 40, [{'name': 'build', 'status': 'completed',
+                                                 'conclusion': 'success'}])
+        self.tick()
+        self.assert_done()
+        self.kill_and_restart()
+        self.tick()
+        self.assertEqual(tuple(len(x) for x in self.doorbells()), (1, 1))
+        self.assertEqual(len(self.comments(6)), 1)
+        self.assertEqual(len(self.t3_commands('thread.create')), 1)
+
+
+class EscalationTest(RunTestCase):
+    def test_red_ci_fixes_forward_then_freezes(self):
+        self.dispatch_one(afk={'fix-forward-max-attempts': '2'})
+        self.t3.move_turn(self.thread, 'running')
+        self.push('d' * 40, 'failure')
+        self.tick()
+        # Never steer a running turn.
+        self.assertEqual(len(self.turn_starts()), 1)
+        for attempt in (1, 2):
+            self.t3.move_turn(self.thread, 'completed')
+            self.tick()
+            self.assertEqual(len(self.turn_starts()), 1 + attempt)
+            self.assertIn('d' * 40, self.turn_starts()[-1]['message']['text'])
+            self.assertEqual(self.run_state()['phase'], 'fixing')
+            self.t3.move_turn(self.thread, 'running')
+        self.t3.move_turn(self.thread, 'completed')
+        self.tick()
+        state = self.run_state()
+        self.assertEqual(state['phase'], 'frozen')
+        self.assertEqual(state['reason-code'], 'fix-forward-attempts')
+        labels = self.issue(6)['labels']
+        self.assertIn('ready-for-human', labels)
+        self.assertNotIn(READY, labels)
+        self.assertNotIn(IN_PROGRESS, labels)
+        self.assertEqual(self.issue(6)['state'], 'open')
+        ntfy, slack = self.wait_doorbells(1)
+        self.assertEqual(len(self.turn_starts()), 3)
+        wait_for(lambda: self.pump() or any(n == 'Escalated' for _, n, _p in self.signals),
+                 10, 'the Escalated signal')
+
+        # A frozen issue is not dispatched again, even labelled ready by a person.
+        self.gh.update(lambda s: s['repos'][REPO]['issues'][0]['labels'].append(READY))
+        creates = len(self.t3_commands('thread.create'))
+        self.tick()
+        self.assertEqual(len(self.t3_commands('thread.create')), creates)
+        self.assertEqual(tuple(len(x) for x in self.doorbells()), (1, 1))
+
+    def test_pending_user_input_needs_a_human(self):
+        self.dispatch_one()
+        self.t3.move_turn(self.thread, 'running')
+        self.t3.add_user_input(self.thread)
+        self.tick()
+        state = self.run_state()
+        self.assertEqual(state['phase'], 'needs-human')
+        self.assertEqual(state['reason-code'], 'pending-user-input')
+        self.assertIn('ready-for-human', self.issue(6)['labels'])
+        self.wait_doorbells(1)
+        self.tick()
+        self.assertEqual(tuple(len(x) for x in self.doorbells()), (1, 1))
