@@ -358,6 +358,10 @@ class RunTestCase(AfkTestCase):
         self.gh.set_check_runs(REPO, sha, [{'name': 'build', 'status': status,
                                             'conclusion': conclusion}])
 
+    def creates_for(self, number):
+        return sum(1 for c in self.t3_commands('thread.create')
+                   if c['title'].startswith('%s#%d ' % (REPO, number)))
+
     def turn_starts(self):
         return [c for c in self.t3_commands('thread.turn.start') if c['threadId'] == self.thread]
 
@@ -434,7 +438,7 @@ class DoneTest(RunTestCase):
         self.tick()
         self.assertEqual(tuple(len(x) for x in self.doorbells()), (1, 1))
         self.assertEqual(len(self.comments(6)), 1)
-        self.assertEqual(len(self.t3_commands('thread.create')), 1)
+        self.assertEqual(self.creates_for(6), 1)
 
 
 class EscalationTest(RunTestCase):
@@ -467,12 +471,15 @@ class EscalationTest(RunTestCase):
         wait_for(lambda: self.pump() or any(n == 'Escalated' for _, n, _p in self.signals),
                  10, 'the Escalated signal')
 
-        # A frozen issue is not dispatched again, even labelled ready by a person.
-        self.gh.update(lambda s: s['repos'][REPO]['issues'][0]['labels'].append(READY))
-        creates = len(self.t3_commands('thread.create'))
+        # A frozen issue is not dispatched again...
         self.tick()
-        self.assertEqual(len(self.t3_commands('thread.create')), creates)
+        self.assertEqual(self.creates_for(6), 1)
         self.assertEqual(tuple(len(x) for x in self.doorbells()), (1, 1))
+        # ... until a person puts the ready label back: a new run.
+        self.gh.add_issue(REPO, 6, 'the one', labels=[READY], labeled_by='alice')
+        report = self.tick()
+        self.assertEqual([d['issue'] for d in report['dispatched']], [6])
+        self.assertEqual(self.creates_for(6), 2)
 
     def test_pending_user_input_needs_a_human(self):
         self.dispatch_one()
