@@ -8,6 +8,8 @@ import subprocess
 import sys
 import tempfile
 
+import dbus
+import dbusmock
 from gi.repository import Gio, GLib
 
 from cas_harness import DaemonTestCase, wait_for
@@ -493,3 +495,60 @@ class EscalationTest(RunTestCase):
         self.wait_doorbells(1)
         self.tick()
         self.assertEqual(tuple(len(x) for x in self.doorbells()), (1, 1))
+
+
+class DoorbellTest(RunTestCase):
+    def test_ntfy_refusal_is_retried_while_slack_delivers(self):
+        self.dispatch_one()
+        self.ntfy.control('POST', 'fail?count=1&status=403')
+        self.push('e' * 40, 'success')
+        self.tick()
+        self.assertEqual(self.run_state()['phase'], 'done')
+        # Slack does not wait for ntfy; ntfy's 403 is retried, and lands once.
+        wait_for(lambda: len(self.doorbells()[1]) == 1, 20, 'the Slack doorbell')
+        self.tick()
+        ntfy, slack = self.wait_doorbells(1)
+        self.assertEqual(self.ntfy.messages()['requests'], 2)
+        self.tick()
+        self.assertEqual(tuple(len(x) for x in self.doorbells()), (1, 1))
+        self.assertEqual(self.ntfy.messages()['requests'], 2)
+
+    def test_disarm_button_on_the_desktop_notification(self):
+        (mock, obj) = self.spawn_server_template('notification_daemon',
+                                                 {'capabilities': 'actions body'},
+                                                 stdout=subprocess.DEVNULL)
+        self.addCleanup(mock.wait)
+        self.addCleanup(mock.terminate)
+        self.afk_config['notify']['desktop'] = 'true'
+        self.dispatch_one()
+        self.t3.move_turn(self.thread, 'running')
+        self.t3.add_approval(self.thread)
+        self.tick()
+        self.assertEqual(self.run_state()['phase'], 'needs-human')
+        wait_for(lambda: [c for c in obj.GetCalls() if c[1] == 'Notify'], 20,
+                 'the desktop notification')
+        notify = [c for c in obj.GetCalls() if c[1] == 'Notify'][0]
+        self.assertIn('disarm', notify[2][5])
+        self.assertTrue(self.prop('Armed'))
+        obj.EmitSignal('org.freedesktop.Notifications', 'ActionInvoked', 'us',
+                       [dbus.UInt32(1), 'disarm'], dbus_interface=dbusmock.MOCK_IFACE)
+        wait_for(lambda: not self.prop('Armed'), 20, 'the loop to be disarmed')
+        self.assertTrue(self.prop('KillSwitch'))
+
+    def test_disarming_mid_run_stops_everything(self):
+        self.dispatch_one()
+        self.call('SetKillSwitch', GLib.Variant('(b)', (True,)))
+        self.gh.clear_requests()
+        self.t3.control('DELETE', 'requests')
+        self.gh.add_issue(REPO, 9, 'another', labels=[READY], labeled_by='alice')
+        self.push('f' * 40, 'success')
+        self.gh.clear_requests()
+        report = self.tick()
+        self.assertFalse(report['armed'])
+        self.assertEqual(self.gh_requests(), [])
+        self.assertEqual(self.t3.requests(), [])
+        self.assertEqual(self.run_state()['phase'], 'dispatched')
+        # Armed again, the run goes on where it was.
+        self.call('SetKillSwitch', GLib.Variant('(b)', (False,)))
+        self.tick()
+        self.assertEqual(self.run_state()['phase'], 'done')
