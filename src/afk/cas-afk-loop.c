@@ -286,13 +286,13 @@ on_find_comment (GObject      *source,
                                                     (guint) issue->number, &error);
 
       if (run == NULL)
-        g_message (_("AFK: the checklist of %s#%" G_GINT64_FORMAT " cannot be read: %s"),
-                   current_repo (g), issue->number, error->message);
+        g_message (_("AFK: the checklist of %s#%u cannot be read: %s"),
+                   current_repo (g), (guint) issue->number, error->message);
       else
         {
           run->checklist_comment_id = comment->id;
-          g_message (_("AFK: rebuilt the run of %s#%" G_GINT64_FORMAT " from its checklist"),
-                     current_repo (g), issue->number);
+          g_message (_("AFK: rebuilt the run of %s#%u from its checklist"),
+                     current_repo (g), (guint) issue->number);
           cas_run_store_save_async (g->self->store, run, NULL, NULL);
         }
     }
