@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <string.h>
 
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
@@ -280,6 +281,9 @@ cas_run_store_save_async (CasRunStore        *self,
   g_autoptr (GTask) task = g_task_new (self, NULL, callback, user_data);
   g_autofree char *name = NULL;
   g_autofree char *path = NULL;
+  g_autofree char *json = NULL;
+  g_autoptr (CasRun) check = NULL;
+  g_autoptr (GError) error = NULL;
 
   g_task_set_source_tag (task, cas_run_store_save_async);
   g_return_if_fail (CAS_IS_RUN_STORE (self));
@@ -292,9 +296,19 @@ cas_run_store_save_async (CasRunStore        *self,
                                _("Not a valid run"));
       return;
     }
+  /* Never write what the next start would set aside. */
+  json = cas_run_to_json (run);
+  check = cas_run_from_json (json, strlen (json), &error);
+  if (check == NULL)
+    {
+      g_message (_("Cannot save the AFK run: %s"), error->message);
+      g_task_return_new_error (task, CAS_ERROR, CAS_ERROR_INVALID_ARGUMENT, "%s",
+                               error->message);
+      return;
+    }
   path = g_build_filename (self->dir, name, NULL);
   keep (self, cas_run_copy (run));
-  cas_file_writer_replace_async (self->writer, path, cas_run_to_json (run), on_written,
+  cas_file_writer_replace_async (self->writer, path, g_steal_pointer (&json), on_written,
                                  g_steal_pointer (&task));
 }
 
