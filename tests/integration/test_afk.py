@@ -552,3 +552,65 @@ class DoorbellTest(RunTestCase):
         self.call('SetKillSwitch', GLib.Variant('(b)', (False,)))
         self.tick()
         self.assertEqual(self.run_state()['phase'], 'done')
+
+
+class HostileNetworkTest(AfkTestCase):
+    def test_garbage_from_github_is_retried_next_tick(self):
+        self.gh.add_issue(REPO, 6, 'the one', labels=[READY], labeled_by='alice')
+        self.start_afk()
+        self.arm()
+        self.gh.add_fault('/repos/%s/issues' % REPO, method='GET', status=200,
+                          body='\udcff{not json', times=1)
+        report = self.tick()
+        self.assertEqual(report['dispatched'], [])
+        self.gh.add_fault('/repos/%s/issues/6/events' % REPO, status=500, body='oops', times=1)
+        report = self.tick()
+        self.assertEqual(report['dispatched'], [])
+        self.gh.add_fault('/repos/%s/issues' % REPO, method='GET', declare_length=100, times=1)
+        report = self.tick()
+        self.assertEqual(report['dispatched'], [])
+        self.assertIsNone(self.daemon.poll())
+        report = self.tick()
+        self.assertEqual([d['issue'] for d in report['dispatched']], [6])
+
+    def test_t3_business_rule_rejection_is_not_retried_blindly(self):
+        self.gh.add_issue(REPO, 6, 'the one', labels=[READY], labeled_by='alice')
+        self.start_afk()
+        self.arm()
+        self.t3.fault('/api/orchestration/dispatch', 'json', status=500,
+                      body={'_tag': 'EnvironmentInternalError', 'code': 'internal_error',
+                            'reason': 'orchestration_dispatch_failed'})
+        self.tick()
+        self.t3.clear_faults()
+        sent = len(self.t3_commands())
+        self.assertGreater(sent, 0)
+        report = self.tick()
+        self.assertEqual(report['dispatched'], [])
+        self.assertEqual(len(self.t3_commands()), sent)
+        self.assertNotIn(IN_PROGRESS, self.issue(6)['labels'])
+
+    def test_timer_ticks_while_armed(self):
+        self.gh.add_issue(REPO, 6, 'the one', labels=[READY], labeled_by='alice')
+        self.start_afk(afk={'poll-interval-seconds': '1'})
+        self.assertEqual(self.prop('LastTick'), 0)
+        self.assertEqual(self.gh_requests(), [])
+        self.arm()
+        wait_for(lambda: IN_PROGRESS in self.issue(6)['labels'], 30, 'a timer tick to dispatch')
+        # The label lands mid-tick; LastTick is set when the tick ends.
+        wait_for(lambda: self.prop('LastTick') > 0, 30, 'LastTick')
+
+
+class StartupTest(AfkTestCase):
+    def test_bad_t3_url_stops_start_up(self):
+        config = json.loads(json.dumps(self.afk_config))
+        config['t3']['base-url'] = 'ftp://example.com'
+        self.start(config=config, wait=False)
+        self.assertNotEqual(self.daemon.wait(30), 0)
+        self.assertIn('AFK', self.daemon_output())
+
+    def test_bad_t3_url_with_locked_kill_switch_starts(self):
+        config = json.loads(json.dumps(self.afk_config))
+        config['t3']['base-url'] = 'ftp://example.com'
+        config['afk'] = {'kill-switch': 'true'}
+        self.start(config=config)
+        self.assertIn('locked', self.daemon_output())
