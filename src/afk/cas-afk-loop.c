@@ -1855,9 +1855,47 @@ cas_afk_loop_get_last_tick (CasAfkLoop *self)
   return self->last_tick;
 }
 
+typedef struct {
+  gboolean synced;
+} StopWait;
+
+static void
+on_synced (GObject      *source,
+           GAsyncResult *res,
+           gpointer      user_data)
+{
+  StopWait *wait = user_data;
+
+  cas_notifier_sync_finish (CAS_NOTIFIER (source), res, NULL);
+  wait->synced = TRUE;
+  g_rc_box_release (wait);
+}
+
+static gboolean
+on_stop_deadline (gpointer user_data)
+{
+  gboolean *expired = user_data;
+
+  *expired = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
 void
 cas_afk_loop_stop (CasAfkLoop *self)
 {
+  StopWait *wait = g_rc_box_new0 (StopWait);
+  gboolean expired = FALSE;
+  guint deadline;
+
   g_cancellable_cancel (self->cancellable);
   update_timer (self);
+
+  /* The callback may come after we gave up: it holds its own reference. */
+  cas_notifier_sync_async (self->notifier, NULL, on_synced, g_rc_box_acquire (wait));
+  deadline = g_timeout_add_seconds (CAS_AFK_LOOP_STOP_SECONDS, on_stop_deadline, &expired);
+  while (!expired && (!wait->synced || cas_run_store_get_pending (self->store) > 0))
+    g_main_context_iteration (NULL, TRUE);
+  if (!expired)
+    g_source_remove (deadline);
+  g_rc_box_release (wait);
 }

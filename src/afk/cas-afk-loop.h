@@ -74,7 +74,10 @@ CasDispatchPlan *cas_afk_loop_explain_finish (CasAfkLoop   *self,
 /* Every run the store holds, as aa{sv} (cas_run_to_variant). Floating. */
 GVariant *cas_afk_loop_list_runs (CasAfkLoop *self);
 
-/* Stops the timer and cancels what is in flight. */
+/* Stops the timer, cancels what is in flight, then waits (iterating the
+ * default main context, at most CAS_AFK_LOOP_STOP_SECONDS) until the
+ * runs and the notifier's outbox are on disk. */
+#define CAS_AFK_LOOP_STOP_SECONDS 5
 void cas_afk_loop_stop (CasAfkLoop *self);
 
 G_END_DECLS

@@ -25,6 +25,7 @@ struct _CasRunStore
   CasFileWriter *writer;      /* (owned) */
   GHashTable *runs;           /* (owned) lower-case key -> CasRun (owned) */
   GPtrArray *order;           /* (owned) keys (borrowed from runs), oldest first */
+  guint pending;              /* writes not yet on disk */
 };
 
 G_DEFINE_FINAL_TYPE (CasRunStore, cas_run_store, G_TYPE_OBJECT)
@@ -262,7 +263,9 @@ on_written (GObject      *source,
 {
   g_autoptr (GTask) task = user_data;
   g_autoptr (GError) error = NULL;
+  CasRunStore *self = g_task_get_source_object (task);
 
+  self->pending--;
   if (!cas_file_writer_replace_finish (CAS_FILE_WRITER (source), result, &error))
     {
       g_message (_("Cannot save the AFK run: %s"), error->message);
@@ -308,8 +311,16 @@ cas_run_store_save_async (CasRunStore        *self,
     }
   path = g_build_filename (self->dir, name, NULL);
   keep (self, cas_run_copy (run));
+  self->pending++;
   cas_file_writer_replace_async (self->writer, path, g_steal_pointer (&json), on_written,
                                  g_steal_pointer (&task));
+}
+
+guint
+cas_run_store_get_pending (CasRunStore *self)
+{
+  g_return_val_if_fail (CAS_IS_RUN_STORE (self), 0);
+  return self->pending;
 }
 
 gboolean

@@ -62,4 +62,7 @@ gboolean cas_run_store_save_finish (CasRunStore  *self,
                                     GAsyncResult *result,
                                     GError      **error);
 
+/* Saves asked for and not yet on disk. */
+guint cas_run_store_get_pending (CasRunStore *self);
+
 G_END_DECLS
