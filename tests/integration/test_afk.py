@@ -238,6 +238,23 @@ class ArmingTest(AfkTestCase):
         self.start_afk()
         self.assertFalse(self.prop('Armed'))
 
+    def test_hostile_arguments(self):
+        self.start_afk()
+        bad = [['owner/%d' % i for i in range(300)], [REPO, REPO.upper()], [''],
+               ['../etc'], ['a/b/c'], ['x' * 5000 + '/y'], ['own\u0000er/x'], ['ö/x']]
+        for entries in bad:
+            with self.assertRaises(GLib.Error) as caught:
+                self.call('SetAllowlist', GLib.Variant('(as)', (entries,)))
+            self.assertIn('org.ClaudeAgentService.Error.InvalidArgument',
+                          caught.exception.message)
+        with self.assertRaises(GLib.Error) as caught:
+            self.call('SetKillSwitch', GLib.Variant('(s)', ('false',)))
+        self.assertIn('InvalidArgs', caught.exception.message)
+        self.assertEqual(self.prop('Allowlist'), [])
+        self.assertTrue(self.prop('KillSwitch'))
+        self.assertIsNone(self.daemon.poll())
+        self.assertEqual(self.gh_requests(), [])
+
     def test_kill_switch_in_config_is_locked(self):
         self.start_afk(afk={'kill-switch': 'true', 'allowlist': REPO})
         with self.assertRaises(GLib.Error) as caught:
