@@ -976,6 +976,12 @@ tick_flush (GTask *task)
 {
   Tick *t = g_task_get_task_data (task);
 
+  /* Disarmed mid-tick: no more network I/O. */
+  if (!cas_afk_settings_get_armed (t->self->settings))
+    {
+      tick_complete (task);
+      return;
+    }
   cas_notifier_flush_async (t->self->notifier, t->self->cancellable, on_flushed, task);
 }
 
