@@ -631,3 +631,31 @@ class StartupTest(AfkTestCase):
         config['afk'] = {'kill-switch': 'true'}
         self.start(config=config)
         self.assertIn('locked', self.daemon_output())
+
+
+class RolloutTest(RunTestCase):
+    """No GitHub check runs, no Woodpecker: the rollout command decides."""
+
+    def test_rollout_command_decides_the_verdict(self):
+        status = os.path.join(self.tmp, 'rollout-status')
+        seen = os.path.join(self.tmp, 'rollout-seen')
+        script = os.path.join(self.tmp, 'rollout.py')
+        with open(script, 'w') as f:
+            f.write('import os, sys\n'
+                    'with open(%r, "a") as f:\n'
+                    '    f.write(os.environ["AFK_REPOSITORY"] + " " + os.environ["AFK_COMMIT"]'
+                    ' + "\\n")\n'
+                    'sys.exit(int(open(%r).read()))\n' % (seen, status))
+        with open(status, 'w') as f:
+            f.write('75')
+        self.afk_config['ci'] = {'rollout-command': '%s %s' % (PYTHON, script)}
+        self.dispatch_one()
+        self.gh.add_commit(REPO, 'main', '1' * 40, 'Do it\n\nAFK-Issue: #6', iso())
+        self.tick()
+        self.assertEqual(self.run_state()['phase'], 'pushed')
+        with open(seen) as f:
+            self.assertEqual(f.read(), '%s %s\n' % (REPO, '1' * 40))
+        with open(status, 'w') as f:
+            f.write('0')
+        self.tick()
+        self.assert_done()
