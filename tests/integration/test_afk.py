@@ -37,12 +37,12 @@ def iso(delta_seconds=0):
 class PortFake:
     """fake_ntfy.py / fake_slack.py in a child process, on a free port."""
 
-    def __init__(self, script, args=()):
+    def __init__(self, script, args=('--exit-with-stdin',)):
         self.dir = tempfile.TemporaryDirectory(prefix='fake-')
         port_file = os.path.join(self.dir.name, 'port')
         self.proc = subprocess.Popen([PYTHON, os.path.join(FAKES_SRC, script),
-                                      '--port-file', port_file, '--exit-with-stdin'] + list(args),
-                                     stdin=subprocess.PIPE)
+                                      '--port-file', port_file] + list(args),
+                                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
 
         def ready():
             if self.proc.poll() is not None:
@@ -55,11 +55,13 @@ class PortFake:
         self.port = wait_for(ready, 20, script + ' to listen')
         self.url = 'http://127.0.0.1:%d' % self.port
 
-    def control(self, method, path):
+    def control(self, method, path, body=None):
         import http.client
         conn = http.client.HTTPConnection('127.0.0.1', self.port, timeout=30)
         try:
-            conn.request(method, '/_fake/' + path)
+            conn.request(method, '/_fake/' + path,
+                         body=json.dumps(body).encode() if body is not None else None,
+                         headers={'Content-Type': 'application/json'})
             resp = conn.getresponse()
             body = resp.read()
             return json.loads(body) if body else None
@@ -87,7 +89,7 @@ class AfkTestCase(DaemonTestCase):
         self.addCleanup(self.t3.stop)
         self.ntfy = PortFake('fake_ntfy.py')
         self.addCleanup(self.ntfy.stop)
-        self.slack = PortFake('fake_slack.py', ['--webhook-path', SLACK_PATH])
+        self.slack = PortFake('fake_slack.py', ['--exit-with-stdin', '--webhook-path', SLACK_PATH])
         self.addCleanup(self.slack.stop)
         self.gh.add_repo(REPO, collaborators={'alice': 'admin', 'afk-bot': 'write',
                                               'mallory': 'read'})
@@ -659,3 +661,39 @@ class RolloutTest(RunTestCase):
             f.write('0')
         self.tick()
         self.assert_done()
+
+
+class WoodpeckerTest(RunTestCase):
+    """GitHub green is not enough while Woodpecker is configured."""
+
+    def test_woodpecker_pipeline_after_github(self):
+        wp = PortFake('fake_woodpecker.py', ())
+        self.addCleanup(wp.stop)
+        token = os.path.join(self.tmp, 'secrets', 'woodpecker')
+        with open(token, 'w') as f:
+            f.write('fake-woodpecker-token\n')
+        self.afk_config['ci'] = {'woodpecker-url': wp.url, 'woodpecker-token-file': token}
+        wp.control('POST', 'repos', {'full_name': REPO})
+        self.dispatch_one()
+        sha = '2' * 40
+        self.t3.move_turn(self.thread, 'running')
+        self.push(sha, None)
+        self.tick()
+        # GitHub pending decides: Woodpecker is not asked.
+        self.assertEqual(self.run_state()['phase'], 'pushed')
+        self.assertEqual(wp.control('GET', 'requests'), [])
+        self.gh.set_check_runs(REPO, sha, [{'name': 'build', 'status': 'completed',
+                                            'conclusion': 'success'}])
+        wp.control('POST', 'pipelines', {'repo': REPO, 'commit': sha, 'status': 'running',
+                                         'number': 1})
+        self.tick()
+        self.assertEqual(self.run_state()['phase'], 'pushed')
+        self.assertEqual(self.run_state()['ci'], 'pending')
+        wp.control('POST', 'pipelines', {'repo': REPO, 'commit': sha, 'status': 'failure',
+                                         'number': 1})
+        self.tick()
+        self.assertEqual(self.run_state()['ci'], 'red')
+        self.assertIn(self.run_state()['phase'], ('pushed', 'fixing'))
+        self.assertNotEqual(self.issue(6)['state'], 'closed')
+        self.assertTrue(all(r['authorization'] == 'Bearer fake-woodpecker-token'
+                            for r in wp.control('GET', 'requests')))
