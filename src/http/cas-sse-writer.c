@@ -44,6 +44,7 @@ struct _CasSseWriter
 
 enum {
   SIGNAL_CLOSED,
+  SIGNAL_DRAINED,
   N_SIGNALS
 };
 
@@ -160,6 +161,8 @@ flush (CasSseWriter *self)
     }
   else if (self->completed)
     close_stream (self, TRUE);
+  else if (written > 0)
+    g_signal_emit (self, signals[SIGNAL_DRAINED], 0);
 }
 
 static gboolean
@@ -215,6 +218,9 @@ cas_sse_writer_class_init (CasSseWriterClass *klass)
   signals[SIGNAL_CLOSED] =
     g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_BOOLEAN);
+  signals[SIGNAL_DRAINED] =
+    g_signal_new ("drained", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void
@@ -367,6 +373,12 @@ gboolean
 cas_sse_writer_is_completed (CasSseWriter *self)
 {
   return self->completed;
+}
+
+gsize
+cas_sse_writer_get_backlog (CasSseWriter *self)
+{
+  return self->pending->len;
 }
 
 SoupServerMessage *
