@@ -261,7 +261,9 @@ write_frame (CasSseWriter *self,
              gsize         len)
 {
   self->idle_ticks = 0;
-  if (self->pending->len + len > MAX_BACKLOG)
+  /* Behind already, not "this frame is big": one large event (a tool's
+   * input, a long result) must not drop a client that keeps up. */
+  if (self->pending->len > MAX_BACKLOG)
     {
       g_debug ("SSE client too slow: over %d bytes behind, dropped", MAX_BACKLOG);
       close_stream (self, FALSE);
