@@ -367,9 +367,7 @@ load_sessions (CasSessionManager *self)
       add_session (self, session);
     }
   if (g_hash_table_size (self->sessions) > 0)
-    g_message (ngettext ("Loaded %u breakglass session", "Loaded %u breakglass sessions",
-                         g_hash_table_size (self->sessions)),
-               g_hash_table_size (self->sessions));
+    g_message (_("Breakglass sessions loaded: %u"), g_hash_table_size (self->sessions));
 }
 
 static void
