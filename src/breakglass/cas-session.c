@@ -852,6 +852,14 @@ cas_session_load (const CasSessionContext *context,
     }
   data = g_mapped_file_get_contents (mapped);
   len = g_mapped_file_get_length (mapped);
+  /* A turn may run a little past max-log-bytes (it is stopped, not cut);
+   * far more is not a log we wrote. */
+  if (len > 2 * self->config->breakglass_max_log_bytes + 16 * 1024 * 1024)
+    {
+      g_set_error (error, CAS_ERROR, CAS_ERROR_PAYLOAD_TOO_LARGE,
+                   _("%s is larger than any log the service writes"), path);
+      return NULL;
+    }
   if (!cas_session_log_scan (data != NULL ? data : "", len, &log, &local))
     {
       g_set_error (error, CAS_ERROR, CAS_ERROR_INVALID_ARGUMENT,

@@ -443,6 +443,38 @@ class TurnTest(BreakglassTestCase):
         self.assertNotIn('error', kinds)
         self.assert_gap_free([e['id'] for e in self.log_lines(sid)])
 
+    def test_wrong_guess_about_the_transcript(self):
+        """--resume for a transcript that is gone, --session-id for one that
+        exists: the CLI refuses, and the turn runs once more the other way."""
+        gone, kept = self.create(), self.create()
+        for sid in (gone, kept):
+            self.start_turn(sid, 'first ' + sid)
+            self.wait_turn_over(sid)
+        self.stop_daemon()
+        for root, dirs, files in os.walk(os.path.join(self.home, '.claude', 'projects')):
+            for name in files:
+                if name == gone + '.jsonl':
+                    os.unlink(os.path.join(root, name))
+        meta = os.path.join(self.session_dir(kept), 'session.json')
+        with open(meta, encoding='utf-8') as f:
+            state = json.load(f)
+        self.assertTrue(state['cli_started'])
+        state['cli_started'] = False
+        with open(meta, 'w', encoding='utf-8') as f:
+            json.dump(state, f)
+        self.start()
+        for sid, flags in ((gone, ['--resume', '--session-id']),
+                           (kept, ['--session-id', '--resume'])):
+            self.start_turn(sid, 'second ' + sid)
+            self.wait_turn_over(sid, 2)
+            kinds = self.log_kinds(sid)
+            self.assertEqual(kinds[-2:], ['result', 'turn_end'], sid)
+            self.assertEqual(kinds.count('user'), 2)
+            self.assertNotIn('error', kinds)
+            runs = self.process_runs(sid)[-2:]
+            self.assertEqual([flag for run in runs for flag in ('--resume', '--session-id')
+                              if flag_value(run['argv'], flag) == sid], flags)
+
     def test_turn_timeout_keeps_process(self):
         self.stop_daemon()
         self.start(config={'breakglass': {'turn-timeout-seconds': 1}})
