@@ -53,6 +53,13 @@ struct _CasSessionStore
   gboolean stopped;
 };
 
+enum {
+  SIGNAL_BATCH_DONE,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
 G_DEFINE_FINAL_TYPE (CasSessionStore, cas_session_store, G_TYPE_OBJECT)
 
 static void
@@ -254,12 +261,15 @@ run_completions (CasSessionStore *self)
   self->dispatch_scheduled = FALSE;
   g_mutex_unlock (&self->lock);
 
+  if (done.length == 0)
+    return;
   while ((op = g_queue_pop_head (&done)) != NULL)
     {
       if (op->done != NULL)
         op->done (op->fd, op->error, op->user_data);
       op_free (op);
     }
+  g_signal_emit (self, signals[SIGNAL_BATCH_DONE], 0);
 }
 
 static gboolean
@@ -396,6 +406,10 @@ cas_session_store_class_init (CasSessionStoreClass *klass)
 {
   G_OBJECT_CLASS (klass)->dispose = cas_session_store_dispose;
   G_OBJECT_CLASS (klass)->finalize = cas_session_store_finalize;
+
+  signals[SIGNAL_BATCH_DONE] =
+    g_signal_new ("batch-done", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void

@@ -3,7 +3,9 @@
  *
  * Each call queues one operation and returns at once; @done (nullable)
  * runs later on the main context with how it went. Completions come in
- * batches (one main-loop wake-up for many appends), always in order.
+ * batches (one main-loop wake-up for many appends), always in order;
+ * "batch-done" (void) follows each batch's completions, so that what
+ * they brought can be passed on in one go.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */

@@ -77,10 +77,18 @@ struct _CasSession
   CasConversationStart used;
   EndReason end_reason;
   guint timeout_id;
+
+  /* events on disk, to broadcast at the end of the store's batch */
+  GString *batch;             /* (owned) their frames */
+  guint64 batch_first;
+  guint batch_count;
+  GPtrArray *batch_turn_ends; /* (owned) (element-type utf8) (nullable elements)
+                               * each turn_end's error */
+  gulong batch_done_id;
 };
 
 enum {
-  SIGNAL_EVENT,
+  SIGNAL_EVENTS,
   SIGNAL_TURN_ENDED,
   SIGNAL_CLOSED,
   N_SIGNALS
@@ -89,6 +97,9 @@ enum {
 static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (CasSession, cas_session, G_TYPE_OBJECT)
+
+static void on_batch_done (CasSessionStore *store,
+                           gpointer         user_data);
 
 /* An event on its way to the disk. */
 typedef struct {
@@ -123,6 +134,8 @@ cas_session_dispose (GObject *object)
 
   g_clear_handle_id (&self->timeout_id, g_source_remove);
   drop_process (self, TRUE);
+  if (self->store != NULL)
+    g_clear_signal_handler (&self->batch_done_id, self->store);
   G_OBJECT_CLASS (cas_session_parent_class)->dispose (object);
 }
 
@@ -144,6 +157,8 @@ cas_session_finalize (GObject *object)
   g_array_unref (self->offsets);
   g_free (self->turn_prompt);
   g_free (self->turn_model);
+  g_string_free (self->batch, TRUE);
+  g_ptr_array_unref (self->batch_turn_ends);
 
   G_OBJECT_CLASS (cas_session_parent_class)->finalize (object);
 }
@@ -156,10 +171,11 @@ cas_session_class_init (CasSessionClass *klass)
   object_class->dispose = cas_session_dispose;
   object_class->finalize = cas_session_finalize;
 
-  signals[SIGNAL_EVENT] =
-    g_signal_new ("event", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                  0, NULL, NULL, NULL, G_TYPE_NONE, 3,
-                  G_TYPE_UINT64, G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE, G_TYPE_UINT64);
+  signals[SIGNAL_EVENTS] =
+    g_signal_new ("events", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 4,
+                  G_TYPE_UINT64, G_TYPE_UINT, G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE,
+                  G_TYPE_UINT64);
   signals[SIGNAL_TURN_ENDED] =
     g_signal_new ("turn-ended", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 1,
@@ -175,6 +191,8 @@ cas_session_init (CasSession *self)
   self->log_fd = -1;
   self->read_fd = -1;
   self->offsets = g_array_new (FALSE, FALSE, sizeof (guint64));
+  self->batch = g_string_new (NULL);
+  self->batch_turn_ends = g_ptr_array_new_with_free_func (g_free);
 }
 
 CasSession *
@@ -186,6 +204,8 @@ cas_session_new (const CasSessionContext *context,
 
   self->config = cas_config_ref (context->config);
   self->store = g_object_ref (context->store);
+  self->batch_done_id = g_signal_connect (self->store, "batch-done",
+                                          G_CALLBACK (on_batch_done), self);
   self->agents_json = g_strdup (context->agents_json);
   self->id = g_strdup (id);
   self->dir = g_strdup (dir);
@@ -236,13 +256,43 @@ on_appended (int           fd,
       self->last_activity = g_get_real_time () / G_USEC_PER_SEC;
       if (!self->closed)
         {
-          g_signal_emit (self, signals[SIGNAL_EVENT], 0, append->id, append->frame->str,
-                         (guint64) append->frame->len);
+          if (self->batch_count == 0)
+            self->batch_first = append->id;
+          self->batch_count++;
+          g_string_append_len (self->batch, append->frame->str, append->frame->len);
           if (append->turn_end)
-            g_signal_emit (self, signals[SIGNAL_TURN_ENDED], 0, append->turn_error);
+            g_ptr_array_add (self->batch_turn_ends, g_steal_pointer (&append->turn_error));
         }
     }
   append_free (append);
+}
+
+static void
+on_batch_done (CasSessionStore *store,
+               gpointer         user_data)
+{
+  CasSession *self = user_data;
+  g_autoptr (CasSession) keep = NULL;
+  g_autoptr (GPtrArray) turn_ends = NULL;
+
+  if (self->batch_count == 0)
+    return;
+  keep = g_object_ref (self);
+  turn_ends = g_steal_pointer (&self->batch_turn_ends);
+  self->batch_turn_ends = g_ptr_array_new_with_free_func (g_free);
+  if (!self->closed)
+    g_signal_emit (self, signals[SIGNAL_EVENTS], 0, self->batch_first, self->batch_count,
+                   self->batch->str, (guint64) self->batch->len);
+  self->batch_count = 0;
+  g_string_truncate (self->batch, 0);
+  for (guint i = 0; i < turn_ends->len && !self->closed; i++)
+    g_signal_emit (self, signals[SIGNAL_TURN_ENDED], 0, g_ptr_array_index (turn_ends, i));
+  /* A big batch's buffer is not kept for a quiet session. */
+  if (self->batch->allocated_len > 256 * 1024)
+    {
+      g_string_free (self->batch, TRUE);
+      self->batch = g_string_new (NULL);
+    }
 }
 
 /* Queues event @members (taken) for the disk; it is broadcast once

@@ -3,8 +3,8 @@
  * process.
  *
  * Every event is appended to <dir>/events.jsonl (by the session store's
- * thread) before anyone hears of it: "event" is emitted once the line is
- * written, in id order. A turn is detached from whoever asked for it; it
+ * thread) before anyone hears of it: "events" is emitted once the lines
+ * are written, in id order. A turn is detached from whoever asked for it; it
  * ends with a turn_end event, always the turn's last.
  *
  * Main thread only. CasSessionManager makes, loads and owns sessions.
@@ -25,8 +25,11 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (CasSession, cas_session, CAS, SESSION, GObject)
 
 /* Signals:
- *  "event" (guint64 id, const char *frame, guint64 frame_len): event @id
- *    is on disk; @frame is its SSE frame ("id: N\ndata: {...}\n\n").
+ *  "events" (guint64 first, guint count, const char *frames, guint64 len):
+ *    events @first .. @first + @count - 1 are on disk; @frames holds their
+ *    SSE frames ("id: N\ndata: {...}\n\n" each). One emission per batch
+ *    the store wrote, so a busy daemon writes each client fewer, larger
+ *    chunks instead of falling behind.
  *  "turn-ended" (const char *error): a turn's turn_end is on disk;
  *    @error (nullable) is why it failed ("cancelled" for a cancel).
  *  "closed" (void): the session was deleted or the service stops: its

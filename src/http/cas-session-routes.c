@@ -21,11 +21,10 @@
 #include "cas-sse-writer.h"
 
 #define SESSION_PREFIX "/api/session/"
-/* Replay reads this much of the log at a time ... */
-#define REPLAY_CHUNK_BYTES (64 * 1024)
-/* ... while the client's backlog is under this (the writer drops a
- * client at 1 MiB). */
-#define REPLAY_MAX_BACKLOG (256 * 1024)
+/* Replay reads this much of the log at a time, and the next chunk only
+ * once the socket took the last: a client replaying a long log holds one
+ * chunk at most in the daemon (the rest waits on disk). */
+#define REPLAY_CHUNK_BYTES (32 * 1024)
 #define CAUGHT_UP_FRAME "event: caught-up\ndata: {}\n\n"
 #define KEEPALIVE_FRAME ": keepalive\n\n"
 /* The keepalive period is checked in quarters: a comment follows the
@@ -99,7 +98,7 @@ client_pump (Client *client)
       g_autoptr (GError) error = NULL;
       guint64 next;
 
-      if (cas_sse_writer_get_backlog (client->writer) > REPLAY_MAX_BACKLOG)
+      if (cas_sse_writer_get_backlog (client->writer) > 0)
         break;   /* "drained" brings us back */
       if (client->next_id >= cas_session_get_event_count (client->session))
         {
@@ -125,19 +124,24 @@ client_pump (Client *client)
 }
 
 static void
-on_event (CasSession *session,
-          guint64     id,
-          const char *frame,
-          guint64     frame_len,
-          gpointer    user_data)
+on_events (CasSession *session,
+           guint64     first,
+           guint       count,
+           const char *frames,
+           guint64     len,
+           gpointer    user_data)
 {
   Client *client = user_data;
+  const char *start = frames;
 
-  /* One still replaying reads this one from the log in its turn. */
-  if (!client->live || id != client->next_id)
+  /* One still replaying reads these from the log in its turn. */
+  if (!client->live || client->next_id < first || client->next_id >= first + count)
     return;
-  client->next_id = id + 1;
-  client_send (client, frame, frame_len);
+  /* Frames end with a blank line, which our JSON never holds. */
+  for (guint64 id = first; id < client->next_id; id++)
+    start = strstr (start, "\n\n") + 2;
+  client->next_id = first + count;
+  client_send (client, start, len - (guint64) (start - frames));
 }
 
 static void
@@ -249,7 +253,7 @@ handle_stream (CasSessionRoutes  *self,
   client->writer = cas_sse_writer_new (msg, 0);
   self->clients = g_list_prepend (self->clients, client);
   client->link = self->clients;
-  client->event_id = g_signal_connect (session, "event", G_CALLBACK (on_event), client);
+  client->event_id = g_signal_connect (session, "events", G_CALLBACK (on_events), client);
   client->closed_id = g_signal_connect (session, "closed", G_CALLBACK (on_session_closed), client);
   client->writer_closed_id = g_signal_connect (client->writer, "closed",
                                                G_CALLBACK (on_writer_closed), client);

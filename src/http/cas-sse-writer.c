@@ -150,6 +150,13 @@ flush (CasSseWriter *self)
   if (written < 0)
     return;
   g_string_erase (self->pending, 0, written);
+  /* A burst's buffer is not kept for an idle stream (hundreds may be
+   * attached to one breakglass session). */
+  if (self->pending->len == 0 && self->pending->allocated_len > 64 * 1024)
+    {
+      g_string_free (self->pending, TRUE);
+      self->pending = g_string_new (NULL);
+    }
   if (self->pending->len > 0)
     {
       GOutputStream *out = g_io_stream_get_output_stream (self->stream);

@@ -75,6 +75,13 @@ def rss_kib(pid):
     return None
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of @pid so far."""
+    with open(f'/proc/{pid}/stat', encoding='utf-8') as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
 def fake_env(args, tmp):
     return {
         'FAKE_CLAUDE_REPLY_BYTES': str(args.deltas * args.delta_bytes),
@@ -235,11 +242,13 @@ def run_turn(daemon, sid, n_clients, args, label):
     clients = [Client(daemon.port, sid) for _ in range(n_clients)]
     pump(clients, lambda c: c.caught_up, 60)
     rss_attached = rss_kib(daemon.proc.pid)
+    cpu0 = cpu_seconds(daemon.proc.pid)
     start_ids = None
     status, body = daemon.request('POST', f'/api/session/{sid}/prompt', {'prompt': label})
     assert status == 200, body
     wakeups = pump(clients, lambda c: c.done, 300)
     rss_after = rss_kib(daemon.proc.pid)
+    cpu = cpu_seconds(daemon.proc.pid) - cpu0
     delays = []
     reference = None
     for c in clients:
@@ -258,7 +267,8 @@ def run_turn(daemon, sid, n_clients, args, label):
         c.sock.close()
     return {'clients': n_clients, 'events_per_client': len(start_ids),
             'delay_us': summary(delays), 'client_wakeup_us': summary(wakeups),
-            'rss_attached_kib': rss_attached, 'rss_after_kib': rss_after}
+            'rss_attached_kib': rss_attached, 'rss_after_kib': rss_after,
+            'daemon_cpu_s': cpu}
 
 
 def baseline(args, tmp, sid_dir):
@@ -337,6 +347,8 @@ def main():
         print(f'  baseline (fake read directly): write->read {fmt(base)}')
         print(f'  daemon, 1 client:              write->read {fmt(one["delay_us"])}')
         print(f'  daemon, {args.clients} clients:          write->read {fmt(many["delay_us"])}')
+        print(f'  daemon CPU per turn: 1 client {one["daemon_cpu_s"]:.2f} s, '
+              f'{args.clients} clients {many["daemon_cpu_s"]:.2f} s')
         print(f'  every client got all {many["events_per_client"]} events in order')
         print(f'  client wake-up cost ({args.clients} clients): {fmt(many["client_wakeup_us"])}')
         print(f'  daemon RSS: idle {rss_idle} KiB, {args.clients} clients attached '
