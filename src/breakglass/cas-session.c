@@ -1007,6 +1007,12 @@ cas_session_is_turn_running (CasSession *self)
   return self->turn_running;
 }
 
+gboolean
+cas_session_is_closed (CasSession *self)
+{
+  return self->closed;
+}
+
 guint64
 cas_session_get_event_count (CasSession *self)
 {

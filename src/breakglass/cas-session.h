@@ -69,6 +69,8 @@ const char *cas_session_get_id (CasSession *self);
 gint64 cas_session_get_created (CasSession *self);
 gint64 cas_session_get_last_activity (CasSession *self);
 gboolean cas_session_is_turn_running (CasSession *self);
+/* TRUE once "closed" was emitted: a stream attached now ends at once. */
+gboolean cas_session_is_closed (CasSession *self);
 /* Events on disk (the next event's id). */
 guint64 cas_session_get_event_count (CasSession *self);
 guint64 cas_session_get_log_bytes (CasSession *self);

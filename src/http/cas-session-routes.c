@@ -261,6 +261,13 @@ handle_stream (CasSessionRoutes  *self,
                                          G_CALLBACK (on_drained), client);
   keepalive_ms = self->config->breakglass_sse_keepalive_seconds * 1000 / TICKS_PER_KEEPALIVE;
   client->keepalive_id = g_timeout_add (MAX (keepalive_ms, 1), on_keepalive, client);
+  /* The service is stopping: what is on disk, then the end. */
+  if (cas_session_is_closed (session))
+    {
+      client->live = TRUE;
+      cas_sse_writer_complete (client->writer);
+      return;
+    }
   client_pump (client);
 }
 

@@ -207,6 +207,24 @@ class RoutesTest(BreakglassTestCase):
             resp = self.request(method, f'/api/session/{sid}{path}', body)
             self.assert_error(resp, 404, 'session not found')
 
+    def test_delete_during_turn(self):
+        self.stop_daemon()
+        self.start(config={'breakglass': {'max-concurrent-turns': 1}})
+        doomed, other = self.create(), self.create()
+        self.set_scenario(hang=1)
+        self.start_turn(doomed, 'hanging')
+        wait_for(lambda: self.turn_pids('hanging'), 10, 'the turn to reach claude')
+        client = self.stream(doomed)
+        client.read_until(lambda c: c.caught_up_at is not None, what='caught-up')
+        self.assertEqual(self.request('DELETE', f'/api/session/{doomed}').status, 200)
+        client.read_to_eof()   # its streams end
+        wait_for(lambda: not pid_alive(self.turn_pids('hanging')[0]), 10, 'its claude to stop')
+        wait_for(lambda: not os.path.exists(self.session_dir(doomed)), 10, 'its files to go')
+        # its turn no longer counts against max-concurrent-turns
+        self.set_scenario()
+        self.start_turn(other, 'next')
+        self.wait_turn_over(other)
+
     def test_auth_required(self):
         sid = self.create()
         for method, path in (('POST', '/api/session'), ('GET', '/api/sessions'),
