@@ -47,12 +47,15 @@ cas_session_info_free (CasSessionInfo *info)
 
 static void
 on_turn_ended (CasSession *session,
+               guint64     last_event,
+               const char *outcome,
                const char *error,
                gpointer    user_data)
 {
   CasSessionManager *self = user_data;
 
-  g_signal_emit (self, signals[SIGNAL_TURN_ENDED], 0, cas_session_get_id (session), error);
+  g_signal_emit (self, signals[SIGNAL_TURN_ENDED], 0, cas_session_get_id (session), outcome,
+                 last_event, error);
 }
 
 static void
@@ -134,7 +137,7 @@ cas_session_manager_create_async (CasSessionManager  *self,
     }
   if (g_hash_table_size (self->sessions) + self->creating >= self->config->breakglass_max_sessions)
     {
-      g_task_return_new_error (task, CAS_ERROR, CAS_ERROR_CONFLICT,
+      g_task_return_new_error (task, CAS_ERROR, CAS_ERROR_TOO_MANY_REQUESTS,
                                "too many sessions (max-sessions is %u): delete one first",
                                self->config->breakglass_max_sessions);
       return;
@@ -405,8 +408,10 @@ cas_session_manager_class_init (CasSessionManagerClass *klass)
 
   signals[SIGNAL_TURN_ENDED] =
     g_signal_new ("turn-ended", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                  0, NULL, NULL, NULL, G_TYPE_NONE, 2,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 4,
                   G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE,
+                  G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE,
+                  G_TYPE_UINT64,
                   G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE);
 }
 

@@ -18,9 +18,12 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (CasSessionManager, cas_session_manager, CAS, SESSION_MANAGER, GObject)
 
 /* Signals:
- *  "turn-ended" (const char *session_id, const char *error): a turn's
- *    turn_end is on disk; @error is NULL for a turn that succeeded, else
- *    why it did not ("cancelled", "turn timed out", the CLI's words). */
+ *  "turn-ended" (const char *session_id, const char *outcome,
+ *    guint64 last_event, const char *error): a turn's turn_end is on disk
+ *    and broadcast, as D-Bus TurnEnded says it: @outcome "completed",
+ *    "cancelled" or "error", @last_event the turn_end's id; @error
+ *    (nullable) is why it did not complete ("turn timed out", the CLI's
+ *    words, "service restarted during turn"). */
 
 /* The longest prompt a turn takes, in bytes. */
 #define CAS_SESSION_MAX_PROMPT_BYTES (256 * 1024)
@@ -32,9 +35,9 @@ CasSessionManager *cas_session_manager_new (CasConfig   *config,
                                             const char  *state_dir,
                                             GError     **error);
 
-/* A new session, once its files are on disk. CAS_ERROR_CONFLICT when
- * max-sessions exist already (sessions are never dropped behind the
- * owner's back: delete one). */
+/* A new session, once its files are on disk.
+ * CAS_ERROR_TOO_MANY_REQUESTS when max-sessions exist already (sessions
+ * are never dropped behind the owner's back: delete one). */
 void cas_session_manager_create_async (CasSessionManager  *self,
                                        GCancellable       *cancellable,
                                        GAsyncReadyCallback callback,

@@ -82,8 +82,7 @@ struct _CasSession
   GString *batch;             /* (owned) their frames */
   guint64 batch_first;
   guint batch_count;
-  GPtrArray *batch_turn_ends; /* (owned) (element-type utf8) (nullable elements)
-                               * each turn_end's error */
+  GPtrArray *batch_turn_ends; /* (owned) (element-type TurnEnd) */
   gulong batch_done_id;
 };
 
@@ -100,6 +99,21 @@ G_DEFINE_FINAL_TYPE (CasSession, cas_session, G_TYPE_OBJECT)
 
 static void on_batch_done (CasSessionStore *store,
                            gpointer         user_data);
+
+/* A turn_end on disk, to signal once its batch is broadcast. */
+typedef struct {
+  guint64 id;
+  char *error;           /* (owned) (nullable) NULL: the turn completed */
+} TurnEnd;
+
+static void
+turn_end_free (gpointer data)
+{
+  TurnEnd *end = data;
+
+  g_free (end->error);
+  g_free (end);
+}
 
 /* An event on its way to the disk. */
 typedef struct {
@@ -178,7 +192,8 @@ cas_session_class_init (CasSessionClass *klass)
                   G_TYPE_UINT64);
   signals[SIGNAL_TURN_ENDED] =
     g_signal_new ("turn-ended", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                  0, NULL, NULL, NULL, G_TYPE_NONE, 1,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 3,
+                  G_TYPE_UINT64, G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE,
                   G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE);
   signals[SIGNAL_CLOSED] =
     g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -192,7 +207,7 @@ cas_session_init (CasSession *self)
   self->read_fd = -1;
   self->offsets = g_array_new (FALSE, FALSE, sizeof (guint64));
   self->batch = g_string_new (NULL);
-  self->batch_turn_ends = g_ptr_array_new_with_free_func (g_free);
+  self->batch_turn_ends = g_ptr_array_new_with_free_func (turn_end_free);
 }
 
 CasSession *
@@ -261,7 +276,13 @@ on_appended (int           fd,
           self->batch_count++;
           g_string_append_len (self->batch, append->frame->str, append->frame->len);
           if (append->turn_end)
-            g_ptr_array_add (self->batch_turn_ends, g_steal_pointer (&append->turn_error));
+            {
+              TurnEnd *end = g_new0 (TurnEnd, 1);
+
+              end->id = append->id;
+              end->error = g_steal_pointer (&append->turn_error);
+              g_ptr_array_add (self->batch_turn_ends, end);
+            }
         }
     }
   append_free (append);
@@ -279,14 +300,20 @@ on_batch_done (CasSessionStore *store,
     return;
   keep = g_object_ref (self);
   turn_ends = g_steal_pointer (&self->batch_turn_ends);
-  self->batch_turn_ends = g_ptr_array_new_with_free_func (g_free);
+  self->batch_turn_ends = g_ptr_array_new_with_free_func (turn_end_free);
   if (!self->closed)
     g_signal_emit (self, signals[SIGNAL_EVENTS], 0, self->batch_first, self->batch_count,
                    self->batch->str, (guint64) self->batch->len);
   self->batch_count = 0;
   g_string_truncate (self->batch, 0);
   for (guint i = 0; i < turn_ends->len && !self->closed; i++)
-    g_signal_emit (self, signals[SIGNAL_TURN_ENDED], 0, g_ptr_array_index (turn_ends, i));
+    {
+      TurnEnd *end = g_ptr_array_index (turn_ends, i);
+      const char *outcome = end->error == NULL ? "completed"
+                            : g_str_equal (end->error, "cancelled") ? "cancelled" : "error";
+
+      g_signal_emit (self, signals[SIGNAL_TURN_ENDED], 0, end->id, outcome, end->error);
+    }
   /* A big batch's buffer is not kept for a quiet session. */
   if (self->batch->allocated_len > 256 * 1024)
     {
@@ -703,7 +730,8 @@ fail_log (CasSession *self,
       g_clear_handle_id (&self->timeout_id, g_source_remove);
       drop_process (self, TRUE);
       if (!self->closed)
-        g_signal_emit (self, signals[SIGNAL_TURN_ENDED], 0, "the session log cannot be written");
+        g_signal_emit (self, signals[SIGNAL_TURN_ENDED], 0, self->durable > 0 ? self->durable - 1 : 0,
+                       "error", "the session log cannot be written");
     }
   if (!self->closed)
     {

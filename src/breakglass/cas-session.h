@@ -30,8 +30,10 @@ G_DECLARE_FINAL_TYPE (CasSession, cas_session, CAS, SESSION, GObject)
  *    SSE frames ("id: N\ndata: {...}\n\n" each). One emission per batch
  *    the store wrote, so a busy daemon writes each client fewer, larger
  *    chunks instead of falling behind.
- *  "turn-ended" (const char *error): a turn's turn_end is on disk;
- *    @error (nullable) is why it failed ("cancelled" for a cancel).
+ *  "turn-ended" (guint64 last_event, const char *outcome, const char *error):
+ *    a turn's turn_end (event @last_event) is on disk and broadcast;
+ *    @outcome is "completed", "cancelled" or "error" (D-Bus TurnEnded's
+ *    words), @error (nullable) says why it did not complete.
  *  "closed" (void): the session was deleted or the service stops: its
  *    streams end. Emitted once. */
 

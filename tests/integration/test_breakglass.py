@@ -639,7 +639,7 @@ class BoundsTest(BreakglassTestCase):
         first = self.create()
         self.create()
         resp = self.request('POST', '/api/session')
-        self.assert_error(resp, 409, 'max-sessions')
+        self.assert_error(resp, 429, 'max-sessions')
         self.assertEqual(len(self.request('GET', '/api/sessions').json()['sessions']), 2)
         self.assertEqual(self.request('DELETE', f'/api/session/{first}').status, 200)
         self.create()

@@ -50,12 +50,19 @@ wait_until (gboolean (*done) (Fixture *fx),
 static void
 on_turn_ended (CasSessionManager *manager,
                const char        *id,
+               const char        *outcome,
+               guint64            last_event,
                const char        *error,
                gpointer           user_data)
 {
   Fixture *fx = user_data;
+  CasSession *session = cas_session_manager_lookup (manager, id);
 
-  g_ptr_array_add (fx->turn_ends, g_strdup_printf ("%s %s", id, error != NULL ? error : "OK"));
+  /* the turn_end is the last event, and on disk */
+  g_assert_nonnull (session);
+  g_assert_cmpuint (last_event + 1, ==, cas_session_get_event_count (session));
+  g_assert_true (g_str_equal (outcome, "completed") == (error == NULL));
+  g_ptr_array_add (fx->turn_ends, g_strdup_printf ("%s %s", id, outcome));
 }
 
 static void
@@ -227,7 +234,7 @@ test_turns (Fixture      *fx,
   g_assert_true (cas_session_manager_prompt (fx->manager, id, "hello", NULL, &error));
   g_assert_no_error (error);
   wait_turn_ends (fx, 1);
-  expected = g_strdup_printf ("%s OK", id);
+  expected = g_strdup_printf ("%s completed", id);
   g_assert_cmpstr (g_ptr_array_index (fx->turn_ends, 0), ==, expected);
   session = cas_session_manager_lookup (fx->manager, id);
   g_assert_nonnull (session);
@@ -267,7 +274,7 @@ test_turns (Fixture      *fx,
   g_assert_no_error (error);
   wait_turn_ends (fx, 3);
   g_free (expected);
-  expected = g_strdup_printf ("%s OK", other);
+  expected = g_strdup_printf ("%s completed", other);
   g_assert_cmpstr (g_ptr_array_index (fx->turn_ends, 2), ==, expected);
 }
 
@@ -288,7 +295,7 @@ test_bounds_delete_reload (Fixture      *fx,
   g_assert_no_error (error);
   d = create (fx, &error);
   g_assert_null (d);
-  g_assert_error (error, CAS_ERROR, CAS_ERROR_CONFLICT);
+  g_assert_error (error, CAS_ERROR, CAS_ERROR_TOO_MANY_REQUESTS);
   g_clear_error (&error);
 
   g_assert_true (cas_session_manager_prompt (fx->manager, a, "keep me", NULL, &error));
