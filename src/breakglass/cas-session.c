@@ -442,18 +442,35 @@ end_reason_members (CasSession *self,
 }
 
 static void
+send_interrupt (CasSession *self)
+{
+  cas_cli_process_interrupt (self->process);
+  /* One that does not answer in time is stopped; "finished" ends the turn. */
+  cas_cli_process_set_timeout (self->process, INTERRUPT_GRACE_SECONDS);
+}
+
+/* Before its first line the CLI may not have taken the turn yet (an
+ * interrupt right behind the user line can be lost): it is sent with
+ * that line, and a CLI that says nothing is stopped. */
+static void
+interrupt_when_under_way (CasSession *self)
+{
+  if (self->process == NULL)
+    return;
+  if (self->began)
+    send_interrupt (self);
+  else
+    cas_cli_process_set_timeout (self->process, 2 * INTERRUPT_GRACE_SECONDS);
+}
+
+static void
 interrupt (CasSession *self,
            EndReason   reason)
 {
   if (!self->turn_running || self->end_reason != END_NONE)
     return;
   self->end_reason = reason;
-  if (self->process != NULL)
-    {
-      cas_cli_process_interrupt (self->process);
-      /* One that does not answer in time is stopped; "finished" ends the turn. */
-      cas_cli_process_set_timeout (self->process, INTERRUPT_GRACE_SECONDS);
-    }
+  interrupt_when_under_way (self);
 }
 
 static void
@@ -484,6 +501,8 @@ on_line (CasCliProcess *process,
       if (event->kind == CAS_STREAM_EVENT_RESULT && event->is_error)
         return;
       self->began = TRUE;
+      if (self->end_reason != END_NONE)
+        send_interrupt (self);
     }
 
   if (event->kind == CAS_STREAM_EVENT_RESULT)
@@ -648,12 +667,9 @@ run_attempt (CasSession *self)
       return;
     }
   cas_cli_process_send_user_message (self->process, self->turn_prompt);
-  /* A turn that had already been cancelled asks at once. */
+  /* A turn cancelled already (a retry) asks as soon as it can. */
   if (self->end_reason != END_NONE)
-    {
-      cas_cli_process_interrupt (self->process);
-      cas_cli_process_set_timeout (self->process, INTERRUPT_GRACE_SECONDS);
-    }
+    interrupt_when_under_way (self);
 }
 
 gboolean

@@ -412,6 +412,23 @@ class TurnTest(BreakglassTestCase):
         self.assertTrue(pid_alive(self.turn_pids('first')[0]))
         self.assertEqual(len(self.process_runs(sid)), 1)
 
+    def test_cancel_right_after_prompt(self):
+        """The interrupt waits for the CLI to take the turn: the process is
+        kept even when cancel comes before its first line."""
+        sid = self.create()
+        self.start_turn(sid, 'warm up')
+        self.wait_turn_over(sid)
+        self.set_scenario(hang=1)
+        self.start_turn(sid, 'cancel me')
+        self.assertEqual(self.request('POST', f'/api/session/{sid}/cancel').json(),
+                         {'cancelled': True})
+        self.wait_turn_over(sid, 2)
+        self.assertEqual(self.log_kinds(sid)[-2:], ['cancelled', 'turn_end'])
+        self.set_scenario()
+        self.start_turn(sid, 'still here')
+        self.wait_turn_over(sid, 3)
+        self.assertEqual(self.turn_pids('still here'), self.turn_pids('warm up'))
+
     def test_too_many_turns(self):
         self.stop_daemon()
         self.start(config={'breakglass': {'max-concurrent-turns': 1}})
