@@ -510,6 +510,31 @@ class TurnTest(BreakglassTestCase):
             self.assertEqual([flag for run in runs for flag in ('--resume', '--session-id')
                               if flag_value(run['argv'], flag) == sid], flags)
 
+    def test_model_change_and_idle_process(self):
+        self.stop_daemon()
+        self.start(config={'claude': {'conversation-idle-seconds': 1}})
+        sid = self.create()
+        self.start_turn(sid, 'on sonnet')
+        self.wait_turn_over(sid)
+        # another model: another process, resuming the same CLI session
+        self.start_turn(sid, 'on haiku', model='haiku')
+        self.wait_turn_over(sid, 2)
+        runs = self.process_runs(sid)
+        self.assertEqual(len(runs), 2)
+        self.assertEqual(flag_value(runs[0]['argv'], '--model'), 'sonnet')
+        self.assertEqual(flag_value(runs[1]['argv'], '--model'), 'haiku')
+        self.assertEqual(flag_value(runs[1]['argv'], '--resume'), sid)
+        wait_for(lambda: not pid_alive(self.turn_pids('on sonnet')[0]), 10,
+                 'the sonnet process to be retired')
+        # an idle process goes; the next turn resumes in a new one
+        wait_for(lambda: not pid_alive(self.turn_pids('on haiku')[0]), 10,
+                 'the idle process to be retired')
+        self.start_turn(sid, 'later', model='haiku')
+        self.wait_turn_over(sid, 3)
+        self.assertEqual(len(self.process_runs(sid)), 3)
+        self.assertEqual(flag_value(self.process_runs(sid)[2]['argv'], '--resume'), sid)
+        self.assertEqual(self.log_kinds(sid).count('result'), 3)
+
     def test_turn_timeout_keeps_process(self):
         self.stop_daemon()
         self.start(config={'breakglass': {'turn-timeout-seconds': 1}})
