@@ -571,6 +571,7 @@ on_process_finished (CasCliProcess *process,
       g_debug ("session %s: the CLI refused its start; retrying", self->id);
       self->attempt++;
       self->cli_started = retry == CAS_CONVERSATION_RETRY_RESUME;
+      save_meta (self);
       run_attempt (self);
       return;
     }
@@ -578,14 +579,9 @@ on_process_finished (CasCliProcess *process,
   last = end_reason_members (self, &turn_error);
   if (last == NULL)
     {
-      g_autofree char *message = NULL;
-
-      if (error != NULL)
-        message = g_strdup (error->message);
-      else
-        message = g_strdup ("claude exited without a result");
-      last = cas_session_event_error (message);
-      turn_error = "claude ended";
+      /* "exit N: <stderr>", "timed out ...": the CLI's end in words. */
+      turn_error = error != NULL ? error->message : "claude exited without a result";
+      last = cas_session_event_error (turn_error);
     }
   end_turn (self, last, turn_error);
 }

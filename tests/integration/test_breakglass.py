@@ -565,6 +565,23 @@ class TurnTest(BreakglassTestCase):
         self.assertEqual(self.log_kinds(sid)[-2:], ['result', 'turn_end'])
         self.assertEqual(flag_value(self.process_runs(sid)[-1]['argv'], '--resume'), sid)
 
+    def test_cli_killed_mid_turn(self):
+        sid = self.create()
+        self.set_scenario(hang=1)
+        self.start_turn(sid, 'doomed')
+        wait_for(lambda: self.turn_pids('doomed'), 10, 'the turn to reach claude')
+        wait_for(lambda: 'session' in self.log_kinds(sid), 10, 'the session event')
+        os.kill(self.turn_pids('doomed')[0], signal.SIGKILL)
+        self.wait_turn_over(sid)
+        events = self.log_lines(sid)
+        self.assertEqual([e['kind'] for e in events][-2:], ['error', 'turn_end'])
+        self.assertTrue(events[-2]['error'], events[-2])
+        self.set_scenario()
+        self.start_turn(sid, 'next')
+        self.wait_turn_over(sid, 2)
+        self.assertEqual(self.log_kinds(sid)[-2:], ['result', 'turn_end'])
+        self.assertEqual(flag_value(self.process_runs(sid)[-1]['argv'], '--resume'), sid)
+
     def test_cli_missing(self):
         self.stop_daemon()
         self.start(config={'claude': {'command': '/nonexistent/claude'}})
