@@ -27,6 +27,8 @@
 #include "cas-login-routes.h"
 #include "cas-power.h"
 #include "cas-power-routes.h"
+#include "cas-session-manager.h"
+#include "cas-session-routes.h"
 
 /* How long /health trusts its last look for the claude binary: PATH
  * lookups cost a stat per directory, and schedulers poll /health often. */
@@ -52,6 +54,8 @@ struct _CasDaemon
   CasLoginRoutes *login_routes;        /* (owned) */
   CasPower *power;                     /* (owned) */
   CasPowerRoutes *power_routes;        /* (owned) */
+  CasSessionManager *sessions;         /* (owned) */
+  CasSessionRoutes *session_routes;    /* (owned) */
 
   char *claude_path;          /* (owned) (nullable) */
   gint64 claude_checked_us;
@@ -78,6 +82,8 @@ cas_daemon_finalize (GObject *object)
   g_clear_object (&self->login_routes);
   g_clear_object (&self->login);
   g_clear_object (&self->power);
+  g_clear_object (&self->session_routes);
+  g_clear_object (&self->sessions);
   g_clear_object (&self->completions);
   g_clear_object (&self->conversations);
   g_clear_object (&self->jobs);
@@ -253,6 +259,11 @@ cas_daemon_new (CasConfig *config,
     return NULL;
   self->power_routes = cas_power_routes_new (self->power);
   cas_power_routes_register (self->power_routes, self->http);
+  self->sessions = cas_session_manager_new (config, self->agents, self->state_dir, error);
+  if (self->sessions == NULL)
+    return NULL;
+  self->session_routes = cas_session_routes_new (config, self->sessions);
+  cas_session_routes_register (self->session_routes, self->http);
   explicit_bzero (token, strlen (token));
 
   return g_steal_pointer (&self);
@@ -294,6 +305,13 @@ cas_daemon_stop (CasDaemon *self)
 {
   gint64 deadline;
 
+  /* Breakglass streams end cleanly, after every event is on disk and
+   * sent: before the server drops the connections. */
+  cas_session_manager_stop (self->sessions);
+  deadline = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
+  while (cas_session_routes_get_stream_count (self->session_routes) > 0 &&
+         g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
   cas_http_server_shutdown (self->http);
   /* No refill may start a process behind the stop below. */
   cas_cli_pool_shutdown (self->pool);
