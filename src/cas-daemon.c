@@ -29,6 +29,7 @@
 #include "cas-power-routes.h"
 #include "cas-session-manager.h"
 #include "cas-session-routes.h"
+#include "cas-sessions-control.h"
 
 /* How long /health trusts its last look for the claude binary: PATH
  * lookups cost a stat per directory, and schedulers poll /health often. */
@@ -56,6 +57,7 @@ struct _CasDaemon
   CasPowerRoutes *power_routes;        /* (owned) */
   CasSessionManager *sessions;         /* (owned) */
   CasSessionRoutes *session_routes;    /* (owned) */
+  CasSessionsControl *sessions_control; /* (owned) */
 
   char *claude_path;          /* (owned) (nullable) */
   gint64 claude_checked_us;
@@ -82,6 +84,7 @@ cas_daemon_finalize (GObject *object)
   g_clear_object (&self->login_routes);
   g_clear_object (&self->login);
   g_clear_object (&self->power);
+  g_clear_object (&self->sessions_control);
   g_clear_object (&self->session_routes);
   g_clear_object (&self->sessions);
   g_clear_object (&self->completions);
@@ -264,6 +267,7 @@ cas_daemon_new (CasConfig *config,
     return NULL;
   self->session_routes = cas_session_routes_new (config, self->sessions);
   cas_session_routes_register (self->session_routes, self->http);
+  self->sessions_control = cas_sessions_control_new (self->sessions);
   explicit_bzero (token, strlen (token));
 
   return g_steal_pointer (&self);
@@ -297,7 +301,10 @@ void
 cas_daemon_export (CasDaemon       *self,
                    GDBusConnection *connection)
 {
-  /* The control interfaces arrive with the D-Bus control surface. */
+  g_autoptr (GError) error = NULL;
+
+  if (!cas_sessions_control_export (self->sessions_control, connection, OBJECT_PATH, &error))
+    g_message (_("Cannot offer the Sessions interface on the session bus: %s"), error->message);
 }
 
 void
