@@ -164,7 +164,9 @@ cas_sessions_control_dispose (GObject *object)
 
   if (self->skeleton != NULL)
     {
-      g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->skeleton));
+      /* Not exported when the daemon stopped before the bus was there. */
+      if (g_dbus_interface_skeleton_get_connection (G_DBUS_INTERFACE_SKELETON (self->skeleton)))
+        g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->skeleton));
       g_signal_handlers_disconnect_by_data (self->skeleton, self);
     }
   g_clear_signal_handler (&self->turn_ended_id, self->manager);
