@@ -31,6 +31,9 @@
 #include "cas-login-routes.h"
 #include "cas-power.h"
 #include "cas-power-routes.h"
+#include "cas-session-manager.h"
+#include "cas-session-routes.h"
+#include "cas-sessions-control.h"
 
 /* How long /health trusts its last look for the claude binary: PATH
  * lookups cost a stat per directory, and schedulers poll /health often. */
@@ -60,6 +63,9 @@ struct _CasDaemon
   CasAfkLoop *afk_loop;                /* (owned) (nullable) see start_afk () */
   CasAfkRoutes *afk_routes;            /* (owned) (nullable) */
   CasAfkControl *afk_control;          /* (owned) (nullable) */
+  CasSessionManager *sessions;         /* (owned) */
+  CasSessionRoutes *session_routes;    /* (owned) */
+  CasSessionsControl *sessions_control; /* (owned) */
 
   char *claude_path;          /* (owned) (nullable) */
   gint64 claude_checked_us;
@@ -90,6 +96,9 @@ cas_daemon_finalize (GObject *object)
   g_clear_object (&self->login_routes);
   g_clear_object (&self->login);
   g_clear_object (&self->power);
+  g_clear_object (&self->sessions_control);
+  g_clear_object (&self->session_routes);
+  g_clear_object (&self->sessions);
   g_clear_object (&self->completions);
   g_clear_object (&self->conversations);
   g_clear_object (&self->jobs);
@@ -304,6 +313,12 @@ cas_daemon_new (CasConfig *config,
   cas_power_routes_register (self->power_routes, self->http);
   if (!start_afk (self, (const char * const *) envp, error))
     return NULL;
+  self->sessions = cas_session_manager_new (config, self->agents, self->state_dir, error);
+  if (self->sessions == NULL)
+    return NULL;
+  self->session_routes = cas_session_routes_new (config, self->sessions);
+  cas_session_routes_register (self->session_routes, self->http);
+  self->sessions_control = cas_sessions_control_new (self->sessions);
   explicit_bzero (token, strlen (token));
 
   return g_steal_pointer (&self);
@@ -340,7 +355,12 @@ cas_daemon_export (CasDaemon       *self,
   g_autoptr (GError) error = NULL;
 
   if (self->afk_control != NULL && !cas_afk_control_export (self->afk_control, connection, &error))
-    g_message (_("Cannot export the AFK control interface: %s"), error->message);
+    {
+      g_message (_("Cannot export the AFK control interface: %s"), error->message);
+      g_clear_error (&error);
+    }
+  if (!cas_sessions_control_export (self->sessions_control, connection, OBJECT_PATH, &error))
+    g_message (_("Cannot offer the Sessions interface on the session bus: %s"), error->message);
 }
 
 void
@@ -348,6 +368,13 @@ cas_daemon_stop (CasDaemon *self)
 {
   gint64 deadline;
 
+  /* Breakglass streams end cleanly, after every event is on disk and
+   * sent: before the server drops the connections. */
+  cas_session_manager_stop (self->sessions);
+  deadline = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
+  while (cas_session_routes_get_stream_count (self->session_routes) > 0 &&
+         g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
   cas_http_server_shutdown (self->http);
   if (self->afk_control != NULL)
     cas_afk_control_unexport (self->afk_control);

@@ -57,6 +57,8 @@ cas_cli_argv_build (const CasCliInvocation *invocation)
     case CAS_CLI_KIND_BREAKGLASS:
       g_strv_builder_add_many (builder, "--output-format=stream-json", "--verbose",
                                "--dangerously-skip-permissions", NULL);
+      if (invocation->partial_messages)
+        g_strv_builder_add (builder, "--include-partial-messages");
       add_budget (builder, invocation->max_budget_usd);
       break;
     default:

@@ -37,6 +37,9 @@ typedef struct {
   /* --input-format=stream-json: a long-lived process that takes one
    * stream-json line per turn on stdin (stream-json output kinds only). */
   gboolean stream_input;
+  /* --include-partial-messages for BREAKGLASS: the reply as text deltas,
+   * live (CONVERSATIONAL always has it). */
+  gboolean partial_messages;
 } CasCliInvocation;
 
 GStrv cas_cli_argv_build (const CasCliInvocation *invocation);

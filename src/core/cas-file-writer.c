@@ -114,9 +114,12 @@ cas_file_writer_finalize (GObject *object)
 {
   CasFileWriter *self = CAS_FILE_WRITER (object);
 
-  /* Every task holds a reference on the writer, so none is left here. */
+  /* Every task holds a reference on the writer, so none is queued here.
+   * The last reference may be dropped by the writer's own thread (the
+   * task it just ran): waiting for that thread would be waiting for
+   * ourselves. */
   if (self->thread != NULL)
-    g_thread_pool_free (self->thread, FALSE, TRUE);
+    g_thread_pool_free (self->thread, FALSE, FALSE);
 
   G_OBJECT_CLASS (cas_file_writer_parent_class)->finalize (object);
 }

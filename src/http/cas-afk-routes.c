@@ -8,6 +8,7 @@
 
 #include "cas-afk-routes.h"
 #include "cas-dispatch-policy.h"
+#include "cas-pending-reply.h"
 
 struct _CasAfkRoutes
 {
@@ -18,52 +19,20 @@ struct _CasAfkRoutes
 
 G_DEFINE_FINAL_TYPE (CasAfkRoutes, cas_afk_routes, G_TYPE_OBJECT)
 
-/* A paused request waiting for GitHub; the client may go meanwhile. */
-typedef struct {
-  SoupServerMessage *msg;     /* (owned) */
-  gboolean gone;
-  gulong finished_id;
-  gulong disconnected_id;
-} PendingReply;
-
-static void
-on_msg_finished (SoupServerMessage *msg,
-                 gpointer           user_data)
-{
-  PendingReply *reply = user_data;
-
-  reply->gone = TRUE;
-}
-
-static void
-pending_reply_free (PendingReply *reply)
-{
-  g_clear_signal_handler (&reply->finished_id, reply->msg);
-  g_clear_signal_handler (&reply->disconnected_id, reply->msg);
-  g_clear_object (&reply->msg);
-  g_free (reply);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (PendingReply, pending_reply_free)
-
 static void
 on_plan (GObject      *source,
          GAsyncResult *res,
          gpointer      user_data)
 {
-  g_autoptr (PendingReply) reply = user_data;
+  g_autoptr (CasPendingReply) reply = user_data;
   g_autoptr (GError) error = NULL;
   g_autoptr (CasDispatchPlan) plan = cas_afk_loop_explain_finish (CAS_AFK_LOOP (source), res,
                                                                   &error);
 
-  /* After "finished", unpausing would be a critical. */
-  if (reply->gone)
-    return;
   if (plan == NULL)
-    cas_http_reply_error (reply->msg, error);
+    cas_pending_reply_error (reply, error);
   else
-    cas_http_reply_json (reply->msg, SOUP_STATUS_OK, cas_dispatch_plan_to_json (plan));
-  soup_server_message_unpause (reply->msg);
+    cas_pending_reply_json (reply, SOUP_STATUS_OK, cas_dispatch_plan_to_json (plan));
 }
 
 static void
@@ -74,14 +43,11 @@ handle_plan (CasHttpServer     *server,
              gpointer           user_data)
 {
   CasAfkRoutes *self = user_data;
-  PendingReply *reply = g_new0 (PendingReply, 1);
+  CasPendingReply *reply = cas_pending_reply_new (msg);
 
-  reply->msg = g_object_ref (msg);
-  reply->finished_id = g_signal_connect (msg, "finished", G_CALLBACK (on_msg_finished), reply);
-  reply->disconnected_id = g_signal_connect (msg, "disconnected", G_CALLBACK (on_msg_finished),
-                                             reply);
-  soup_server_message_pause (msg);
-  cas_afk_loop_explain_async (self->loop, NULL, on_plan, reply);
+  /* The plan asks GitHub: the request waits for it. */
+  cas_afk_loop_explain_async (self->loop, cas_pending_reply_get_cancellable (reply), on_plan,
+                              reply);
 }
 
 static void

@@ -10,6 +10,7 @@
 
 #include "cas-error.h"
 #include "cas-job-routes.h"
+#include "cas-pending-reply.h"
 #include "cas-json.h"
 
 struct _CasJobRoutes
@@ -21,90 +22,25 @@ struct _CasJobRoutes
 
 G_DEFINE_FINAL_TYPE (CasJobRoutes, cas_job_routes, G_TYPE_OBJECT)
 
-/* A paused request waiting for the queue's answer. */
-typedef struct {
-  SoupServerMessage *msg;     /* (owned) */
-  GCancellable *cancellable;  /* (owned) cancelled when libsoup is done with msg */
-  gulong finished_id;
-} PendingReply;
-
-static void
-on_msg_finished (SoupServerMessage *msg,
-                 gpointer           user_data)
-{
-  PendingReply *reply = user_data;
-
-  g_cancellable_cancel (reply->cancellable);
-}
-
-static PendingReply *
-pending_reply_new (SoupServerMessage *msg)
-{
-  PendingReply *reply = g_new0 (PendingReply, 1);
-
-  reply->msg = g_object_ref (msg);
-  reply->cancellable = g_cancellable_new ();
-  reply->finished_id = g_signal_connect (msg, "finished", G_CALLBACK (on_msg_finished), reply);
-  soup_server_message_pause (msg);
-  return reply;
-}
-
-static void
-pending_reply_free (PendingReply *reply)
-{
-  g_clear_signal_handler (&reply->finished_id, reply->msg);
-  g_clear_object (&reply->msg);
-  g_clear_object (&reply->cancellable);
-  g_free (reply);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (PendingReply, pending_reply_free)
-
-/* @json is taken. After "finished" the message has nothing left to
- * answer (and unpausing it would be a critical). */
-static void
-pending_reply_json (PendingReply *reply,
-                    guint         status,
-                    char         *json)
-{
-  if (g_cancellable_is_cancelled (reply->cancellable))
-    {
-      g_free (json);
-      return;
-    }
-  cas_http_reply_json (reply->msg, status, json);
-  soup_server_message_unpause (reply->msg);
-}
-
-static void
-pending_reply_error (PendingReply *reply,
-                     const GError *error)
-{
-  if (g_cancellable_is_cancelled (reply->cancellable))
-    return;
-  cas_http_reply_error (reply->msg, error);
-  soup_server_message_unpause (reply->msg);
-}
-
 static void
 on_submitted (GObject      *source,
               GAsyncResult *result,
               gpointer      user_data)
 {
-  g_autoptr (PendingReply) reply = user_data;
+  g_autoptr (CasPendingReply) reply = user_data;
   g_autoptr (GError) error = NULL;
   g_autofree char *id = cas_job_queue_submit_finish (CAS_JOB_QUEUE (source), result, &error);
   GString *out;
 
   if (id == NULL)
     {
-      pending_reply_error (reply, error);
+      cas_pending_reply_error (reply, error);
       return;
     }
   out = g_string_new ("{\"job_id\":");
   cas_json_append_string (out, id);
   g_string_append (out, ",\"status\":\"queued\"}");
-  pending_reply_json (reply, SOUP_STATUS_ACCEPTED, g_string_free (out, FALSE));
+  cas_pending_reply_json (reply, SOUP_STATUS_ACCEPTED, g_string_free (out, FALSE));
 }
 
 static void
@@ -118,7 +54,7 @@ handle_execute (CasHttpServer     *server,
   g_autoptr (GBytes) body = soup_message_body_flatten (soup_server_message_get_request_body (msg));
   g_autoptr (CasJobRequest) request = NULL;
   g_autoptr (GError) error = NULL;
-  PendingReply *reply;
+  CasPendingReply *reply;
   gsize length;
   const char *data = g_bytes_get_data (body, &length);
 
@@ -128,8 +64,8 @@ handle_execute (CasHttpServer     *server,
       cas_http_reply_error (msg, error);
       return;
     }
-  reply = pending_reply_new (msg);
-  cas_job_queue_submit_async (self->queue, request, reply->cancellable, on_submitted, reply);
+  reply = cas_pending_reply_new (msg);
+  cas_job_queue_submit_async (self->queue, request, cas_pending_reply_get_cancellable (reply), on_submitted, reply);
 }
 
 static void
@@ -137,15 +73,15 @@ on_looked_up (GObject      *source,
               GAsyncResult *result,
               gpointer      user_data)
 {
-  g_autoptr (PendingReply) reply = user_data;
+  g_autoptr (CasPendingReply) reply = user_data;
   g_autoptr (GError) error = NULL;
   g_autoptr (CasJobRecord) record = cas_job_queue_lookup_finish (CAS_JOB_QUEUE (source), result,
                                                                  &error);
 
   if (record == NULL)
-    pending_reply_error (reply, error);
+    cas_pending_reply_error (reply, error);
   else
-    pending_reply_json (reply, SOUP_STATUS_OK,
+    cas_pending_reply_json (reply, SOUP_STATUS_OK,
                         cas_job_record_to_json (record, CAS_JOB_RECORD_FORMAT_API));
 }
 
@@ -157,10 +93,10 @@ handle_get_job (CasHttpServer     *server,
                 gpointer           user_data)
 {
   CasJobRoutes *self = user_data;
-  PendingReply *reply = pending_reply_new (msg);
+  CasPendingReply *reply = cas_pending_reply_new (msg);
 
   /* The queue checks the id: it is the one that touches the disk. */
-  cas_job_queue_lookup_async (self->queue, path + strlen ("/jobs/"), reply->cancellable,
+  cas_job_queue_lookup_async (self->queue, path + strlen ("/jobs/"), cas_pending_reply_get_cancellable (reply),
                               on_looked_up, reply);
 }
 

@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include "cas-error.h"
+#include "cas-pending-reply.h"
 #include "cas-power-routes.h"
 #include "cas-power-verbs.h"
 
@@ -23,35 +24,6 @@ struct _CasPowerRoutes
 };
 
 G_DEFINE_FINAL_TYPE (CasPowerRoutes, cas_power_routes, G_TYPE_OBJECT)
-
-/* A paused request waiting for its verb to end. The verb runs on if the
- * client goes: then there is nobody to answer. */
-typedef struct {
-  SoupServerMessage *msg;     /* (owned) */
-  gboolean gone;              /* libsoup is done with msg */
-  gulong finished_id;
-  gulong disconnected_id;
-} PendingReply;
-
-static void
-on_msg_finished (SoupServerMessage *msg,
-                 gpointer           user_data)
-{
-  PendingReply *reply = user_data;
-
-  reply->gone = TRUE;
-}
-
-static void
-pending_reply_free (PendingReply *reply)
-{
-  g_clear_signal_handler (&reply->finished_id, reply->msg);
-  g_clear_signal_handler (&reply->disconnected_id, reply->msg);
-  g_clear_object (&reply->msg);
-  g_free (reply);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (PendingReply, pending_reply_free)
 
 static void
 handle_list (CasHttpServer     *server,
@@ -68,20 +40,16 @@ on_verb_done (GObject      *source,
               GAsyncResult *res,
               gpointer      user_data)
 {
-  g_autoptr (PendingReply) reply = user_data;
+  g_autoptr (CasPendingReply) reply = user_data;
   g_autoptr (GError) error = NULL;
   g_autoptr (CasPowerResult) result = cas_power_run_finish (CAS_POWER (source), res, &error);
 
-  /* After "finished", unpausing would be a critical. */
-  if (reply->gone)
-    return;
   if (result == NULL)
-    cas_http_reply_error (reply->msg, error);
+    cas_pending_reply_error (reply, error);
   else
-    cas_http_reply_json (reply->msg,
-                         result->exit_code == 0 ? SOUP_STATUS_OK : SOUP_STATUS_BAD_GATEWAY,
-                         cas_power_result_to_json (result));
-  soup_server_message_unpause (reply->msg);
+    cas_pending_reply_json (reply,
+                            result->exit_code == 0 ? SOUP_STATUS_OK : SOUP_STATUS_BAD_GATEWAY,
+                            cas_power_result_to_json (result));
 }
 
 static void
@@ -93,7 +61,6 @@ handle_verb (CasHttpServer     *server,
 {
   CasPowerRoutes *self = user_data;
   const char *verb = path + strlen (VERB_PREFIX);
-  PendingReply *reply;
 
   /* libsoup has percent-decoded the path ("%2F" too): what is left must
    * be one of the verbs, byte for byte. */
@@ -110,14 +77,8 @@ handle_verb (CasHttpServer     *server,
       return;
     }
 
-  reply = g_new0 (PendingReply, 1);
-  reply->msg = g_object_ref (msg);
-  reply->finished_id = g_signal_connect (msg, "finished", G_CALLBACK (on_msg_finished), reply);
-  /* A server that shuts down closes the connection without "finished". */
-  reply->disconnected_id = g_signal_connect (msg, "disconnected", G_CALLBACK (on_msg_finished),
-                                             reply);
-  soup_server_message_pause (msg);
-  cas_power_run_async (self->power, verb, on_verb_done, reply);
+  /* The verb runs on if the client goes: then there is nobody to answer. */
+  cas_power_run_async (self->power, verb, on_verb_done, cas_pending_reply_new (msg));
 }
 
 static void

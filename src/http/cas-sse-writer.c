@@ -44,6 +44,7 @@ struct _CasSseWriter
 
 enum {
   SIGNAL_CLOSED,
+  SIGNAL_DRAINED,
   N_SIGNALS
 };
 
@@ -149,6 +150,13 @@ flush (CasSseWriter *self)
   if (written < 0)
     return;
   g_string_erase (self->pending, 0, written);
+  /* A burst's buffer is not kept for an idle stream (hundreds may be
+   * attached to one breakglass session). */
+  if (self->pending->len == 0 && self->pending->allocated_len > 64 * 1024)
+    {
+      g_string_free (self->pending, TRUE);
+      self->pending = g_string_new (NULL);
+    }
   if (self->pending->len > 0)
     {
       GOutputStream *out = g_io_stream_get_output_stream (self->stream);
@@ -160,6 +168,8 @@ flush (CasSseWriter *self)
     }
   else if (self->completed)
     close_stream (self, TRUE);
+  else if (written > 0)
+    g_signal_emit (self, signals[SIGNAL_DRAINED], 0);
 }
 
 static gboolean
@@ -215,6 +225,9 @@ cas_sse_writer_class_init (CasSseWriterClass *klass)
   signals[SIGNAL_CLOSED] =
     g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_BOOLEAN);
+  signals[SIGNAL_DRAINED] =
+    g_signal_new ("drained", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void
@@ -255,7 +268,9 @@ write_frame (CasSseWriter *self,
              gsize         len)
 {
   self->idle_ticks = 0;
-  if (self->pending->len + len > MAX_BACKLOG)
+  /* Behind already, not "this frame is big": one large event (a tool's
+   * input, a long result) must not drop a client that keeps up. */
+  if (self->pending->len > MAX_BACKLOG)
     {
       g_debug ("SSE client too slow: over %d bytes behind, dropped", MAX_BACKLOG);
       close_stream (self, FALSE);
@@ -367,6 +382,12 @@ gboolean
 cas_sse_writer_is_completed (CasSseWriter *self)
 {
   return self->completed;
+}
+
+gsize
+cas_sse_writer_get_backlog (CasSseWriter *self)
+{
+  return self->pending->len;
 }
 
 SoupServerMessage *

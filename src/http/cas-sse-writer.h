@@ -27,7 +27,9 @@ G_DECLARE_FINAL_TYPE (CasSseWriter, cas_sse_writer, CAS, SSE_WRITER, GObject)
  *    when cas_sse_writer_complete() ended it and all was written, FALSE
  *    when the client went away (or the server dropped the connection)
  *    first. Not emitted when the owner drops the writer before
- *    completing it: that ends the stream quietly. */
+ *    completing it: that ends the stream quietly.
+ *  "drained" (void): everything sent so far was handed to the socket
+ *    after some of it had to wait (for a sender that paces itself). */
 
 /* Sets the status and headers on @msg and has libsoup send them (unpauses
  * it). @heartbeat_ms: 0 for no heartbeat. */
@@ -51,6 +53,8 @@ void cas_sse_writer_complete (CasSseWriter *self);
 gboolean cas_sse_writer_is_closed (CasSseWriter *self);
 /* TRUE once cas_sse_writer_complete() was called. */
 gboolean cas_sse_writer_is_completed (CasSseWriter *self);
+/* Bytes sent but not yet handed to the socket. */
+gsize cas_sse_writer_get_backlog (CasSseWriter *self);
 /* NULL once closed. */
 SoupServerMessage *cas_sse_writer_get_message (CasSseWriter *self);
 

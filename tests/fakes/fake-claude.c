@@ -1604,6 +1604,9 @@ emit_text_delta (Turn *t, const char *chunk)
   /* taken as late as possible: right before the line is built and written */
   if (cfg_flag ("FAKE_CLAUDE_STAMP"))
     stamped = g_strdup_printf ("[t=%" G_GINT64_FORMAT "]%s", g_get_real_time (), chunk);
+  else if (cfg_flag ("FAKE_CLAUDE_STAMP_MONOTONIC"))
+    /* CLOCK_MONOTONIC, the clock of Python's time.monotonic() */
+    stamped = g_strdup_printf ("[m=%" G_GINT64_FORMAT "]%s", g_get_monotonic_time (), chunk);
   event = jprintf ("{\"type\":\"content_block_delta\",\"index\":0,\"delta\":"
                    "{\"type\":\"text_delta\",\"text\":%J}}", stamped ? stamped : chunk);
   emit_stream_event (t, event, NULL);
@@ -1937,6 +1940,18 @@ make_reply (const char *prompt)
   gsize cut;
   char *reply;
 
+  gint64 filler = cfg_int ("FAKE_CLAUDE_REPLY_BYTES", 0);
+
+  if (filler > 0)
+    {
+      /* a long reply without a long variable: "w0 w1 w2 …" cut to N bytes */
+      GString *out = g_string_sized_new ((gsize) filler + 16);
+
+      for (guint i = 0; out->len < (gsize) filler; i++)
+        g_string_append_printf (out, "w%u ", i);
+      g_string_truncate (out, (gsize) filler);
+      return g_string_free (out, FALSE);
+    }
   if (fixed != NULL)
     return g_utf8_make_valid (fixed, -1);
   valid = g_strchomp (g_utf8_make_valid (prompt, -1));

@@ -151,6 +151,30 @@ test_breakglass (void)
 }
 
 static void
+test_breakglass_live (void)
+{
+  /* The console's long-lived process: text deltas, stream-json input,
+   * the session opened with its own id. */
+  CasCliInvocation inv = {
+    .kind = CAS_CLI_KIND_BREAKGLASS,
+    .command = "claude",
+    .agent = "breakglass",
+    .session_id = "11111111-2222-3333-4444-555555555555",
+    .stream_input = TRUE,
+    .partial_messages = TRUE,
+  };
+  g_auto (GStrv) argv = cas_cli_argv_build (&inv);
+  CasCliInvocation plain = { .kind = CAS_CLI_KIND_BREAKGLASS, .command = "claude" };
+  g_auto (GStrv) plain_argv = cas_cli_argv_build (&plain);
+
+  g_assert_true (has (argv, "--include-partial-messages"));
+  g_assert_true (has (argv, "--input-format=stream-json"));
+  g_assert_true (has (argv, "--dangerously-skip-permissions"));
+  g_assert_true (has (argv, "--session-id=11111111-2222-3333-4444-555555555555"));
+  g_assert_false (has (plain_argv, "--include-partial-messages"));
+}
+
+static void
 test_hostile_values_stay_one_argument (void)
 {
   /* A value with spaces or a leading dash is one --flag=value argument,
@@ -178,6 +202,7 @@ main (int   argc,
   g_test_add_func ("/argv/stream-input", test_stream_input);
   g_test_add_func ("/argv/job", test_job);
   g_test_add_func ("/argv/breakglass", test_breakglass);
+  g_test_add_func ("/argv/breakglass-live", test_breakglass_live);
   g_test_add_func ("/argv/hostile-values", test_hostile_values_stay_one_argument);
 
   return g_test_run ();
