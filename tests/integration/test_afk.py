@@ -27,6 +27,16 @@ IN_PROGRESS = 'agent-in-progress'
 PYTHON = os.environ.get('CAS_PYTHON', '/usr/bin/python3')
 FAKES_SRC = os.environ.get('CAS_FAKES_SRCDIR', '')
 SLACK_PATH = '/services/T000/B000/XXXXXXXX'
+# The lines proposed for the README (arm, tick, explain, disarm).
+BUSCTL_LINES = '''
+busctl --user call org.ClaudeAgentService /org/ClaudeAgentService org.ClaudeAgentService.Afk SetAllowlist as 1 owner/repo
+busctl --user call org.ClaudeAgentService /org/ClaudeAgentService org.ClaudeAgentService.Afk SetKillSwitch b false
+busctl --user get-property org.ClaudeAgentService /org/ClaudeAgentService org.ClaudeAgentService.Afk Armed
+busctl --user call org.ClaudeAgentService /org/ClaudeAgentService org.ClaudeAgentService.Afk Explain
+busctl --user call org.ClaudeAgentService /org/ClaudeAgentService org.ClaudeAgentService.Afk Tick
+busctl --user call org.ClaudeAgentService /org/ClaudeAgentService org.ClaudeAgentService.Afk ListRuns
+busctl --user call org.ClaudeAgentService /org/ClaudeAgentService org.ClaudeAgentService.Afk SetKillSwitch b true
+'''.strip().splitlines()
 
 
 def iso(delta_seconds=0):
@@ -256,6 +266,21 @@ class ArmingTest(AfkTestCase):
         self.assertTrue(self.prop('KillSwitch'))
         self.assertIsNone(self.daemon.poll())
         self.assertEqual(self.gh_requests(), [])
+
+    def test_busctl_lines(self):
+        import shlex
+        self.gh.add_issue(REPO, 6, 'the one', labels=[READY], labeled_by='alice')
+        self.start_afk()
+        outputs = []
+        for line in BUSCTL_LINES:
+            done = subprocess.run(shlex.split(line.replace('owner/repo', REPO)),
+                                  capture_output=True, text=True, timeout=60)
+            self.assertEqual(done.returncode, 0, '%s\n%s' % (line, done.stderr))
+            outputs.append(done.stdout)
+        self.assertEqual(outputs[2], 'b true\n')
+        self.assertIn('"dispatch" b true', outputs[3])
+        self.assertIn(IN_PROGRESS, self.issue(6)['labels'])
+        self.assertFalse(self.prop('Armed'))
 
     def test_kill_switch_in_config_is_locked(self):
         self.start_afk(afk={'kill-switch': 'true', 'allowlist': REPO})
