@@ -93,7 +93,7 @@ const STRINGS = {
     conn_reconnecting: 'Повторно свързване…',
     conn_offline: 'Без мрежа',
     promptLabel: 'Съобщение',
-    promptPlaceholder: 'Попитайте за виртуалната машина…',
+    promptPlaceholder: 'Попитайте за машината…',
     send: 'Изпрати',
     stop: 'Спри',
     presetsLabel: 'Бърза диагностика',
@@ -173,6 +173,7 @@ const state = {
   lastId: -1,          // the highest event id folded
   turn: null,          // { li, lastText, open } for the turn being folded
   turnActive: false,
+  turnsEnded: 0,       // turn_end events folded, to tell a turn over before its POST returned
   caughtUp: false,
   retryTimer: 0,
   backoffMs: BACKOFF_MIN_MS,
@@ -329,7 +330,10 @@ function formatTime(value) {
   if (value === null || value === undefined) return '';
   const date = typeof value === 'number' ? new Date(value * (value < 1e12 ? 1000 : 1)) : new Date(value);
   if (Number.isNaN(date.getTime())) return String(value);
-  return new Intl.DateTimeFormat(LANG, { dateStyle: 'short', timeStyle: 'short' }).format(date);
+  // Today's sessions by the time alone: the picker is narrow on a phone.
+  const today = new Date().toDateString() === date.toDateString();
+  return new Intl.DateTimeFormat(LANG, today ? { timeStyle: 'short' }
+    : { dateStyle: 'short', timeStyle: 'short' }).format(date);
 }
 
 async function loadSessions() {
@@ -483,6 +487,7 @@ function fold(event) {
     case 'turn_end':
       if (state.turn && state.turn.open) closeTurn();
       state.turnActive = false;
+      state.turnsEnded += 1;
       break;
     default:
       // "session" and kinds this page does not know: nothing to show.
@@ -632,10 +637,14 @@ async function sendPrompt(text) {
   send.disabled = true;
   try {
     const id = state.sessionId || await newSession();
+    const ended = state.turnsEnded;
     await api('POST', `/api/session/${encodeURIComponent(id)}/prompt`, { prompt });
-    // The prompt comes back as a "user" event; until then, Stop is already right.
-    state.turnActive = true;
-    updateComposer();
+    // The prompt comes back as a "user" event; until then Stop is already
+    // right, unless the stream has brought the whole turn first.
+    if (state.turnsEnded === ended && id === state.sessionId) {
+      state.turnActive = true;
+      updateComposer();
+    }
     return true;
   } catch (error) {
     if (!(error instanceof HttpError && error.status === 401)) notice(explain(error));
@@ -701,7 +710,10 @@ async function openPower() {
   }
   box.replaceChildren();
   if (state.verbs.verbs.length === 0) box.append(el('p', 'hint', t('powerNone')));
-  for (const verb of state.verbs.verbs) {
+  // Read-only verbs first: the safe ones are the ones at hand.
+  const ordered = [...state.verbs.verbs].sort((a, b) =>
+    Number(state.verbs.mutating.includes(a)) - Number(state.verbs.mutating.includes(b)));
+  for (const verb of ordered) {
     const mutating = state.verbs.mutating.includes(verb);
     const button = el('button', mutating ? 'danger' : '');
     button.type = 'button';
@@ -717,6 +729,7 @@ function askVerb(verb) {
   $('power-confirm-text').textContent = t('confirmTitle', verbName(verb));
   $('power-go').textContent = t('confirmGo', verbName(verb));
   $('power-confirm').hidden = false;
+  $('power-confirm').scrollIntoView({ block: 'nearest' });
   $('power-go').focus();
 }
 

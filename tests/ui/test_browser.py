@@ -8,18 +8,19 @@ Screenshots land in the build's meson-logs/ as ui-<what>-<lang>.png.
 Tests marked @needs_sessions drive the whole console (login, sessions,
 the event stream, Stop). They need POST /api/login and the /api/session
 routes, which are built on other branches: tests/ui/meson.build leaves
-them out until those are merged (see list_browser_tests.py). Everything
-else runs against what this branch serves.
+them out until those are merged (see list_browser_tests.py). The same
+flows run now in StubConsoleTest against stub_api.py, a stand-in for that
+API in front of the daemon's real UI files.
 """
 import json
 import os
-import shutil
 import sys
 import tempfile
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'integration'))
 from cas_harness import DaemonTestCase, TOKEN, wait_for  # noqa: E402
+from stub_api import StubApi  # noqa: E402
 
 from selenium import webdriver  # noqa: E402
 from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
@@ -35,10 +36,12 @@ MIN_TAP = 44
 EXPECTED = {
     'en': {'title': 'Breakglass', 'login': 'Log in', 'token': 'API token',
            'bad_token': 'Wrong token.', 'live': 'Live', 'stopped': 'Stopped.',
-           'preset': 'What is using the disk?', 'preset2': 'Why is the VM slow?'},
+           'preset': 'What is using the disk?', 'preset2': 'Why is the VM slow?',
+           'reset': 'Reset'},
     'bg': {'title': 'Аварийна конзола', 'login': 'Вход', 'token': 'API токен',
            'bad_token': 'Грешен токен.', 'live': 'На живо', 'stopped': 'Спряно.',
-           'preset': 'Какво заема диска?', 'preset2': 'Защо виртуалната машина е бавна?'},
+           'preset': 'Какво заема диска?', 'preset2': 'Защо виртуалната машина е бавна?',
+           'reset': 'Рестарт'},
 }
 
 
@@ -268,13 +271,13 @@ class LoginPageTest(BrowserTestCase):
         self.assertEqual(self.text('#login-button'), EXPECTED['en']['login'])
 
 
-class ConsoleFlowTest(BrowserTestCase):
-    """The whole console against the session API (other branches)."""
+class ConsoleChecks:
+    """The console's flows; prepare_turn() says how the next turn goes."""
 
     def check_full_flow(self, lang):
         expected = EXPECTED[lang]
         reply = 'Диск: 93 % зает от /var/log' if lang == 'bg' else 'Disk: 93% used by /var/log'
-        self.set_scenario(reply=reply, tokens=8, token_interval_ms=50)
+        self.prepare_turn(reply=reply)
         self.open_browser(lang)
         self.log_in()
         self.assertEqual(self.text('#logout'), 'Изход' if lang == 'bg' else 'Log out')
@@ -292,7 +295,7 @@ class ConsoleFlowTest(BrowserTestCase):
         self.screenshot('reply')
 
         # A turn that hangs: Stop shows while it runs, and stops it.
-        self.set_scenario(hang=1)
+        self.prepare_turn(hang=True)
         self.click_preset(expected['preset2'])
         self.wait_visible('stop')
         self.assertFalse(self.visible('send'))
@@ -316,25 +319,31 @@ class ConsoleFlowTest(BrowserTestCase):
         self.screenshot('reloaded')
         self.assertEqual(self.console_errors(), [])
 
-    @needs_sessions
-    def test_full_flow_en(self):
-        self.check_full_flow('en')
-
-    @needs_sessions
-    def test_full_flow_bg(self):
-        self.check_full_flow('bg')
-
-    def check_reconnect_without_duplicates(self, lang):
-        self.set_scenario(reply='first')
+    def first_turn(self, lang, reply):
+        self.prepare_turn(reply=reply)
         self.open_browser(lang)
         self.log_in()
         self.click_preset(EXPECTED[lang]['preset'])
         self.wait_live()
         self.wait_js("return [...document.querySelectorAll('#turns .msg.text')]"
-                     ".some(e => e.textContent.includes('first'))", 'the first reply')
+                     f".some(e => e.textContent.includes({json.dumps(reply)}))", 'the first reply')
         self.wait_visible('send')
-        before = self.transcript()
+        return self.transcript()
 
+    def check_next_turn_once(self, lang, before):
+        self.prepare_turn(reply='second')
+        self.click_preset(EXPECTED[lang]['preset2'])
+        self.wait_js("return [...document.querySelectorAll('#turns .msg.text')]"
+                     ".some(e => e.textContent.includes('second'))", 'the second reply')
+        self.wait_visible('send')
+        after = self.transcript()
+        self.assertEqual(after[:len(before)], before)
+        self.assertEqual(sum(1 for cls, _ in after if 'user' in cls), 2, after)
+        self.assertEqual(sum(1 for _, text in after if 'second' in text), 1, after)
+        return after
+
+    def check_reconnect_without_duplicates(self, lang):
+        before = self.first_turn(lang, 'first')
         # The network goes away and comes back (a phone in a tunnel).
         self.driver.execute_cdp_cmd('Network.enable', {})
         self.driver.execute_cdp_cmd('Network.emulateNetworkConditions', {
@@ -345,17 +354,26 @@ class ConsoleFlowTest(BrowserTestCase):
             'offline': False, 'latency': 0, 'downloadThroughput': -1, 'uploadThroughput': -1})
         self.wait_live()
         self.assertEqual(self.transcript(), before)
-
-        # The next turn arrives once, after what was already there.
-        self.set_scenario(reply='second')
-        self.click_preset(EXPECTED[lang]['preset2'])
-        self.wait_js("return [...document.querySelectorAll('#turns .msg.text')]"
-                     ".some(e => e.textContent.includes('second'))", 'the second reply')
-        self.wait_visible('send')
-        after = self.transcript()
-        self.assertEqual(after[:len(before)], before)
-        self.assertEqual(sum(1 for cls, _ in after if 'user' in cls), 2, after)
+        self.check_next_turn_once(lang, before)
         self.screenshot('reconnected')
+
+
+class ConsoleFlowTest(ConsoleChecks, BrowserTestCase):
+    """The whole console against the daemon's session API (other branches)."""
+
+    def prepare_turn(self, reply=None, hang=False):
+        if hang:
+            self.set_scenario(hang=1)
+        else:
+            self.set_scenario(reply=reply, tokens=8, token_interval_ms=50)
+
+    @needs_sessions
+    def test_full_flow_en(self):
+        self.check_full_flow('en')
+
+    @needs_sessions
+    def test_full_flow_bg(self):
+        self.check_full_flow('bg')
 
     @needs_sessions
     def test_reconnect_without_duplicates_en(self):
@@ -364,6 +382,123 @@ class ConsoleFlowTest(BrowserTestCase):
     @needs_sessions
     def test_reconnect_without_duplicates_bg(self):
         self.check_reconnect_without_duplicates('bg')
+
+
+class StubConsoleTest(ConsoleChecks, BrowserTestCase):
+    """The whole console against stub_api.py: the API's contract in front
+    of the daemon's real UI files. It runs on this branch, and it can
+    misbehave on purpose."""
+
+    def setUp(self):
+        super().setUp()
+        self.stub = StubApi(self.port, TOKEN)
+        self.addCleanup(self.stub.stop)
+
+    def url(self, path='/'):
+        return f'http://127.0.0.1:{self.stub.port}{path}'
+
+    def prepare_turn(self, reply=None, hang=False):
+        self.stub.hang = hang
+        if reply is not None:
+            # Streamed in pieces: the page merges them into one message.
+            self.stub.reply_chunks = [reply[i:i + 5] for i in range(0, len(reply), 5)]
+
+    def test_console_flow_en(self):
+        self.check_full_flow('en')
+
+    def test_console_flow_bg(self):
+        self.check_full_flow('bg')
+
+    def test_reconnect_without_duplicates_en(self):
+        self.check_reconnect_without_duplicates('en')
+
+    def test_replay_from_the_start_never_duplicates(self):
+        # A service that ignores Last-Event-ID and replays everything.
+        self.stub.replay_from_zero = True
+        before = self.first_turn('en', 'replayed')
+        for _ in range(3):
+            requests = len(self.stub.stream_requests)
+            self.stub.drop_streams()
+            wait_for(lambda: len(self.stub.stream_requests) > requests and self.stub.open_streams(),
+                     20, 'the page to reconnect')
+            self.wait_live()
+            self.assertEqual(self.transcript(), before)
+        self.check_next_turn_once('en', before)
+        self.assertEqual(self.console_errors(), [])
+
+    def test_reconnect_after_the_browser_gives_up(self):
+        before = self.first_turn('en', 'steady')
+        last_id = self.js('return state.lastId')
+        self.assertGreater(last_id, 0)
+        # The browser's own retry sends Last-Event-ID.
+        requests = len(self.stub.stream_requests)
+        self.stub.drop_streams()
+        wait_for(lambda: self.stub.open_streams(), 20, 'the browser to reconnect')
+        self.wait_live()
+        self.assertIn(str(last_id), [h for _, h in self.stub.stream_requests[requests:]])
+        # Refused (an error status), the browser gives up; the page retries
+        # itself, with ?last_event_id=, until the service is back.
+        self.stub.refuse_streams = True
+        requests = len(self.stub.stream_requests)
+        self.stub.drop_streams()
+        self.wait_js("return document.getElementById('conn').dataset.state === 'reconnecting'",
+                     'the page to say it is reconnecting')
+        self.assertEqual(self.text('#conn-text'), 'Reconnecting…')
+        self.screenshot('reconnecting')
+        wait_for(lambda: any(f'last_event_id={last_id}' in path
+                             for path, _ in self.stub.stream_requests[requests:]),
+                 20, 'a reconnect with last_event_id')
+        self.stub.refuse_streams = False
+        self.wait_live()
+        self.assertEqual(self.transcript(), before)
+        self.check_next_turn_once('en', before)
+
+    def check_power(self, lang):
+        self.open_browser(lang)
+        self.log_in()
+        self.driver.find_element(By.ID, 'power-open').click()
+        self.wait_js("return document.querySelectorAll('#power-verbs button').length === 6",
+                     'the verbs')
+        verb = lambda v: self.driver.find_element(By.CSS_SELECTOR, f'#power-verbs [data-verb="{v}"]')
+        # A read-only verb runs at once, and says how it went.
+        verb('status').click()
+        self.wait_js("return document.querySelector('#power-result pre') !== null", 'the result')
+        self.assertEqual(self.stub.verb_calls, ['status'])
+        self.assertIn('status: VM 102 ok', self.text('#power-result pre'))
+        # A mutating one asks first; Cancel runs nothing.
+        verb('reset').click()
+        self.wait_visible('power-confirm')
+        self.assertIn(EXPECTED[lang]['reset'], self.text('#power-confirm-text'))
+        self.assert_tap_targets(at_least=9)
+        self.screenshot('power-confirm')
+        self.driver.find_element(By.ID, 'power-cancel').click()
+        self.assertFalse(self.visible('power-confirm'))
+        self.assertEqual(self.stub.verb_calls, ['status'])
+        verb('reset').click()
+        self.wait_visible('power-confirm')
+        self.driver.find_element(By.ID, 'power-go').click()
+        wait_for(lambda: self.stub.verb_calls == ['status', 'reset'], 20, 'the reset')
+        self.wait_js("return (document.querySelector('#power-result pre') || {}).textContent"
+                     " === 'reset: VM 102 ok\\n'", 'the reset result')
+        self.screenshot('power')
+        self.assertEqual(self.console_errors(), [])
+
+    def test_power_en(self):
+        self.check_power('en')
+
+    def test_power_bg(self):
+        self.check_power('bg')
+
+    def test_logout(self):
+        self.open_browser('en')
+        self.log_in()
+        self.driver.find_element(By.ID, 'logout').click()
+        self.wait_visible('login-view')
+        self.assertFalse(self.visible('console-view'))
+        # Logged out for real: a reload asks for the token again.
+        self.driver.refresh()
+        self.wait_visible('login-view')
+        self.assertEqual(self.console_errors(), [])
 
 
 if __name__ == '__main__':
