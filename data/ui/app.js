@@ -795,6 +795,8 @@ function wire() {
       recheck();
     }
   });
+  // A frozen page (a phone's background tab) is resumed rather than shown.
+  document.addEventListener('resume', recheck);
   window.addEventListener('online', recheck);
   window.addEventListener('offline', () => setConnection('offline'));
   window.addEventListener('pageshow', (e) => {

@@ -453,6 +453,30 @@ class StubConsoleTest(ConsoleChecks, BrowserTestCase):
         self.assertEqual(self.transcript(), before)
         self.check_next_turn_once('en', before)
 
+    def test_wake_from_sleep_rechecks(self):
+        before = self.first_turn('en', 'awake')
+        last_id = self.js('return state.lastId')
+        # The phone sleeps a minute: hidden, then shown again. (Headless
+        # Chromium is never hidden, so the page is told so.)
+        requests = len(self.stub.stream_requests)
+        self.js('''
+            const set = (value) => Object.defineProperty(document, 'visibilityState',
+                                                         {value, configurable: true});
+            set('hidden');
+            document.dispatchEvent(new Event('visibilitychange'));
+            state.hiddenSince = Date.now() - 60000;
+            set('visible');
+            document.dispatchEvent(new Event('visibilitychange'));''')
+        wait_for(lambda: any(f'last_event_id={last_id}' in path
+                             for path, _ in self.stub.stream_requests[requests:]),
+                 20, 'a new stream after what was folded')
+        self.wait_live()
+        # The old stream is closed, not left beside the new one (the stub
+        # sees that at its next keepalive).
+        wait_for(lambda: self.stub.open_streams() == 1, 20, 'one stream')
+        self.assertEqual(self.transcript(), before)
+        self.check_next_turn_once('en', before)
+
     def check_power(self, lang):
         self.open_browser(lang)
         self.log_in()
