@@ -773,8 +773,9 @@ function wire() {
   });
   $('composer').addEventListener('submit', onCompose);
   $('prompt').addEventListener('input', autosize);
+  // Enter sends (the phone keyboard's key says "send"); Shift+Enter is a new line.
   $('prompt').addEventListener('keydown', (e) => {
-    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) onCompose(e);
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) onCompose(e);
   });
   $('stop').addEventListener('click', onStop);
   $('power-open').addEventListener('click', openPower);

@@ -26,6 +26,7 @@ from selenium import webdriver  # noqa: E402
 from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
 
 CHROMIUM = os.environ.get('CAS_CHROMIUM', '/usr/bin/chromium')
 CHROMEDRIVER = os.environ.get('CAS_CHROMEDRIVER', '/usr/bin/chromedriver')
@@ -452,6 +453,31 @@ class StubConsoleTest(ConsoleChecks, BrowserTestCase):
         self.wait_live()
         self.assertEqual(self.transcript(), before)
         self.check_next_turn_once('en', before)
+
+    def test_typed_prompt_and_a_turn_from_elsewhere(self):
+        before = self.first_turn('bg', 'едно')
+        # Typed, and sent with the keyboard's Enter.
+        self.prepare_turn(reply='две')
+        box = self.driver.find_element(By.ID, 'prompt')
+        box.send_keys('Колко е свободната памет?')
+        box.send_keys(Keys.ENTER)
+        self.wait_js("return [...document.querySelectorAll('#turns .msg.text')]"
+                     ".some(e => e.textContent.includes('две'))", 'the reply')
+        self.assertEqual(box.get_attribute('value'), '')
+        after = self.transcript()
+        self.assertEqual(after[:len(before)], before)
+        self.assertIn(['msg user', 'Колко е свободната памет?'], after)
+        # Another client starts a turn: it shows here, live, with Stop.
+        self.prepare_turn(hang=True)
+        session = next(iter(self.stub.sessions.values()))
+        self.stub.run_turn(session, 'от друг клиент')
+        self.wait_visible('stop')
+        self.wait_js("return [...document.querySelectorAll('#turns .msg.user')]"
+                     ".some(e => e.textContent === 'от друг клиент')", 'the other turn')
+        self.driver.find_element(By.ID, 'stop').click()
+        self.wait_visible('send')
+        self.assertFalse(session.turn_active)
+        self.assertEqual(self.console_errors(), [])
 
     def test_wake_from_sleep_rechecks(self):
         before = self.first_turn('en', 'awake')
