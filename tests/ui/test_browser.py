@@ -198,6 +198,13 @@ class LoginPageTest(BrowserTestCase):
         self.assert_fits_the_phone()
         self.assert_tap_targets(at_least=2)
         self.screenshot('login')
+        # Dark when the phone is: the colours follow prefers-color-scheme.
+        light = self.js('return getComputedStyle(document.body).backgroundColor')
+        self.driver.execute_cdp_cmd('Emulation.setEmulatedMedia', {
+            'features': [{'name': 'prefers-color-scheme', 'value': 'dark'}]})
+        self.wait_js(f"return getComputedStyle(document.body).backgroundColor !== {json.dumps(light)}",
+                     'the dark colours')
+        self.screenshot('login-dark')
         self.assertEqual(self.console_errors(), [])
 
     def test_login_page_en(self):
