@@ -240,6 +240,11 @@ class LoginPageTest(BrowserTestCase):
                 self.assertIsNotNone(size)
                 if icon['sizes'] != 'any':
                     self.assertEqual(f'{size[0]}x{size[1]}', icon['sizes'])
+        # Chromium's own verdict: the page can be installed as an app.
+        def verdict():
+            errors = self.driver.execute_cdp_cmd('Page.getInstallabilityErrors', {})
+            return errors.get('installabilityErrors')
+        self.assertEqual(verdict(), [])
         self.assertEqual(self.console_errors(), [])
 
     def test_manifest_linked_en(self):
