@@ -364,7 +364,15 @@ async function showConsole() {
   $('console-view').hidden = false;
   $('logout').hidden = false;
   $('power-open').hidden = false;
-  const sessions = await loadSessions();
+  let sessions;
+  try {
+    sessions = await loadSessions();
+  } catch (error) {
+    // Power verbs need no sessions: a broken session list leaves them at hand.
+    if (!(error instanceof HttpError) || error.status === 401) throw error;
+    notice(t('failed', error.message));
+    return;
+  }
   const saved = localStorage.getItem(SESSION_KEY);
   const pick = sessions.find((s) => s.id === saved) || sessions[0];
   if (pick) openSession(pick.id);

@@ -284,6 +284,96 @@ class LoginPageTest(BrowserTestCase):
         self.assertEqual(self.text('#login-button'), EXPECTED['en']['login'])
 
 
+class RealLoginAndPowerTest(BrowserTestCase):
+    """The daemon's own POST /api/login and power verbs (through the fake
+    ssh): what the phone needs when the VM is down, with no AI in the way."""
+
+    config = {'pve': {'host': 'pve.example', 'user': 'root', 'key-file': '/run/credentials/pve-key'}}
+    start_daemon = False
+    # Until the session routes are merged their 404 is logged by Chromium.
+    ALLOWED_CONSOLE = ('/api/sessions',)
+
+    def setUp(self):
+        super().setUp()
+        self.ssh_log = os.path.join(self.tmp, 'fake-ssh.log')
+        self.ssh_scenario = os.path.join(self.tmp, 'fake-ssh-scenario')
+        self.start(env={'FAKE_SSH_LOG': self.ssh_log, 'FAKE_SSH_SCENARIO': self.ssh_scenario})
+
+    def ssh_verbs(self):
+        try:
+            with open(self.ssh_log, encoding='utf-8') as f:
+                return [json.loads(line)['argv'][-1] for line in f if line.strip()]
+        except FileNotFoundError:
+            return []
+
+    def verb_button(self, verb):
+        return self.driver.find_element(By.CSS_SELECTOR, f'#power-verbs [data-verb="{verb}"]')
+
+    def power_result(self):
+        return self.js("return [...document.querySelectorAll('#power-result > *')]"
+                       ".map(e => e.textContent)")
+
+    def check_login_power_logout(self, lang):
+        self.open_browser(lang)
+        self.log_in()
+        # The session cookie is the browser's alone.
+        self.assertNotIn('cas', self.js('return document.cookie'))
+        self.driver.find_element(By.ID, 'power-open').click()
+        self.wait_js("return document.querySelectorAll('#power-verbs button').length === 6",
+                     'the verbs')
+        # Read-only first.
+        order = self.js("return [...document.querySelectorAll('#power-verbs button')]"
+                        ".map(b => b.dataset.verb)")
+        self.assertEqual(order[:2], ['forensics', 'status'])
+
+        self.verb_button('status').click()
+        wait_for(lambda: 'status: ok\n' in self.power_result(), 20, 'the status output')
+        self.assertEqual(self.ssh_verbs(), ['status'])
+
+        # Mutating: nothing runs until confirmed.
+        self.verb_button('reset').click()
+        self.wait_visible('power-confirm')
+        self.assertIn(EXPECTED[lang]['reset'], self.text('#power-confirm-text'))
+        self.driver.find_element(By.ID, 'power-cancel').click()
+        self.assertEqual(self.ssh_verbs(), ['status'])
+        self.verb_button('reset').click()
+        self.wait_visible('power-confirm')
+        self.driver.find_element(By.ID, 'power-go').click()
+        wait_for(lambda: 'reset: ok\n' in self.power_result(), 20, 'the reset output')
+        self.assertEqual(self.ssh_verbs(), ['status', 'reset'])
+
+        # A failure (502) says so, with the host's words.
+        with open(self.ssh_scenario, 'w', encoding='utf-8') as f:
+            f.write('EXIT=3\nSTDOUT=\nSTDERR=qm: VM 102 is locked (backup)\\n\n')
+        self.verb_button('stop').click()
+        self.wait_visible('power-confirm')
+        self.driver.find_element(By.ID, 'power-go').click()
+        wait_for(lambda: 'qm: VM 102 is locked (backup)\n' in self.power_result(), 20,
+                 'the failure')
+        self.assertIn('3', self.text('#power-result .status'))
+        self.assertIn('bad', self.js("return document.querySelector('#power-result .status').className"))
+        self.assert_tap_targets(at_least=9)
+        self.screenshot('real-power')
+
+        # Logged out for real: the cookie no longer opens the API.
+        self.driver.find_element(By.ID, 'power-close').click()
+        self.driver.find_element(By.ID, 'logout').click()
+        self.wait_visible('login-view')
+        status = self.driver.execute_async_script('''
+            const done = arguments[arguments.length - 1];
+            fetch('/api/pve/verbs').then(r => done(r.status), e => done(String(e)));''')
+        self.assertEqual(status, 401)
+        self.driver.refresh()
+        self.wait_visible('login-view')
+        self.assertEqual(self.console_errors(allow=self.ALLOWED_CONSOLE + ('/api/pve/',)), [])
+
+    def test_login_power_logout_en(self):
+        self.check_login_power_logout('en')
+
+    def test_login_power_logout_bg(self):
+        self.check_login_power_logout('bg')
+
+
 class ConsoleChecks:
     """The console's flows; prepare_turn() says how the next turn goes."""
 
