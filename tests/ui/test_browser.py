@@ -5,12 +5,11 @@ Run through meson like the integration tests (tests/ui/meson.build): each
 test gets its own daemon (DaemonTestCase) and its own browser profile.
 Screenshots land in the build's meson-logs/ as ui-<what>-<lang>.png.
 
-Tests marked @needs_sessions drive the whole console (login, sessions,
-the event stream, Stop). They need POST /api/login and the /api/session
-routes, which are built on other branches: tests/ui/meson.build leaves
-them out until those are merged (see list_browser_tests.py). The same
-flows run now in StubConsoleTest against stub_api.py, a stand-in for that
-API in front of the daemon's real UI files.
+ConsoleFlowTest and RealLoginAndPowerTest drive the daemon's own API
+(login, sessions and their event stream, Stop, power verbs through the
+fake ssh). StubConsoleTest runs the same flows against stub_api.py, a
+stand-in for that API in front of the daemon's real UI files that can
+misbehave on purpose (replays that ignore Last-Event-ID, refused streams).
 """
 import json
 import os
@@ -44,12 +43,6 @@ EXPECTED = {
            'preset': 'Какво заема диска?', 'preset2': 'Защо виртуалната машина е бавна?',
            'reset': 'Рестарт'},
 }
-
-
-def needs_sessions(func):
-    """The test needs the login and session API (other branches): listed
-    with this tag, and not registered until they are merged."""
-    return func
 
 
 class BrowserTestCase(DaemonTestCase):
@@ -149,7 +142,7 @@ class BrowserTestCase(DaemonTestCase):
         font = self.js('return parseFloat(getComputedStyle(document.body).fontSize)')
         self.assertGreaterEqual(font, 16)
 
-    # --- the console, for the @needs_sessions tests ---
+    # --- the console ---
 
     def log_in(self):
         self.driver.get(self.url())
@@ -290,9 +283,6 @@ class RealLoginAndPowerTest(BrowserTestCase):
 
     config = {'pve': {'host': 'pve.example', 'user': 'root', 'key-file': '/run/credentials/pve-key'}}
     start_daemon = False
-    # Until the session routes are merged their 404 is logged by Chromium.
-    ALLOWED_CONSOLE = ('/api/sessions',)
-
     def setUp(self):
         super().setUp()
         self.ssh_log = os.path.join(self.tmp, 'fake-ssh.log')
@@ -365,7 +355,7 @@ class RealLoginAndPowerTest(BrowserTestCase):
         self.assertEqual(status, 401)
         self.driver.refresh()
         self.wait_visible('login-view')
-        self.assertEqual(self.console_errors(allow=self.ALLOWED_CONSOLE + ('/api/pve/',)), [])
+        self.assertEqual(self.console_errors(allow=('/api/pve/',)), [])
 
     def test_login_power_logout_en(self):
         self.check_login_power_logout('en')
@@ -462,7 +452,7 @@ class ConsoleChecks:
 
 
 class ConsoleFlowTest(ConsoleChecks, BrowserTestCase):
-    """The whole console against the daemon's session API (other branches)."""
+    """The whole console against the daemon's session API."""
 
     def prepare_turn(self, reply=None, hang=False):
         if hang:
@@ -470,19 +460,15 @@ class ConsoleFlowTest(ConsoleChecks, BrowserTestCase):
         else:
             self.set_scenario(reply=reply, tokens=8, token_interval_ms=50)
 
-    @needs_sessions
     def test_full_flow_en(self):
         self.check_full_flow('en')
 
-    @needs_sessions
     def test_full_flow_bg(self):
         self.check_full_flow('bg')
 
-    @needs_sessions
     def test_reconnect_without_duplicates_en(self):
         self.check_reconnect_without_duplicates('en')
 
-    @needs_sessions
     def test_reconnect_without_duplicates_bg(self):
         self.check_reconnect_without_duplicates('bg')
 
