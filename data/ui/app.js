@@ -323,7 +323,9 @@ function normaliseSessions(data) {
     active: Boolean(s.turn_active ?? s.active),
     events: Number(s.event_count ?? s.events ?? 0),
   })).filter((s) => s.id)
-    .sort((a, b) => String(b.lastActivity).localeCompare(String(a.lastActivity)));
+    .sort((a, b) => (typeof a.lastActivity === 'number' && typeof b.lastActivity === 'number'
+      ? b.lastActivity - a.lastActivity
+      : String(b.lastActivity).localeCompare(String(a.lastActivity))));
 }
 
 function formatTime(value) {

@@ -5,7 +5,8 @@ else is passed to the daemon, so the page, its headers and its CSP are
 the real ones, from one origin.
 
 Tests steer it: hang turns until Stop, drop every stream (a network
-that goes away), refuse new streams for a while, or misbehave on
+that goes away), refuse new streams for a while, fail the session list,
+or misbehave on
 purpose and replay everything from the start whatever Last-Event-ID
 says (the page must fold events by id and show nothing twice).
 """
@@ -45,6 +46,7 @@ class StubApi:
         self.hang = False
         self.replay_from_zero = False
         self.refuse_streams = False
+        self.sessions_broken = False
         self.stream_requests = []     # (path with query, Last-Event-ID header)
         self.verb_calls = []
         self.streams = set()
@@ -166,11 +168,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.reply(401, {'error': 'unauthorized', 'detail': 'not logged in'})
             return
         stub = self.stub
-        if url.path == '/api/sessions':
+        if url.path == '/api/sessions' and stub.sessions_broken:
+            self.reply(500, {'error': 'internal_error', 'detail': 'session store unreadable'})
+        elif url.path == '/api/sessions':
             with stub.lock:
-                sessions = [{'session_id': s.id, 'created': s.created,
-                             'last_activity': s.created, 'turn_active': s.turn_active,
-                             'event_count': len(s.events)} for s in stub.sessions.values()]
+                # The daemon's shape (cas-session-routes.c), newest first.
+                sessions = [{'id': s.id, 'created': int(s.created),
+                             'last_activity': int(s.created), 'turn_active': s.turn_active,
+                             'event_count': len(s.events)}
+                            for s in sorted(stub.sessions.values(), key=lambda s: -s.created)]
             self.reply(200, {'sessions': sessions})
         elif url.path == '/api/pve/verbs':
             self.reply(200, {'verbs': VERBS, 'mutating': MUTATING})

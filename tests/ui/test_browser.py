@@ -627,6 +627,21 @@ class StubConsoleTest(ConsoleChecks, BrowserTestCase):
     def test_power_bg(self):
         self.check_power('bg')
 
+    def test_power_without_sessions(self):
+        # The session side is broken (it happens during an incident): the
+        # console says so and keeps the power buttons.
+        self.stub.sessions_broken = True
+        self.open_browser('en')
+        self.log_in()
+        self.wait_visible('notice')
+        self.assertIn('session store unreadable', self.text('#notice'))
+        self.driver.find_element(By.ID, 'power-open').click()
+        self.wait_js("return document.querySelectorAll('#power-verbs button').length === 6",
+                     'the verbs')
+        self.driver.find_element(By.CSS_SELECTOR, '#power-verbs [data-verb="status"]').click()
+        wait_for(lambda: self.stub.verb_calls == ['status'], 20, 'the status verb')
+        self.assertEqual(self.console_errors(allow=('/api/sessions',)), [])
+
     def test_logout(self):
         self.open_browser('en')
         self.log_in()
