@@ -34,6 +34,7 @@
 #include "cas-session-manager.h"
 #include "cas-session-routes.h"
 #include "cas-sessions-control.h"
+#include "cas-ui-routes.h"
 
 /* How long /health trusts its last look for the claude binary: PATH
  * lookups cost a stat per directory, and schedulers poll /health often. */
@@ -66,6 +67,7 @@ struct _CasDaemon
   CasSessionManager *sessions;         /* (owned) */
   CasSessionRoutes *session_routes;    /* (owned) */
   CasSessionsControl *sessions_control; /* (owned) */
+  CasUiRoutes *ui_routes;              /* (owned) */
 
   char *claude_path;          /* (owned) (nullable) */
   gint64 claude_checked_us;
@@ -99,6 +101,7 @@ cas_daemon_finalize (GObject *object)
   g_clear_object (&self->sessions_control);
   g_clear_object (&self->session_routes);
   g_clear_object (&self->sessions);
+  g_clear_object (&self->ui_routes);
   g_clear_object (&self->completions);
   g_clear_object (&self->conversations);
   g_clear_object (&self->jobs);
@@ -319,6 +322,8 @@ cas_daemon_new (CasConfig *config,
   self->session_routes = cas_session_routes_new (config, self->sessions);
   cas_session_routes_register (self->session_routes, self->http);
   self->sessions_control = cas_sessions_control_new (self->sessions);
+  self->ui_routes = cas_ui_routes_new ();
+  cas_ui_routes_register (self->ui_routes, self->http);
   explicit_bzero (token, strlen (token));
 
   return g_steal_pointer (&self);

@@ -10,8 +10,8 @@ import subprocess
 import tempfile
 import unittest
 
-from cas_harness import (FAKES_DIR, TOKEN, children_of, free_port, pid_alive, wait_for,
-                         write_ini)
+from cas_harness import (FAKES_DIR, TIMEOUT_MULTIPLIER, TOKEN, children_of, free_port,
+                         pid_alive, wait_for, write_ini)
 
 SRCDIR = os.environ.get('CAS_SRCDIR')
 BUILDDIR = os.environ.get('CAS_BUILDDIR')
@@ -124,9 +124,14 @@ class DevRunTest(unittest.TestCase):
                 self.assertEqual(len(started), 2, self.output())   # the daemon and its bus
                 os.kill(self.script.pid, signum)
                 try:
-                    status = self.script.wait(10)
+                    status = self.script.wait(20 * TIMEOUT_MULTIPLIER)
                 except subprocess.TimeoutExpired:
-                    self.fail('cas-dev run did not stop on %s:\n%s' % (signum.name, self.output()))
+                    processes = subprocess.run(['ps', '-o', 'pid,ppid,stat,wchan:24,args',
+                                                '--ppid', str(self.script.pid),
+                                                '-p', str(self.script.pid)],
+                                               capture_output=True, text=True).stdout
+                    self.fail('cas-dev run did not stop on %s:\n%s\n%s' %
+                              (signum.name, self.output(), processes))
                 self.assertEqual(status, 0, self.output())
                 for pid in started:
                     wait_for(lambda: not pid_alive(pid), 5, f'{command_of(pid)} to stop')

@@ -1,12 +1,15 @@
-/* CasSessionManager without HTTP (as D-Bus will call it), against the
- * fake claude: create, prompt, turn-ended, the bounds, cancel, delete,
- * stop and load again. */
+/* CasSessionManager without HTTP, against the fake claude: create,
+ * prompt, turn-ended, the bounds, cancel, delete, stop and load again;
+ * and the same through org.ClaudeAgentService.Sessions on a private
+ * bus, with the generated proxy. */
 #include <glib/gstdio.h>
 #include <string.h>
 
 #include "cas-cli-process.h"
+#include "cas-dbus-generated.h"
 #include "cas-error.h"
 #include "cas-session-manager.h"
+#include "cas-sessions-control.h"
 
 typedef struct {
   char *dir;
@@ -325,16 +328,149 @@ test_bounds_delete_reload (Fixture      *fx,
   g_assert_cmpstr (after->str, ==, before->str);
 }
 
+/* ---- the same sessions over D-Bus ---------------------------------- */
+
+static GTestDBus *test_bus;
+
+static GDBusConnection *
+connect_to_test_bus (void)
+{
+  g_autoptr (GError) error = NULL;
+  GDBusConnection *connection =
+    g_dbus_connection_new_for_address_sync (g_test_dbus_get_bus_address (test_bus),
+                                            G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                              G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                            NULL, NULL, &error);
+
+  g_assert_no_error (error);
+  return connection;
+}
+
+static void
+on_bus_turn_ended (CasDBusSessions *proxy,
+                   const char      *id,
+                   const char      *outcome,
+                   guint            last_event,
+                   gpointer         user_data)
+{
+  GPtrArray *ended = user_data;
+
+  g_ptr_array_add (ended, g_strdup_printf ("%s %s %u", id, outcome, last_event));
+}
+
+static GPtrArray *bus_turn_ends;
+
+static gboolean
+have_bus_turn_end (Fixture *fx)
+{
+  return bus_turn_ends->len > 0;
+}
+
+static void
+test_over_dbus (Fixture      *fx,
+                gconstpointer data)
+{
+  g_autoptr (GDBusConnection) server = connect_to_test_bus ();
+  g_autoptr (GDBusConnection) client = connect_to_test_bus ();
+  g_autoptr (CasSessionsControl) control = cas_sessions_control_new (fx->manager);
+  g_autoptr (CasDBusSessions) proxy = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) sessions = NULL;
+  g_autoptr (GVariant) first = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *expected = NULL;
+  gboolean cancelled = TRUE;
+  GVariantDict entry;
+  const char *listed_id = NULL;
+  guint32 events = 0;
+
+  g_assert_true (cas_sessions_control_export (control, server, "/org/ClaudeAgentService", &error));
+  g_assert_no_error (error);
+  /* Calls go out async: the daemon's side answers on this thread's loop. */
+  proxy = cas_dbus_sessions_proxy_new_sync (client, G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES,
+                                            g_dbus_connection_get_unique_name (server),
+                                            "/org/ClaudeAgentService", NULL, &error);
+  g_assert_no_error (error);
+  bus_turn_ends = g_ptr_array_new_with_free_func (g_free);
+  g_signal_connect (proxy, "turn-ended", G_CALLBACK (on_bus_turn_ended), bus_turn_ends);
+
+  cas_dbus_sessions_call_create_session (proxy, NULL, on_result, fx);
+  wait_until (have_result, fx);
+  g_assert_true (cas_dbus_sessions_call_create_session_finish (proxy, &id, fx->result, &error));
+  g_clear_object (&fx->result);
+  g_assert_no_error (error);
+  g_assert_nonnull (cas_session_manager_lookup (fx->manager, id));
+
+  cas_dbus_sessions_call_prompt (proxy, id, "over the bus", NULL, on_result, fx);
+  wait_until (have_result, fx);
+  g_assert_true (cas_dbus_sessions_call_prompt_finish (proxy, fx->result, &error));
+  g_clear_object (&fx->result);
+  g_assert_no_error (error);
+  wait_until (have_bus_turn_end, fx);
+  expected = g_strdup_printf ("%s completed %u", id,
+                              (guint) cas_session_get_event_count (
+                                cas_session_manager_lookup (fx->manager, id)) - 1);
+  g_assert_cmpstr (g_ptr_array_index (bus_turn_ends, 0), ==, expected);
+
+  cas_dbus_sessions_call_list_sessions (proxy, NULL, on_result, fx);
+  wait_until (have_result, fx);
+  g_assert_true (cas_dbus_sessions_call_list_sessions_finish (proxy, &sessions, fx->result,
+                                                              &error));
+  g_clear_object (&fx->result);
+  g_assert_cmpuint (g_variant_n_children (sessions), ==, 1);
+  first = g_variant_get_child_value (sessions, 0);
+  g_variant_dict_init (&entry, first);
+  g_assert_true (g_variant_dict_lookup (&entry, "id", "&s", &listed_id));
+  g_assert_cmpstr (listed_id, ==, id);
+  g_assert_true (g_variant_dict_lookup (&entry, "events", "u", &events));
+  g_assert_cmpuint (events, ==,
+                    cas_session_get_event_count (cas_session_manager_lookup (fx->manager, id)));
+  g_assert_true (g_variant_dict_contains (&entry, "last-activity"));
+  g_variant_dict_clear (&entry);
+
+  cas_dbus_sessions_call_cancel (proxy, id, NULL, on_result, fx);
+  wait_until (have_result, fx);
+  g_assert_true (cas_dbus_sessions_call_cancel_finish (proxy, &cancelled, fx->result, &error));
+  g_clear_object (&fx->result);
+  g_assert_false (cancelled);
+
+  /* Named errors come back as the same CAS_ERROR codes. */
+  cas_dbus_sessions_call_prompt (proxy, "00000000-0000-4000-8000-000000000000", "hi", NULL,
+                                 on_result, fx);
+  wait_until (have_result, fx);
+  g_assert_false (cas_dbus_sessions_call_prompt_finish (proxy, fx->result, &error));
+  g_clear_object (&fx->result);
+  g_assert_error (error, CAS_ERROR, CAS_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  cas_dbus_sessions_call_prompt (proxy, id, "", NULL, on_result, fx);
+  wait_until (have_result, fx);
+  g_assert_false (cas_dbus_sessions_call_prompt_finish (proxy, fx->result, &error));
+  g_clear_object (&fx->result);
+  g_assert_error (error, CAS_ERROR, CAS_ERROR_INVALID_ARGUMENT);
+
+  g_clear_pointer (&bus_turn_ends, g_ptr_array_unref);
+}
+
 int
 main (int   argc,
       char *argv[])
 {
+  int status;
+
   g_test_init (&argc, &argv, NULL);
 
   g_test_add ("/session-manager/turns", Fixture, NULL, fixture_setup, test_turns,
               fixture_teardown);
   g_test_add ("/session-manager/bounds-delete-reload", Fixture, NULL, fixture_setup,
               test_bounds_delete_reload, fixture_teardown);
+  g_test_add ("/session-manager/over-dbus", Fixture, NULL, fixture_setup, test_over_dbus,
+              fixture_teardown);
 
-  return g_test_run ();
+  /* Before any thread: it sets the environment. */
+  test_bus = g_test_dbus_new (G_TEST_DBUS_NONE);
+  g_test_dbus_up (test_bus);
+  status = g_test_run ();
+  g_test_dbus_down (test_bus);
+  g_clear_object (&test_bus);
+  return status;
 }
