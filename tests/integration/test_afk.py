@@ -722,3 +722,34 @@ class WoodpeckerTest(RunTestCase):
         self.assertNotEqual(self.issue(6)['state'], 'closed')
         self.assertTrue(all(r['authorization'] == 'Bearer fake-woodpecker-token'
                             for r in wp.control('GET', 'requests')))
+
+
+class StateFileTest(AfkTestCase):
+    def test_corrupt_run_file_is_set_aside(self):
+        runs = os.path.join(self.state_dir, 'afk', 'runs')
+        os.makedirs(runs)
+        with open(os.path.join(runs, 'acme__widgets__6.json'), 'wb') as f:
+            f.write(b'{"version": 1, "repo": "../../etc", \xff')
+        with open(os.path.join(runs, 'acme__widgets__7.json'), 'w') as f:
+            f.write('{"version": 99}')
+        # A warning, not fatal: the daemon starts.
+        self.start_afk(env={'G_DEBUG': ''})
+        self.assertEqual(self.call('ListRuns')[0], [])
+        self.assertTrue(os.path.exists(os.path.join(runs, 'acme__widgets__6.json.corrupt')))
+        self.assertTrue(os.path.exists(os.path.join(runs, 'acme__widgets__7.json.corrupt')))
+        self.assertIn('set aside', self.daemon_output())
+
+    def test_two_ticks_at_once_are_both_answered(self):
+        self.gh.add_issue(REPO, 6, 'the one', labels=[READY], labeled_by='alice')
+        self.start_afk()
+        self.arm()
+        replies = []
+
+        def done(conn, res):
+            replies.append(conn.call_finish(res).unpack()[0])
+        for _ in range(3):
+            self.bus.call(BUS_NAME, OBJECT_PATH, AFK, 'Tick', None, None,
+                          Gio.DBusCallFlags.NONE, 60000, None, done)
+        wait_for(lambda: self.pump() or len(replies) == 3, 60, 'three Tick replies')
+        self.assertEqual(sum(len(r['dispatched']) for r in replies), 1)
+        self.assertEqual(len(self.t3_commands('thread.create')), 1)
