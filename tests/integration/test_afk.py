@@ -28,15 +28,17 @@ PYTHON = os.environ.get('CAS_PYTHON', '/usr/bin/python3')
 FAKES_SRC = os.environ.get('CAS_FAKES_SRCDIR', '')
 SLACK_PATH = '/services/T000/B000/XXXXXXXX'
 # The lines proposed for the README (arm, tick, explain, disarm).
-BUSCTL_LINES = '''
-busctl --user call org.ClaudeAgentService /org/ClaudeAgentService org.ClaudeAgentService.Afk SetAllowlist as 1 owner/repo
-busctl --user call org.ClaudeAgentService /org/ClaudeAgentService org.ClaudeAgentService.Afk SetKillSwitch b false
-busctl --user get-property org.ClaudeAgentService /org/ClaudeAgentService org.ClaudeAgentService.Afk Armed
-busctl --user call org.ClaudeAgentService /org/ClaudeAgentService org.ClaudeAgentService.Afk Explain
-busctl --user call org.ClaudeAgentService /org/ClaudeAgentService org.ClaudeAgentService.Afk Tick
-busctl --user call org.ClaudeAgentService /org/ClaudeAgentService org.ClaudeAgentService.Afk ListRuns
-busctl --user call org.ClaudeAgentService /org/ClaudeAgentService org.ClaudeAgentService.Afk SetKillSwitch b true
-'''.strip().splitlines()
+
+
+def readme_lines(prefix, needle):
+    """The README's own command lines, run as written."""
+    with open(os.path.join(os.environ['CAS_SRCDIR'], 'README.md'), encoding='utf-8') as f:
+        return [line.strip() for line in f
+                if line.startswith(prefix) and needle in line]
+
+
+BUSCTL_LINES = readme_lines('busctl --user ', '.Afk ')
+GDBUS_LINES = readme_lines('gdbus call --session ', '.Afk.')
 
 
 def iso(delta_seconds=0):
@@ -277,10 +279,16 @@ class ArmingTest(AfkTestCase):
                                   capture_output=True, text=True, timeout=60)
             self.assertEqual(done.returncode, 0, '%s\n%s' % (line, done.stderr))
             outputs.append(done.stdout)
+        self.assertEqual(len(outputs), 7, BUSCTL_LINES)
         self.assertEqual(outputs[2], 'b true\n')
         self.assertIn('"dispatch" b true', outputs[3])
         self.assertIn(IN_PROGRESS, self.issue(6)['labels'])
         self.assertFalse(self.prop('Armed'))
+        self.assertEqual(len(GDBUS_LINES), 1)
+        done = subprocess.run(shlex.split(GDBUS_LINES[0]), capture_output=True, text=True,
+                              timeout=60)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertIn("'gate'", done.stdout)
 
     def test_kill_switch_in_config_is_locked(self):
         self.start_afk(afk={'kill-switch': 'true', 'allowlist': REPO})
