@@ -82,7 +82,10 @@ class DevRunTest(unittest.TestCase):
             self.script = subprocess.Popen(
                 [os.path.join(SRCDIR, 'build-aux', 'cas-dev'), 'run', '--config', config],
                 cwd=self.work, env=env, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True)
+                stdin=subprocess.DEVNULL, start_new_session=True,
+                # A suite run under nohup would hand down an ignored SIGHUP,
+                # which a shell can neither trap nor reset.
+                preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
 
         def up():
             if self.script.poll() is not None:
