@@ -171,7 +171,7 @@ load_persisted (CasAfkSettings *self)
   if (!g_file_get_contents (self->path, &data, &length, &error))
     {
       if (!g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-        g_warning (_("Cannot read %s: %s; the AFK loop stays disarmed"),
+        g_message (_("Cannot read %s: %s; the AFK loop stays disarmed"),
                    self->path, error->message);
       else
         return;
@@ -185,7 +185,7 @@ load_persisted (CasAfkSettings *self)
     {
       g_autofree char *aside = g_strconcat (self->path, ".corrupt", NULL);
 
-      g_warning (_("%s is not valid (%s); set aside as %s, and the AFK loop stays disarmed"),
+      g_message (_("%s is not valid (%s); set aside as %s, and the AFK loop stays disarmed"),
                  self->path, error != NULL ? error->message : _("too large"), aside);
       g_rename (self->path, aside);
     }

@@ -103,7 +103,7 @@ set_aside (const char *path,
 {
   g_autofree char *aside = g_strconcat (path, ".corrupt", NULL);
 
-  g_warning (_("AFK run file %s is not valid (%s); set aside as %s"), path, why, aside);
+  g_message (_("AFK run file %s is not valid (%s); set aside as %s"), path, why, aside);
   if (g_rename (path, aside) != 0)
     g_message (_("Cannot set %s aside: %s"), path, g_strerror (errno));
 }

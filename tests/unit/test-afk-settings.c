@@ -252,7 +252,7 @@ test_hostile_file (Fixture      *f,
 
       g_test_message ("%s", contents[i]);
       g_assert_true (g_file_set_contents (f->path, contents[i], -1, NULL));
-      g_test_expect_message ("cas-afk", G_LOG_LEVEL_WARNING, "*set aside*");
+      g_test_expect_message ("cas-afk", G_LOG_LEVEL_MESSAGE, "*set aside*");
       settings = cas_afk_settings_new (config, f->state_dir, &error);
       g_test_assert_expected_messages ();
       g_assert_no_error (error);
