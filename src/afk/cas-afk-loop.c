@@ -15,15 +15,13 @@
 #include "cas-afk-loop.h"
 #include "cas-afk-parse.h"
 #include "cas-checklist.h"
-#include "cas-ci-verdict.h"
+#include "cas-ci-watcher.h"
 #include "cas-error.h"
 #include "cas-notifier.h"
-#include "cas-rollout-check.h"
 #include "cas-run-machine.h"
 #include "cas-run-store.h"
 #include "cas-t3-client.h"
 #include "cas-tracker.h"
-#include "cas-woodpecker.h"
 
 struct _CasAfkLoop
 {
@@ -33,8 +31,7 @@ struct _CasAfkLoop
   CasAfkSettings *settings;     /* (owned) */
   CasTracker *tracker;          /* (owned) */
   CasT3Client *t3;              /* (owned) (nullable): [t3] base-url unset */
-  CasWoodpecker *woodpecker;    /* (owned) */
-  CasRolloutCheck *rollout;     /* (owned) */
+  CasCiWatcher *ci;             /* (owned) */
   CasRunStore *store;           /* (owned) */
   CasNotifier *notifier;        /* (owned) */
   char *preamble;               /* (owned) the issue-implementer's rules */
@@ -899,8 +896,7 @@ typedef struct {
   CasAfkThreadPresence presence;
   char *branch;
   char *pushed_sha;
-  CasCiVerdict stages[3];
-  guint n_stages;
+  CasCiVerdict ci;              /* of pushed_sha; NONE: not known */
 } Tick;
 
 static void
@@ -1269,7 +1265,7 @@ watch_done (GTask *task)
   g_clear_pointer (&t->status, cas_t3_thread_status_free);
   g_clear_pointer (&t->branch, g_free);
   g_clear_pointer (&t->pushed_sha, g_free);
-  t->n_stages = 0;
+  t->ci = CAS_CI_VERDICT_NONE;
   t->watch_index++;
   tick_next_watch (task);
 }
@@ -1304,7 +1300,6 @@ watch_decide (GTask *task)
   Tick *t = g_task_get_task_data (task);
   CasAfkLoop *self = t->self;
   CasRun *run = g_ptr_array_index (t->watch, t->watch_index);
-  CasCiVerdict ci = CAS_CI_VERDICT_NONE;
   CasRunObservation obs = { 0, };
   CasRunLimits limits = {
     .fix_forward_max_attempts = self->config->afk_fix_forward_max_attempts,
@@ -1313,8 +1308,6 @@ watch_decide (GTask *task)
   };
   CasRunDecision *decision;
 
-  if (t->n_stages > 0)
-    ci = cas_ci_verdict_fold (t->stages, t->n_stages, NULL);
   obs.thread = t->presence;
   if (t->status != NULL)
     {
@@ -1326,7 +1319,7 @@ watch_decide (GTask *task)
       obs.pending_approval = t->status->has_pending_approvals;
     }
   obs.pushed_sha = t->pushed_sha;
-  obs.ci = ci;
+  obs.ci = t->ci;
   obs.now_us = g_get_real_time ();
 
   decision = cas_run_machine_step (run, &obs, &limits);
@@ -1342,103 +1335,21 @@ watch_decide (GTask *task)
 }
 
 static void
-on_stage (GObject      *source,
-          GAsyncResult *res,
-          gpointer      user_data);
-
-static void
-next_stage (GTask *task)
-{
-  Tick *t = g_task_get_task_data (task);
-  CasAfkLoop *self = t->self;
-  CasRun *run = g_ptr_array_index (t->watch, t->watch_index);
-
-  if (t->n_stages > 0 && cas_ci_verdict_is_decisive (t->stages[t->n_stages - 1]))
-    {
-      watch_decide (task);
-      return;
-    }
-  switch (t->n_stages)
-    {
-    case 0:
-      cas_tracker_check_runs_async (self->tracker, run->repo, t->pushed_sha, self->cancellable,
-                                    on_stage, task);
-      return;
-    case 1:
-      cas_woodpecker_get_pipeline_async (self->woodpecker, run->repo, t->pushed_sha, "push",
-                                         self->cancellable, on_stage, task);
-      return;
-    case 2:
-      if (!cas_rollout_check_is_configured (self->rollout))
-        {
-          t->stages[t->n_stages++] = CAS_CI_VERDICT_SKIPPED;
-          watch_decide (task);
-          return;
-        }
-      cas_rollout_check_run_async (self->rollout, run->repo, t->pushed_sha, self->cancellable,
-                                   on_stage, task);
-      return;
-    default:
-      watch_decide (task);
-      return;
-    }
-}
-
-static void
-on_stage (GObject      *source,
-          GAsyncResult *res,
-          gpointer      user_data)
+on_ci_verdict (GObject      *source,
+               GAsyncResult *res,
+               gpointer      user_data)
 {
   GTask *task = user_data;
   Tick *t = g_task_get_task_data (task);
-  CasAfkLoop *self = t->self;
   g_autoptr (GError) error = NULL;
-  CasCiVerdict verdict = CAS_CI_VERDICT_NONE;
 
-  if (t->n_stages == 0)
+  /* CI not known this tick: the run waits (ci NONE). */
+  if (!cas_ci_watcher_verdict_finish (CAS_CI_WATCHER (source), res, &t->ci, &error))
     {
-      g_autoptr (GPtrArray) runs = cas_tracker_check_runs_finish (CAS_TRACKER (source), res,
-                                                                   &error);
-
-      if (runs != NULL)
-        {
-          g_autofree CasCiCheckRun *checks = g_new0 (CasCiCheckRun, runs->len + 1);
-
-          for (guint i = 0; i < runs->len; i++)
-            {
-              CasTrackerCheckRun *r = g_ptr_array_index (runs, i);
-
-              checks[i] = (CasCiCheckRun) { r->name, r->status, r->conclusion };
-            }
-          verdict = cas_ci_verdict_from_check_runs (checks, runs->len,
-                                                    cas_woodpecker_is_configured (self->woodpecker) ||
-                                                      cas_rollout_check_is_configured (self->rollout),
-                                                    NULL);
-        }
-    }
-  else if (t->n_stages == 1)
-    {
-      if (!cas_woodpecker_get_pipeline_finish (CAS_WOODPECKER (source), res, &verdict, NULL,
-                                               &error))
-        verdict = CAS_CI_VERDICT_NONE;
-    }
-  else
-    {
-      g_autoptr (CasRolloutOutcome) outcome = cas_rollout_check_run_finish (CAS_ROLLOUT_CHECK (source),
-                                                                            res, &error);
-
-      verdict = outcome != NULL ? outcome->verdict : CAS_CI_VERDICT_NONE;
-    }
-  if (error != NULL)
-    {
-      /* CI not known this tick: the run waits (ci NONE). */
       log_failure (_("reading the CI verdict"), error);
-      t->n_stages = 0;
-      watch_decide (task);
-      return;
+      t->ci = CAS_CI_VERDICT_NONE;
     }
-  t->stages[t->n_stages++] = verdict;
-  next_stage (task);
+  watch_decide (task);
 }
 
 static void
@@ -1474,7 +1385,8 @@ on_commits (GObject      *source,
       watch_decide (task);
       return;
     }
-  next_stage (task);
+  cas_ci_watcher_verdict_async (t->self->ci, run->repo, t->pushed_sha, t->self->cancellable,
+                                on_ci_verdict, task);
 }
 
 static void
@@ -1538,7 +1450,7 @@ tick_next_watch (GTask *task)
     }
   run = g_ptr_array_index (t->watch, t->watch_index);
   t->presence = CAS_AFK_THREAD_UNKNOWN;
-  t->n_stages = 0;
+  t->ci = CAS_CI_VERDICT_NONE;
   if (cas_run_is_terminal (run))
     {
       /* Only its doorbell is left to ring: nothing to ask. */
@@ -1760,8 +1672,7 @@ cas_afk_loop_finalize (GObject *object)
 
   g_clear_object (&self->tracker);
   g_clear_object (&self->t3);
-  g_clear_object (&self->woodpecker);
-  g_clear_object (&self->rollout);
+  g_clear_object (&self->ci);
   g_clear_object (&self->store);
   g_clear_object (&self->notifier);
   g_clear_object (&self->settings);
@@ -1812,6 +1723,8 @@ cas_afk_loop_new (CasConfig          *config,
                   GError            **error)
 {
   g_autoptr (CasAfkLoop) self = g_object_new (CAS_TYPE_AFK_LOOP, NULL);
+  g_autoptr (CasWoodpecker) woodpecker = NULL;
+  g_autoptr (CasRolloutCheck) rollout = NULL;
   const CasAgent *implementer = agents != NULL
                                   ? cas_agent_set_lookup (agents, "issue-implementer") : NULL;
 
@@ -1828,12 +1741,13 @@ cas_afk_loop_new (CasConfig          *config,
       if (self->t3 == NULL)
         return NULL;
     }
-  self->woodpecker = cas_woodpecker_new (config, envp, error);
-  if (self->woodpecker == NULL)
+  woodpecker = cas_woodpecker_new (config, envp, error);
+  if (woodpecker == NULL)
     return NULL;
-  self->rollout = cas_rollout_check_new (config->ci_rollout_command, 0, error);
-  if (self->rollout == NULL)
+  rollout = cas_rollout_check_new (config->ci_rollout_command, 0, error);
+  if (rollout == NULL)
     return NULL;
+  self->ci = cas_ci_watcher_new (self->tracker, woodpecker, rollout);
   self->notifier = cas_notifier_new (config, state_dir, envp, error);
   if (self->notifier == NULL)
     return NULL;
