@@ -46,15 +46,15 @@ class DevRunTest(unittest.TestCase):
         os.makedirs(os.path.join(self.tmp, 'runtime'), mode=0o700)
         self.script = None
 
-    def tearDown(self):
+    @staticmethod
+    def kill_run(script):
         # A failed test must not leave the daemon or its bus behind, even
-        # when the script itself is gone.
-        if self.script is not None:
-            try:
-                os.killpg(self.script.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.script.wait()
+        # when the script itself is gone: each run is its own session.
+        try:
+            os.killpg(script.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        script.wait()
 
     def output(self):
         with open(self.log_path, encoding='utf-8', errors='replace') as f:
@@ -86,6 +86,7 @@ class DevRunTest(unittest.TestCase):
                 # A suite run under nohup would hand down an ignored SIGHUP,
                 # which a shell can neither trap nor reset.
                 preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
+        self.addCleanup(self.kill_run, self.script)
 
         def up():
             if self.script.poll() is not None:
