@@ -271,6 +271,82 @@ def run_turn(daemon, sid, n_clients, args, label):
             'daemon_cpu_s': cpu}
 
 
+def follow_in_worker(port, sid, n_clients, ready_w, go_r, out_w):
+    """A child process's share of the clients: attach, wait for the go,
+    follow the turn, write back what each client saw."""
+    clients = [Client(port, sid) for _ in range(n_clients)]
+    pump(clients, lambda c: c.caught_up, 60)
+    os.write(ready_w, b'r')
+    os.read(go_r, 1)
+    wakeups = pump(clients, lambda c: c.done, 300)
+    result = {'ids': [], 'texts': [], 'delays': [], 'wakeups': wakeups}
+    for c in clients:
+        events = c.events()
+        texts = [e for e in events if e[1] == 'text']
+        result['ids'].append([e[0] for e in events])
+        result['texts'].append(len(texts))
+        result['delays'] += [t - stamp for _, kind, t, stamp in texts if stamp is not None]
+        c.sock.close()
+    with os.fdopen(out_w, 'wb') as out:
+        out.write(json.dumps(result).encode())
+
+
+def run_turn_in_processes(daemon, sid, n_clients, args, label):
+    """run_turn with the clients shared among --client-procs processes, so
+    that one Python loop reading 200 sockets does not set the figure."""
+    procs = args.client_procs
+    workers = []
+    for i in range(procs):
+        share = n_clients // procs + (1 if i < n_clients % procs else 0)
+        ready_r, ready_w = os.pipe()
+        go_r, go_w = os.pipe()
+        out_r, out_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                for fd in (ready_r, go_w, out_r):
+                    os.close(fd)
+                follow_in_worker(daemon.port, sid, share, ready_w, go_r, out_w)
+            finally:
+                os._exit(0)
+        for fd in (ready_w, go_r, out_w):
+            os.close(fd)
+        workers.append((pid, ready_r, go_w, out_r))
+    for _, ready_r, _, _ in workers:
+        if os.read(ready_r, 1) != b'r':
+            raise SystemExit(f'{label}: a client process failed to attach')
+    rss_attached = rss_kib(daemon.proc.pid)
+    cpu0 = cpu_seconds(daemon.proc.pid)
+    for _, _, go_w, _ in workers:
+        os.write(go_w, b'g')
+    status, body = daemon.request('POST', f'/api/session/{sid}/prompt', {'prompt': label})
+    assert status == 200, body
+    results = []
+    for pid, ready_r, go_w, out_r in workers:
+        with os.fdopen(out_r, 'rb') as out:
+            data = out.read()
+        os.waitpid(pid, 0)
+        os.close(ready_r)
+        os.close(go_w)
+        if not data:
+            raise SystemExit(f'{label}: a client process failed')
+        results.append(json.loads(data))
+    rss_after = rss_kib(daemon.proc.pid)
+    cpu = cpu_seconds(daemon.proc.pid) - cpu0
+    all_ids = [ids for r in results for ids in r['ids']]
+    first = all_ids[0]
+    for ids in all_ids:
+        if ids != first or ids != list(range(first[0], first[0] + len(first))):
+            raise SystemExit(f'{label}: a client did not get every event in order')
+    if any(n != args.deltas for r in results for n in r['texts']):
+        raise SystemExit(f'{label}: a client missed text events')
+    return {'clients': n_clients, 'events_per_client': len(first),
+            'delay_us': summary([d for r in results for d in r['delays']]),
+            'client_wakeup_us': summary([w for r in results for w in r['wakeups']]),
+            'rss_attached_kib': rss_attached, 'rss_after_kib': rss_after,
+            'daemon_cpu_s': cpu}
+
+
 def baseline(args, tmp, sid_dir):
     """The same fake and argv, read here directly: what the CLI costs."""
     runs = [json.loads(l) for l in open(os.path.join(tmp, 'fake.log'), encoding='utf-8')
@@ -319,6 +395,8 @@ def main():
     parser.add_argument('--delta-bytes', type=int, default=16)
     parser.add_argument('--interval-ms', type=int, default=2,
                         help='between deltas (0: as fast as the fake writes)')
+    parser.add_argument('--client-procs', type=int, default=1,
+                        help='share the clients among this many processes')
     parser.add_argument('--json')
     args = parser.parse_args()
     args.daemon = os.path.join(args.builddir, 'src', 'claude-agent-service')
@@ -335,7 +413,11 @@ def main():
         # a warm-up turn starts the session's claude process
         warm = run_turn(daemon, sid, 1, args, 'warm-up')
         one = run_turn(daemon, sid, 1, args, 'one client')
-        many = run_turn(daemon, sid, args.clients, args, f'{args.clients} clients')
+        if args.client_procs > 1:
+            many = run_turn_in_processes(daemon, sid, args.clients, args,
+                                         f'{args.clients} clients')
+        else:
+            many = run_turn(daemon, sid, args.clients, args, f'{args.clients} clients')
         base = baseline(args, tmp, os.path.join(tmp, 'home'))
         load1 = os.getloadavg()[0]
         result = {'deltas': args.deltas, 'interval_ms': args.interval_ms,
@@ -346,7 +428,8 @@ def main():
               f'load {load0:.2f} -> {load1:.2f}')
         print(f'  baseline (fake read directly): write->read {fmt(base)}')
         print(f'  daemon, 1 client:              write->read {fmt(one["delay_us"])}')
-        print(f'  daemon, {args.clients} clients:          write->read {fmt(many["delay_us"])}')
+        print(f'  daemon, {args.clients} clients ({args.client_procs} client processes): '
+              f'write->read {fmt(many["delay_us"])}')
         print(f'  daemon CPU per turn: 1 client {one["daemon_cpu_s"]:.2f} s, '
               f'{args.clients} clients {many["daemon_cpu_s"]:.2f} s')
         print(f'  every client got all {many["events_per_client"]} events in order')
