@@ -84,9 +84,11 @@ control (Fixture    *fx,
   if (json != NULL)
     {
       g_autofree char *data = quotes (json);
+      gsize length = strlen (data);
+      /* soup_message_set_request_body_from_bytes () takes a reference. */
+      g_autoptr(GBytes) request = g_bytes_new_take (g_steal_pointer (&data), length);
 
-      soup_message_set_request_body_from_bytes (msg, "application/json",
-                                                g_bytes_new_take (g_steal_pointer (&data), strlen (json)));
+      soup_message_set_request_body_from_bytes (msg, "application/json", request);
     }
   body = soup_session_send_and_read (fx->control, msg, NULL, &error);
   g_assert_no_error (error);
