@@ -73,6 +73,7 @@ struct _CasSession
   char *turn_model;           /* (owned) (nullable) */
   CasSessionTranslator translator;
   gboolean began;             /* the CLI got under way (past a refusal) */
+  gboolean on_kept_process;   /* this attempt went to a process kept from before */
   guint attempt;
   CasConversationStart used;
   EndReason end_reason;
@@ -559,6 +560,15 @@ on_process_finished (CasCliProcess *process,
   if (!self->turn_running)
     return;
 
+  if (self->end_reason == END_NONE && !self->began && self->on_kept_process)
+    {
+      /* The kept process was on its way out when the prompt came (it
+       * wrote its result, then exited): the turn goes to a new one,
+       * which resumes the CLI session. */
+      g_debug ("session %s: its claude process ended before taking the turn", self->id);
+      run_attempt (self);
+      return;
+    }
   retry = CAS_CONVERSATION_RETRY_NONE;
   if (self->end_reason == END_NONE)
     retry = cas_conversation_plan_retry (self->used, self->attempt,
@@ -655,6 +665,7 @@ run_attempt (CasSession *self)
       (cas_cli_process_is_finished (self->process) ||
        g_strcmp0 (self->process_model, self->turn_model) != 0))
     drop_process (self, FALSE);
+  self->on_kept_process = self->process != NULL;
   if (self->process == NULL && !start_process (self, &error))
     {
       g_autofree char *message = g_strdup_printf ("could not start agent: %s", error->message);
