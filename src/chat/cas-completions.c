@@ -59,10 +59,9 @@ completion_free (gpointer data)
   if (run->workspace_dir != NULL)
     cas_workspace_remove (run->workspace_dir);
   g_free (run->workspace_dir);
-  g_clear_pointer (&run->slot, cas_admission_slot_release);
-  if (run->warm != NULL)
-    cas_cli_pool_retire (run->owner->pool, run->warm);
+  cas_cli_pool_retire (run->owner->pool, run->warm);
   g_clear_object (&run->warm);
+  g_clear_pointer (&run->slot, cas_admission_slot_release);
   g_clear_object (&run->cancellable);
   g_clear_object (&run->turn);
   g_free (run->model);
@@ -172,6 +171,9 @@ on_turn_done (CasTurn  *turn,
   const GError *error = cas_turn_get_error (turn);
 
   g_clear_signal_handler (&run->done_id, turn);
+  /* Its one caller is served: it exits while the answer is sent. */
+  cas_cli_pool_retire (run->owner->pool, run->warm);
+  g_clear_object (&run->warm);
   if (cas_turn_fell_back (turn))
     cas_cli_pool_note_fallback (run->owner->pool);
   if (error == NULL)

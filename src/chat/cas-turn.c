@@ -277,15 +277,18 @@ static void
 finish_attempt (CasTurn *self)
 {
   g_autoptr (CasTurn) keep = self;   /* the ref taken at start */
+  /* Held through "done", where a process that served its one caller is
+   * retired: the next request in must not find it still counted. */
+  CasAdmissionSlot *slot = g_steal_pointer (&self->slot);
 
   self->running = FALSE;
   g_clear_handle_id (&self->warm_deadline_id, g_source_remove);
   g_clear_handle_id (&self->timeout_id, g_source_remove);
   g_clear_object (&self->fallback);
-  g_clear_pointer (&self->slot, cas_admission_slot_release);
   if (self->error != NULL)
     g_debug ("turn failed: %s", self->error->message);
   g_signal_emit (self, signals[SIGNAL_DONE], 0);
+  g_clear_pointer (&slot, cas_admission_slot_release);
 }
 
 /* The attempt is over, at its result line (warm) or the process's end:
