@@ -431,14 +431,8 @@ cas_session_manager_new (CasConfig   *config,
   const char *agent = config->breakglass_agent;
 
   self->config = cas_config_ref (config);
-  /* Ours: handed over whole with --agents. Otherwise it is the user's
-   * own (~/.claude/agents) and --agent alone names it. */
-  if (agents != NULL && agent != NULL && cas_agent_set_lookup (agents, agent) != NULL)
-    {
-      self->agents_json = cas_agent_set_to_cli_json_for (agents, agent, error);
-      if (self->agents_json == NULL)
-        return NULL;
-    }
+  if (!cas_agent_set_cli_json_if_ours (agents, agent, &self->agents_json, error))
+    return NULL;
   self->sessions_dir = g_build_filename (state_dir, "sessions", NULL);
   if (g_mkdir_with_parents (self->sessions_dir, 0700) != 0)
     {

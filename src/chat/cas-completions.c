@@ -103,11 +103,7 @@ agents_json_for (CasCompletions *self,
   g_autoptr (GError) error = NULL;
   char *json;
 
-  if (self->agents == NULL || name == NULL ||
-      cas_agent_set_lookup (self->agents, name) == NULL)
-    return NULL;
-  json = cas_agent_set_to_cli_json_for (self->agents, name, &error);
-  if (json == NULL)
+  if (!cas_agent_set_cli_json_if_ours (self->agents, name, &json, &error))
     g_message (_("Agent “%s” cannot be handed to the CLI: %s"), name, error->message);
   return json;
 }

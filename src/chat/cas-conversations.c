@@ -903,14 +903,8 @@ cas_conversations_new (CasConfig    *config,
                                                          config->claude_pool_idle_seconds), 60),
                                                on_idle_sweep, self);
 
-  /* Ours: handed over whole with --agents. Otherwise it is the user's
-   * own (~/.claude/agents) and --agent alone names it. */
-  if (agents != NULL && agent != NULL && cas_agent_set_lookup (agents, agent) != NULL)
-    {
-      self->agents_json = cas_agent_set_to_cli_json_for (agents, agent, error);
-      if (self->agents_json == NULL)
-        return NULL;
-    }
+  if (!cas_agent_set_cli_json_if_ours (agents, agent, &self->agents_json, error))
+    return NULL;
 
   self->work_dir = make_work_dir (state_dir, error);
   if (self->work_dir == NULL)

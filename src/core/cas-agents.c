@@ -1029,3 +1029,18 @@ cas_agent_set_to_cli_json_for (CasAgentSet *set,
 
   return g_string_free (g_steal_pointer (&out), FALSE);
 }
+
+gboolean
+cas_agent_set_cli_json_if_ours (CasAgentSet *set,
+                                const char  *name,
+                                char       **json,
+                                GError     **error)
+{
+  g_return_val_if_fail (json != NULL, FALSE);
+
+  *json = NULL;
+  if (set == NULL || name == NULL || cas_agent_set_lookup (set, name) == NULL)
+    return TRUE;
+  *json = cas_agent_set_to_cli_json_for (set, name, error);
+  return *json != NULL;
+}

@@ -90,4 +90,13 @@ char *cas_agent_set_to_cli_json_for (CasAgentSet *set,
                                      const char  *name,
                                      GError     **error);
 
+/* What a run of agent @name hands the CLI: when @set (nullable) holds
+ * it, it is ours and *@json is its --agents JSON; otherwise *@json is
+ * NULL, as the user's own agent (~/.claude/agents) is found by --agent
+ * alone. FALSE only when ours cannot be handed over. */
+gboolean cas_agent_set_cli_json_if_ours (CasAgentSet *set,
+                                         const char  *name,
+                                         char       **json,
+                                         GError     **error);
+
 G_END_DECLS

@@ -764,13 +764,9 @@ check_submission (CasJobQueue         *self,
                            "a job needs a prompt and an agent name");
       return FALSE;
     }
-  if (self->agents != NULL && cas_agent_set_lookup (self->agents, request->agent) != NULL)
-    {
-      *agents_json = cas_agent_set_to_cli_json_for (self->agents, request->agent, error);
-      if (*agents_json == NULL)
-        return FALSE;
-    }
-  else if (!user_agent_exists (request->agent))
+  if (!cas_agent_set_cli_json_if_ours (self->agents, request->agent, agents_json, error))
+    return FALSE;
+  if (*agents_json == NULL && !user_agent_exists (request->agent))
     {
       g_set_error (error, CAS_ERROR, CAS_ERROR_INVALID_ARGUMENT, "unknown agent: %s",
                    request->agent);

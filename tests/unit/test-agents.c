@@ -405,6 +405,35 @@ test_set_too_large_for_argv (void)
   g_assert_null (json);
   g_assert_error (error, CAS_ERROR, CAS_ERROR_CONFIG);
   g_assert_nonnull (strstr (error->message, "too large"));
+  g_clear_error (&error);
+
+  /* Ours but too large: an error, not the user's agent. */
+  g_assert_false (cas_agent_set_cli_json_if_ours (set, "big", &json, &error));
+  g_assert_null (json);
+  g_assert_error (error, CAS_ERROR, CAS_ERROR_CONFIG);
+}
+
+static void
+test_set_cli_json_if_ours (void)
+{
+  g_autoptr(CasAgentSet) set = cas_agent_set_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *json = NULL;
+
+  g_assert_true (cas_agent_set_add (set, make_agent ("ours", "d", NULL, NULL, "p"), &error));
+  g_assert_true (cas_agent_set_cli_json_if_ours (set, "ours", &json, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (json, ==, "{\"ours\":{\"description\":\"d\",\"prompt\":\"p\"}}");
+  g_clear_pointer (&json, g_free);
+
+  /* Not ours (no set, no name, another name): the user's, by --agent alone. */
+  g_assert_true (cas_agent_set_cli_json_if_ours (set, "theirs", &json, &error));
+  g_assert_null (json);
+  g_assert_true (cas_agent_set_cli_json_if_ours (set, NULL, &json, &error));
+  g_assert_null (json);
+  g_assert_true (cas_agent_set_cli_json_if_ours (NULL, "ours", &json, &error));
+  g_assert_null (json);
+  g_assert_no_error (error);
 }
 
 /* ---- directories ---- */
@@ -655,6 +684,7 @@ main (int   argc,
   g_test_add_func ("/agents/set/hostile-values", test_set_hostile_values);
   g_test_add_func ("/agents/set/refcount", test_set_refcount);
   g_test_add_func ("/agents/set/too-large-for-argv", test_set_too_large_for_argv);
+  g_test_add_func ("/agents/set/cli-json-if-ours", test_set_cli_json_if_ours);
   g_test_add_func ("/agents/load-dir", test_load_dir);
   g_test_add_func ("/agents/shipped", test_shipped_agents);
   g_test_add_func ("/agents/builtin-overrides", test_builtin_overrides);
