@@ -248,10 +248,13 @@ class DaemonTestCase(dbusmock.DBusTestCase):
                 yield line[len('data: '):]
 
     def fake_runs(self):
-        """The fake claude's log: one dict per process it ran as."""
+        """The fake claude's log: one dict per process it ran as. A last
+        line without its newline is still being written: it is left for
+        the next read."""
         try:
             with open(self.fake_log, encoding='utf-8') as f:
-                return [json.loads(line) for line in f if line.strip()]
+                return [json.loads(line) for line in f
+                        if line.endswith('\n') and line.strip()]
         except FileNotFoundError:
             return []
 

@@ -67,7 +67,7 @@ class PowerTestCase(DaemonTestCase):
     def ssh_runs(self):
         try:
             with open(self.ssh_log, encoding='utf-8') as f:
-                return [json.loads(line) for line in f if line.strip()]
+                return [json.loads(line) for line in f if line.endswith('\n')]  # whole lines only
         except FileNotFoundError:
             return []
 

@@ -292,7 +292,7 @@ class RealLoginAndPowerTest(BrowserTestCase):
     def ssh_verbs(self):
         try:
             with open(self.ssh_log, encoding='utf-8') as f:
-                return [json.loads(line)['argv'][-1] for line in f if line.strip()]
+                return [json.loads(line)['argv'][-1] for line in f if line.endswith('\n')]
         except FileNotFoundError:
             return []
 
