@@ -576,6 +576,9 @@ on_action_bool (GObject      *source,
     case CAS_RUN_ACTION_CLOSE_ISSUE:
       ok = cas_tracker_close_issue_finish (CAS_TRACKER (source), res, &error);
       break;
+    case CAS_RUN_ACTION_EDIT_CHECKLIST:   /* an edit; a new one is on_checklist_created */
+      ok = cas_tracker_edit_comment_finish (CAS_TRACKER (source), res, &error);
+      break;
     case CAS_RUN_ACTION_REMOVE_IN_PROGRESS_LABEL:
     case CAS_RUN_ACTION_RELABEL_READY_FOR_HUMAN:
       ok = cas_tracker_remove_label_finish (CAS_TRACKER (source), res, &error);
@@ -653,24 +656,6 @@ on_checklist_created (GObject      *source,
   a->decision->next->checklist_comment_id = id;
   /* The id must survive a crash, or the next tick posts a second one. */
   cas_run_store_save_async (a->self->store, a->decision->next, on_action_saved, task);
-}
-
-static void
-on_checklist_edited (GObject      *source,
-                     GAsyncResult *res,
-                     gpointer      user_data)
-{
-  GTask *task = user_data;
-  Apply *a = g_task_get_task_data (task);
-  GError *error = NULL;
-
-  if (!cas_tracker_edit_comment_finish (CAS_TRACKER (source), res, &error))
-    {
-      apply_fail (task, cas_run_action_to_string (CAS_RUN_ACTION_EDIT_CHECKLIST), error);
-      return;
-    }
-  a->index++;
-  apply_next (task);
 }
 
 static void
@@ -810,7 +795,7 @@ apply_next (GTask *task)
         else
           cas_tracker_edit_comment_async (self->tracker, next->repo,
                                           next->checklist_comment_id, body, self->cancellable,
-                                          on_checklist_edited, task);
+                                          on_action_bool, task);
       }
       return;
     case CAS_RUN_ACTION_CLOSE_ISSUE:
