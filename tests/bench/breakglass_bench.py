@@ -347,6 +347,30 @@ def run_turn_in_processes(daemon, sid, n_clients, args, label):
             'daemon_cpu_s': cpu}
 
 
+def run_turn_native(daemon, sid, n_clients, args, label):
+    """run_turn with the clients in sse-follow, a small C reader: what the
+    daemon delivers, with the readers' own cost mostly out of the figure."""
+    follow = subprocess.Popen([args.sse_follow, str(daemon.port), sid, str(n_clients), TOKEN,
+                               str(args.deltas)], stdout=subprocess.PIPE)
+    try:
+        if follow.stdout.readline() != b'ready\n':
+            raise SystemExit(f'{label}: the clients could not attach')
+        rss_attached = rss_kib(daemon.proc.pid)
+        cpu0 = cpu_seconds(daemon.proc.pid)
+        status, body = daemon.request('POST', f'/api/session/{sid}/prompt', {'prompt': label})
+        assert status == 200, body
+        result = json.loads(follow.stdout.read())
+    finally:
+        follow.wait(300)
+    if follow.returncode != 0 or not result['in_order']:
+        raise SystemExit(f'{label}: a client did not get every event in order')
+    return {'clients': n_clients, 'events_per_client': result['events_per_client'],
+            'delay_us': summary(result['delays_us']),
+            'client_wakeup_us': summary(result['wakeups_us']),
+            'rss_attached_kib': rss_attached, 'rss_after_kib': rss_kib(daemon.proc.pid),
+            'daemon_cpu_s': cpu_seconds(daemon.proc.pid) - cpu0}
+
+
 def baseline(args, tmp, sid_dir):
     """The same fake and argv, read here directly: what the CLI costs."""
     runs = [json.loads(l) for l in open(os.path.join(tmp, 'fake.log'), encoding='utf-8')
@@ -397,10 +421,13 @@ def main():
                         help='between deltas (0: as fast as the fake writes)')
     parser.add_argument('--client-procs', type=int, default=1,
                         help='share the clients among this many processes')
+    parser.add_argument('--native-clients', action='store_true',
+                        help='read with the C clients of tests/bench/sse-follow.c')
     parser.add_argument('--json')
     args = parser.parse_args()
     args.daemon = os.path.join(args.builddir, 'src', 'claude-agent-service')
     args.fakes = os.path.join(args.builddir, 'tests', 'fakes')
+    args.sse_follow = os.path.join(args.builddir, 'tests', 'bench', 'sse-follow')
 
     tmp = tempfile.mkdtemp(prefix='cas-bg-bench-')
     daemon = None
@@ -412,8 +439,11 @@ def main():
         sid = body['session_id']
         # a warm-up turn starts the session's claude process
         warm = run_turn(daemon, sid, 1, args, 'warm-up')
-        one = run_turn(daemon, sid, 1, args, 'one client')
-        if args.client_procs > 1:
+        one = (run_turn_native if args.native_clients else run_turn)(daemon, sid, 1, args,
+                                                                     'one client')
+        if args.native_clients:
+            many = run_turn_native(daemon, sid, args.clients, args, f'{args.clients} clients')
+        elif args.client_procs > 1:
             many = run_turn_in_processes(daemon, sid, args.clients, args,
                                          f'{args.clients} clients')
         else:
@@ -428,7 +458,9 @@ def main():
               f'load {load0:.2f} -> {load1:.2f}')
         print(f'  baseline (fake read directly): write->read {fmt(base)}')
         print(f'  daemon, 1 client:              write->read {fmt(one["delay_us"])}')
-        print(f'  daemon, {args.clients} clients ({args.client_procs} client processes): '
+        readers = ('C readers in one process' if args.native_clients
+                   else f'{args.client_procs} Python client processes')
+        print(f'  daemon, {args.clients} clients ({readers}): '
               f'write->read {fmt(many["delay_us"])}')
         print(f'  daemon CPU per turn: 1 client {one["daemon_cpu_s"]:.2f} s, '
               f'{args.clients} clients {many["daemon_cpu_s"]:.2f} s')
