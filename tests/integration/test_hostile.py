@@ -8,7 +8,8 @@ import socket
 import time
 import unittest
 
-from cas_harness import DaemonTestCase, TIMEOUT_MULTIPLIER, TOKEN, smoke, wait_for
+from cas_harness import (DaemonTestCase, TIMEOUT_MULTIPLIER, TOKEN, needs_plain_memory, smoke,
+                         wait_for)
 
 HUGE = b'Content-Length: 10000000000\r\n'
 
@@ -346,3 +347,56 @@ class SecretEnvironmentTest(DaemonTestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+def unit_environment():
+    """The Environment= settings of the systemd user unit we install."""
+    path = os.path.join(os.environ['CAS_SRCDIR'], 'data', 'claude-agent-service.service.in')
+    env = {}
+    with open(path, encoding='utf-8') as f:
+        for line in f:
+            if line.startswith('Environment='):
+                key, value = line[len('Environment='):].strip().split('=', 1)
+                env[key] = value
+    return env
+
+
+class BurstMemoryTest(DaemonTestCase):
+    """Run as the user unit runs it, the daemon gives back what a burst of
+    connections held: GLib 2.74's slice caches would keep megabytes."""
+    start_daemon = False
+    CONNECTIONS = 1500
+
+    def setUp(self):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        need = self.CONNECTIONS + 512
+        if soft < need:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (need, max(hard, need)))
+            self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE, (soft, hard))
+        super().setUp()
+
+    def rss_kib(self):
+        with open(f'/proc/{self.daemon.pid}/status', encoding='ascii') as f:
+            for line in f:
+                if line.startswith('VmRSS:'):
+                    return int(line.split()[1])
+        raise AssertionError('no VmRSS')
+
+    @needs_plain_memory
+    def test_rss_returns_after_a_burst_of_connections(self):
+        self.start(config={'http': {'max-connections': self.CONNECTIONS + 64}},
+                   env=unit_environment())
+        self.request('GET', '/health')
+        before = self.rss_kib()
+        socks = []
+        self.addCleanup(lambda: [s.close() for s in socks])
+        for _ in range(self.CONNECTIONS):
+            sock = connect(self.port)
+            socks.append(sock)
+            self.assertIn(b' 200 ', get_health(sock))
+        for sock in socks:
+            sock.close()
+        wait_for(lambda: len(os.listdir(f'/proc/{self.daemon.pid}/fd')) <= 32, 30,
+                 'the connections to be closed')
+        wait_for(lambda: self.rss_kib() < before + 2048, 10,
+                 f'RSS to come back within 2 MiB of {before} KiB (now {self.rss_kib()} KiB)')
