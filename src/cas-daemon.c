@@ -285,7 +285,7 @@ cas_daemon_new (CasConfig *config,
   /* The web UI's session cookies. */
   self->login = cas_login_new ();
   cas_http_server_set_login (self->http, self->login);
-  self->login_routes = cas_login_routes_new (self->login);
+  self->login_routes = cas_login_routes_new (self->login, self->state_dir);
   cas_login_routes_register (self->login_routes, self->http);
 
   self->pool = cas_cli_pool_new (&(CasCliPoolLimits) {

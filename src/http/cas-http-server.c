@@ -351,7 +351,7 @@ check_auth (CasHttpServer     *self,
     {
       cookie = soup_message_headers_get_one (headers, "Cookie");
       if (cookie != NULL &&
-          cas_login_check_cookie_header (self->login, cookie, g_get_monotonic_time ()))
+          cas_login_check_cookie_header (self->login, cookie, g_get_real_time ()))
         return NULL;
     }
 

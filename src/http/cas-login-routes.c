@@ -2,7 +2,8 @@
  * token and sets the session cookie; POST /api/logout ends the session.
  * A wrong token is logged and answered late, the later the more came
  * from the same address before it (CasLogin decides), from a timeout:
- * the main loop never waits.
+ * the main loop never waits. The sessions (their hashes) are kept in the
+ * state directory across restarts.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -12,6 +13,7 @@
 
 #include <glib/gi18n.h>
 
+#include "cas-file-writer.h"
 #include "cas-json-scan.h"
 #include "cas-login-routes.h"
 
@@ -25,6 +27,8 @@ struct _CasLoginRoutes
 
   CasLogin *login;               /* (owned) */
   GHashTable *waiting;           /* (element-type Waiting) (owned) answers on a timer */
+  char *sessions_path;           /* (owned) */
+  CasFileWriter *writer;         /* (owned) (nullable) without a worker thread */
 };
 
 G_DEFINE_FINAL_TYPE (CasLoginRoutes, cas_login_routes, G_TYPE_OBJECT)
@@ -60,6 +64,49 @@ reply_error (SoupServerMessage *msg,
 }
 
 static void
+on_sessions_saved (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!cas_file_writer_replace_finish (CAS_FILE_WRITER (source), result, &error))
+    g_message (_("Cannot save the web console's logins: %s"), error->message);
+}
+
+static void
+save_sessions (CasLoginRoutes *self)
+{
+  if (self->writer != NULL)
+    cas_file_writer_replace_async (self->writer, self->sessions_path,
+                                   cas_login_sessions_to_json (self->login, g_get_real_time ()),
+                                   on_sessions_saved, NULL);
+}
+
+static void
+restore_sessions (CasLoginRoutes *self)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *contents = NULL;
+  gsize length = 0;
+  guint restored;
+
+  if (!g_file_get_contents (self->sessions_path, &contents, &length, &error))
+    {
+      if (!g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        g_message (_("Cannot read the web console's logins: %s"), error->message);
+      return;
+    }
+  restored = cas_login_restore_sessions (self->login, contents, length, g_get_real_time (),
+                                         &error);
+  if (error != NULL)
+    g_message (_("The web console's logins in %s are unreadable, so every browser logs in "
+                 "again: %s"), self->sessions_path, error->message);
+  else
+    g_debug ("%u web console login(s) restored", restored);
+}
+
+static void
 answer (CasLoginRoutes    *self,
         CasHttpServer     *server,
         SoupServerMessage *msg,
@@ -74,7 +121,7 @@ answer (CasLoginRoutes    *self,
       reply_error (msg, SOUP_STATUS_UNAUTHORIZED, "unauthorized", "invalid token");
       return;
     }
-  value = cas_login_open_session (self->login, g_get_monotonic_time ());
+  value = cas_login_open_session (self->login, g_get_real_time ());
   if (value == NULL)
     {
       reply_error (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal_error",
@@ -86,6 +133,7 @@ answer (CasLoginRoutes    *self,
   soup_message_headers_append (headers, "Set-Cookie", set_cookie);
   soup_message_headers_replace (headers, "Cache-Control", "no-store");
   explicit_bzero (set_cookie, strlen (set_cookie));
+  save_sessions (self);
   cas_http_reply_json (msg, SOUP_STATUS_OK,
                        g_strdup_printf ("{\"ok\":true,\"expires_in\":%u}",
                                         (guint) CAS_LOGIN_SESSION_SECONDS));
@@ -209,6 +257,8 @@ handle_logout (CasHttpServer     *server,
    * the sessions whose values it is sent. */
   closed = cas_login_close_cookie_header (self->login,
                                           soup_message_headers_get_one (request, "Cookie"));
+  if (closed > 0)
+    save_sessions (self);
   soup_message_headers_append (soup_server_message_get_response_headers (msg),
                                "Set-Cookie", set_cookie);
   cas_http_reply_json (msg, SOUP_STATUS_OK,
@@ -223,6 +273,8 @@ cas_login_routes_finalize (GObject *object)
 
   g_hash_table_unref (self->waiting);
   g_clear_object (&self->login);
+  g_clear_object (&self->writer);
+  g_free (self->sessions_path);
 
   G_OBJECT_CLASS (cas_login_routes_parent_class)->finalize (object);
 }
@@ -240,11 +292,18 @@ cas_login_routes_init (CasLoginRoutes *self)
 }
 
 CasLoginRoutes *
-cas_login_routes_new (CasLogin *login)
+cas_login_routes_new (CasLogin   *login,
+                      const char *state_dir)
 {
   CasLoginRoutes *self = g_object_new (CAS_TYPE_LOGIN_ROUTES, NULL);
+  g_autoptr (GError) error = NULL;
 
   self->login = g_object_ref (login);
+  self->sessions_path = g_build_filename (state_dir, "login-sessions.json", NULL);
+  self->writer = cas_file_writer_new (&error);
+  if (self->writer == NULL)
+    g_message (_("The web console's logins will not outlive a restart: %s"), error->message);
+  restore_sessions (self);
   return self;
 }
 

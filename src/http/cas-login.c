@@ -7,9 +7,12 @@
 
 #include "config.h"
 
+#include <json-glib/json-glib.h>
 #include <string.h>
 #include <sys/random.h>
 
+#include "cas-error.h"
+#include "cas-json.h"
 #include "cas-login.h"
 
 #define SESSION_BYTES 32
@@ -18,6 +21,8 @@
 #define MAX_COOKIE_VALUES 4
 /* Addresses remembered at most; past it the quiet ones are forgotten. */
 #define MAX_PEERS 4096
+/* A saved list of CAS_LOGIN_MAX_SESSIONS takes about 26 KiB. */
+#define MAX_SAVED_BYTES (256 * 1024)
 
 typedef struct {
   guint failures;
@@ -232,6 +237,101 @@ guint
 cas_login_get_session_count (CasLogin *self)
 {
   return g_hash_table_size (self->sessions);
+}
+
+char *
+cas_login_sessions_to_json (CasLogin *self,
+                            gint64    now_us)
+{
+  GString *out = g_string_new ("{\"sessions\":[");
+  GHashTableIter iter;
+  gpointer key, end;
+  gboolean first = TRUE;
+
+  drop_expired (self, now_us);
+  g_hash_table_iter_init (&iter, self->sessions);
+  while (g_hash_table_iter_next (&iter, &key, &end))
+    {
+      g_string_append (out, first ? "{\"hash\":" : ",{\"hash\":");
+      cas_json_append_string (out, key);
+      g_string_append_printf (out, ",\"expires_us\":%" G_GINT64_FORMAT "}", *(gint64 *) end);
+      first = FALSE;
+    }
+  g_string_append (out, "]}\n");
+  return g_string_free (out, FALSE);
+}
+
+static gboolean
+is_session_hash (const char *hash)
+{
+  gsize len = strlen (hash);
+
+  /* g_compute_checksum_for_string () writes lower-case hex. */
+  if (len != 64)
+    return FALSE;
+  for (gsize i = 0; i < len; i++)
+    if (!g_ascii_isdigit (hash[i]) && !(hash[i] >= 'a' && hash[i] <= 'f'))
+      return FALSE;
+  return TRUE;
+}
+
+guint
+cas_login_restore_sessions (CasLogin   *self,
+                            const char *json,
+                            gsize       length,
+                            gint64      now_us,
+                            GError    **error)
+{
+  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+  JsonNode *root;
+  JsonNode *list;
+  JsonArray *array;
+  gint64 latest_end = now_us + (gint64) CAS_LOGIN_SESSION_SECONDS * G_USEC_PER_SEC;
+  guint restored = 0;
+
+  if (length > MAX_SAVED_BYTES)
+    {
+      g_set_error (error, CAS_ERROR, CAS_ERROR_INVALID_ARGUMENT,
+                   "%" G_GSIZE_FORMAT " bytes is too large for a list of sessions", length);
+      return 0;
+    }
+  if (!json_parser_load_from_data (parser, json, length, error))
+    return 0;
+  root = json_parser_get_root (parser);
+  list = root != NULL && JSON_NODE_HOLDS_OBJECT (root)
+         ? json_object_get_member (json_node_get_object (root), "sessions") : NULL;
+  if (list == NULL || !JSON_NODE_HOLDS_ARRAY (list))
+    {
+      g_set_error_literal (error, CAS_ERROR, CAS_ERROR_INVALID_ARGUMENT,
+                           "not a list of sessions");
+      return 0;
+    }
+  array = json_node_get_array (list);
+  /* What does not look like ours is left out, one entry at a time. */
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonNode *node = json_array_get_element (array, i);
+      JsonObject *entry = JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+      JsonNode *hash = entry != NULL ? json_object_get_member (entry, "hash") : NULL;
+      JsonNode *end = entry != NULL ? json_object_get_member (entry, "expires_us") : NULL;
+      gint64 *kept_end;
+
+      if (g_hash_table_size (self->sessions) >= CAS_LOGIN_MAX_SESSIONS)
+        break;
+      if (hash == NULL || json_node_get_value_type (hash) != G_TYPE_STRING ||
+          end == NULL || json_node_get_value_type (end) != G_TYPE_INT64 ||
+          !is_session_hash (json_node_get_string (hash)) ||
+          json_node_get_int (end) <= now_us)
+        continue;
+      kept_end = g_new (gint64, 1);
+      /* Never longer than a new session: a clock set back, or an edited
+       * file, does not stretch one. */
+      *kept_end = MIN (json_node_get_int (end), latest_end);
+      if (!g_hash_table_contains (self->sessions, json_node_get_string (hash)))
+        restored++;
+      g_hash_table_insert (self->sessions, g_strdup (json_node_get_string (hash)), kept_end);
+    }
+  return restored;
 }
 
 static gboolean

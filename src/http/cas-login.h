@@ -1,5 +1,7 @@
 /* cas-login.h: the web UI's login state: session cookies, and how long a
- * wrong token waits for its answer. No I/O; callers pass the time.
+ * wrong token waits for its answer. No I/O; callers pass the time: the
+ * wall clock (g_get_real_time ()) for sessions, which outlive a restart,
+ * the monotonic clock for the waits.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -42,6 +44,21 @@ gboolean cas_login_check_cookie_header (CasLogin   *self,
 guint cas_login_close_cookie_header (CasLogin   *self,
                                      const char *cookie_header);
 guint cas_login_get_session_count (CasLogin *self);
+
+/* The open sessions as JSON, {"sessions":[{"hash","expires_us"}]}: the
+ * hashes only, never a cookie value. */
+char *cas_login_sessions_to_json (CasLogin *self,
+                                  gint64    now_us);
+/* Opens again the sessions of cas_login_sessions_to_json() (@json of
+ * @length bytes, not NUL-terminated), how many. Entries that are not
+ * well-formed or have ended are left out; an end further than a new
+ * session's is cut to it. Fails (0 and @error) for a document that is
+ * not such a list at all. */
+guint cas_login_restore_sessions (CasLogin   *self,
+                                  const char *json,
+                                  gsize       length,
+                                  gint64      now_us,
+                                  GError    **error);
 
 /* How long to wait before answering a login from @peer that was @right
  * or wrong, in ms: a wrong one waits longer the more came before it, and

@@ -1,6 +1,8 @@
 """The web UI's login: POST /api/login sets a session cookie that then
 authenticates /api/ routes (an EventSource cannot send a header), POST
 /api/logout ends it, and wrong tokens are logged and answered late."""
+import json
+import os
 import re
 
 from cas_harness import DaemonTestCase, TOKEN, smoke, wait_for
@@ -184,6 +186,56 @@ class LoginTest(LoginTestCase):
         # A bad cookie does not spoil a right bearer token.
         resp = self.request('GET', '/api/pve/verbs', headers={'Cookie': f'{COOKIE}=' + '0' * 64})
         self.assertEqual(resp.status, 200)
+
+
+class LoginAcrossRestartsTest(LoginTestCase):
+    """A phone logged in during an incident stays logged in when the
+    daemon restarts (systemd restarts it on failure)."""
+
+    def sessions_file(self):
+        return os.path.join(self.state_dir, 'login-sessions.json')
+
+    def wait_saved(self, count):
+        def saved():
+            try:
+                with open(self.sessions_file(), encoding='utf-8') as f:
+                    return len(json.load(f)['sessions']) == count
+            except (FileNotFoundError, ValueError):
+                return False
+        wait_for(saved, 10, f'{count} saved session(s)')
+
+    def test_a_session_outlives_a_restart_and_a_logout_does_too(self):
+        kept, ended = self.session_cookie(), self.session_cookie()
+        self.assertEqual(self.with_cookie('POST', '/api/logout', f'{COOKIE}={ended}').status,
+                         200)
+        self.wait_saved(1)
+        with open(self.sessions_file(), encoding='utf-8') as f:
+            saved = f.read()
+        # The hash is kept, never the cookie.
+        self.assertNotIn(kept, saved)
+        self.assertEqual(os.stat(self.sessions_file()).st_mode & 0o777, 0o600)
+
+        self.stop_daemon()
+        self.start()
+        self.assertEqual(self.with_cookie('GET', '/api/pve/verbs', f'{COOKIE}={kept}').status, 200)
+        self.assertEqual(self.with_cookie('GET', '/api/pve/verbs', f'{COOKIE}={ended}').status,
+                         401)
+
+    def test_unreadable_sessions_file(self):
+        self.stop_daemon()
+        for contents in (b'\xff{', b'{"sessions":[{"hash":"../x","expires_us":"soon"}]}',
+                         b' ' * (300 * 1024)):
+            with open(self.sessions_file(), 'wb') as f:
+                f.write(contents)
+            self.start()
+            # Everyone logs in again; the daemon is fine and the next
+            # login replaces the file.
+            self.assertEqual(self.with_cookie('GET', '/api/pve/verbs',
+                                              f'{COOKIE}={"0" * 64}').status, 401)
+            self.session_cookie()
+            self.wait_saved(1)
+            self.stop_daemon()
+        self.assertIn("logins in", self.daemon_output())
 
 
 class LoginBehindProxyTest(LoginTestCase):

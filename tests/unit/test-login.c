@@ -1,5 +1,6 @@
 /* CasLogin: session cookies and the wait of wrong tokens, with the clock
  * passed in. */
+#include "cas-error.h"
 #include "cas-login.h"
 
 #define S ((gint64) G_USEC_PER_SEC)
@@ -74,6 +75,95 @@ test_forged_cookies (void)
   g_string_append (padded, cookie);
   g_assert_false (cas_login_check_cookie_header (login, padded->str, 1));
   g_assert_true (cas_login_check_cookie_header (login, cookie, 1));
+}
+
+static void
+test_sessions_saved_and_restored (void)
+{
+  g_autoptr (CasLogin) login = cas_login_new ();
+  g_autoptr (CasLogin) again = cas_login_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *ended = cas_login_open_session (login, 0);
+  g_autofree char *value = cas_login_open_session (login, 40000 * S);
+  g_autofree char *cookie = cookie_for (value);
+  g_autofree char *ended_cookie = cookie_for (ended);
+  g_autofree char *json = NULL;
+
+  g_assert_true (cas_login_check_cookie_header (login, ended_cookie, 40001 * S));
+  json = cas_login_sessions_to_json (login, 43300 * S);
+  /* Hashes only: the cookie's value is nowhere in what is saved. */
+  g_assert_null (strstr (json, value));
+  g_assert_cmpuint (cas_login_restore_sessions (again, json, strlen (json), 43300 * S, &error),
+                    ==, 1);
+  g_assert_no_error (error);
+  g_assert_true (cas_login_check_cookie_header (again, cookie, 43300 * S));
+  g_assert_false (cas_login_check_cookie_header (again, ended_cookie, 43300 * S));
+  /* It ends when it would have. */
+  g_assert_false (cas_login_check_cookie_header (again, cookie,
+                                                 (40000 + CAS_LOGIN_SESSION_SECONDS) * S));
+  /* Restored twice, it is still one session. */
+  g_assert_cmpuint (cas_login_restore_sessions (login, json, strlen (json), 43300 * S, &error),
+                    ==, 0);
+  g_assert_cmpuint (cas_login_get_session_count (login), ==, 1);
+}
+
+static void
+test_hostile_saved_sessions (void)
+{
+  const char *hash = "\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"";
+  const char *not_lists[] = {
+    "", "{", "null", "[]", "{}", "{\"sessions\":{}}", "{\"sessions\":\"x\"}", "\xff\xfe",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (not_lists); i++)
+    {
+      g_autoptr (CasLogin) login = cas_login_new ();
+      g_autoptr (GError) error = NULL;
+
+      g_assert_cmpuint (cas_login_restore_sessions (login, not_lists[i], strlen (not_lists[i]),
+                                                    S, &error), ==, 0);
+      g_assert_nonnull (error);
+    }
+
+  {
+    /* Entries that are not ours are left out one by one. */
+    g_autoptr (CasLogin) login = cas_login_new ();
+    g_autoptr (GError) error = NULL;
+    g_autofree char *json = g_strdup_printf (
+      "{\"sessions\":[1,null,[],{},{\"hash\":1,\"expires_us\":5000000},"
+      "{\"hash\":%s,\"expires_us\":\"5000000\"},{\"hash\":%s,\"expires_us\":5.5e6},"
+      "{\"hash\":\"../../etc\",\"expires_us\":5000000},"
+      "{\"hash\":\"0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF\","
+      "\"expires_us\":5000000},{\"hash\":%s,\"expires_us\":1},"
+      "{\"hash\":%s,\"expires_us\":9223372036854775807}]}", hash, hash, hash, hash);
+
+    /* Only the last, and never past a new session's end. */
+    g_assert_cmpuint (cas_login_restore_sessions (login, json, strlen (json), 2 * S, &error),
+                      ==, 1);
+    g_assert_no_error (error);
+    g_assert_cmpuint (cas_login_get_session_count (login), ==, 1);
+    g_clear_pointer (&json, g_free);
+    json = cas_login_sessions_to_json (login, 2 * S);
+    g_assert_nonnull (strstr (json, "\"expires_us\":43202000000}"));
+  }
+
+  {
+    /* Too many: the cap holds; too large: not read. */
+    g_autoptr (CasLogin) login = cas_login_new ();
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GString) many = g_string_new ("{\"sessions\":[");
+    g_autofree char *huge = g_strnfill (300 * 1024, ' ');
+
+    for (guint i = 0; i < CAS_LOGIN_MAX_SESSIONS + 10; i++)
+      g_string_append_printf (many, "%s{\"hash\":\"%064x\",\"expires_us\":5000000}",
+                              i > 0 ? "," : "", i);
+    g_string_append (many, "]}");
+    g_assert_cmpuint (cas_login_restore_sessions (login, many->str, many->len, S, &error),
+                      ==, CAS_LOGIN_MAX_SESSIONS);
+    g_assert_no_error (error);
+    g_assert_cmpuint (cas_login_restore_sessions (login, huge, strlen (huge), S, &error), ==, 0);
+    g_assert_error (error, CAS_ERROR, CAS_ERROR_INVALID_ARGUMENT);
+  }
 }
 
 static void
@@ -216,6 +306,8 @@ main (int   argc,
 
   g_test_add_func ("/login/sessions", test_sessions);
   g_test_add_func ("/login/forged-cookies", test_forged_cookies);
+  g_test_add_func ("/login/saved-and-restored", test_sessions_saved_and_restored);
+  g_test_add_func ("/login/hostile-saved-sessions", test_hostile_saved_sessions);
   g_test_add_func ("/login/cookie-values", test_cookie_values);
   g_test_add_func ("/login/session-cap", test_session_cap);
   g_test_add_func ("/login/set-cookie", test_set_cookie);
