@@ -26,6 +26,7 @@
 #include "cas-error.h"
 #include "cas-json.h"
 #include "cas-session.h"
+#include "cas-workspace.h"
 
 /* How long the CLI may take to answer an interrupt before it is stopped. */
 #define INTERRUPT_GRACE_SECONDS 5
@@ -1029,7 +1030,11 @@ cas_session_close (CasSession *self,
       self->log_fd = -1;
     }
   if (remove)
-    cas_session_store_remove_tree (self->store, self->dir, NULL, NULL);
+    {
+      /* The CLI's transcript of this session goes with it. */
+      cas_workspace_remove_cli_folder (self->work_dir);
+      cas_session_store_remove_tree (self->store, self->dir, NULL, NULL);
+    }
 }
 
 /* --- getters --------------------------------------------------------------- */

@@ -713,8 +713,9 @@ cli_project_dir (const char *workspace)
   return g_build_filename (projects, name, NULL);
 }
 
-void
-cas_workspace_remove (const char *path)
+static void
+remove_workspace (const char *path,
+                  gboolean    with_workspace)
 {
   g_autoptr (GTask) task = NULL;
   g_autoptr (GStrvBuilder) paths = g_strv_builder_new ();
@@ -729,12 +730,25 @@ cas_workspace_remove (const char *path)
     return;
 
   project = cli_project_dir (canonical);
-  g_strv_builder_add (paths, canonical);
+  if (with_workspace)
+    g_strv_builder_add (paths, canonical);
   if (project != NULL)
     g_strv_builder_add (paths, project);
 
   task = g_task_new (NULL, NULL, NULL, NULL);
-  g_task_set_source_tag (task, cas_workspace_remove);
+  g_task_set_source_tag (task, remove_workspace);
   g_task_set_task_data (task, g_strv_builder_end (paths), (GDestroyNotify) g_strfreev);
   g_task_run_in_thread (task, remove_in_thread);
+}
+
+void
+cas_workspace_remove (const char *path)
+{
+  remove_workspace (path, TRUE);
+}
+
+void
+cas_workspace_remove_cli_folder (const char *path)
+{
+  remove_workspace (path, FALSE);
 }

@@ -45,5 +45,9 @@ char *cas_workspace_prepare_finish (GAsyncResult *result,
  * (~/.claude/projects/<@path, non-alphanumerics as '-'>). Symlinks are
  * removed, never followed, so nothing outside those two is touched. */
 void cas_workspace_remove (const char *path);
+/* Only that folder of the CLI's (its transcripts of sessions run in
+ * @path), for a working directory someone else removes. Call it while
+ * @path still exists: the CLI named the folder after its real path. */
+void cas_workspace_remove_cli_folder (const char *path);
 
 G_END_DECLS

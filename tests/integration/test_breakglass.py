@@ -207,6 +207,22 @@ class RoutesTest(BreakglassTestCase):
             resp = self.request(method, f'/api/session/{sid}{path}', body)
             self.assert_error(resp, 404, 'session not found')
 
+    def test_delete_takes_the_cli_transcript_along(self):
+        doomed, other = self.create(), self.create()
+        projects = os.path.join(self.home, '.claude', 'projects')
+        for sid in (doomed, other):
+            self.start_turn(sid, 'remember me')
+            self.wait_turn_over(sid)
+
+        def transcripts():
+            return {name for _, _, files in os.walk(projects) for name in files
+                    if name.endswith('.jsonl')}
+        self.assertEqual(transcripts(), {f'{doomed}.jsonl', f'{other}.jsonl'})
+        self.assertEqual(self.request('DELETE', f'/api/session/{doomed}').status, 200)
+        wait_for(lambda: transcripts() == {f'{other}.jsonl'}, 10,
+                 "the deleted session's transcript to go")
+        wait_for(lambda: not os.path.exists(self.session_dir(doomed)), 10, 'its files to go')
+
     def test_delete_during_turn(self):
         self.stop_daemon()
         self.start(config={'breakglass': {'max-concurrent-turns': 1}})
