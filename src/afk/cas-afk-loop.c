@@ -874,6 +874,7 @@ typedef struct {
   /* The dispatch in progress. */
   char *project_id;
   char *thread_id;
+  GError *turn_error;           /* (nullable) its turn's, while the thread is deleted */
   /* The watch in progress. */
   GPtrArray *watch;             /* CasRun copies */
   guint watch_index;
@@ -895,6 +896,7 @@ tick_free (Tick *t)
   g_clear_pointer (&t->gathered, gather_result_free);
   g_free (t->project_id);
   g_free (t->thread_id);
+  g_clear_error (&t->turn_error);
   g_clear_pointer (&t->watch, g_ptr_array_unref);
   g_clear_pointer (&t->status, cas_t3_thread_status_free);
   g_free (t->branch);
@@ -1039,6 +1041,22 @@ on_dispatch_saved (GObject      *source,
 }
 
 static void
+on_unused_thread_deleted (GObject      *source,
+                          GAsyncResult *res,
+                          gpointer      user_data)
+{
+  GTask *task = user_data;
+  Tick *t = g_task_get_task_data (task);
+  g_autoptr (GError) error = NULL;
+
+  if (!cas_t3_client_delete_thread_finish (CAS_T3_CLIENT (source), res, &error) &&
+      !is_cancelled (error))
+    g_message (_("AFK: T3 thread %s, whose turn did not start, is left behind: %s"),
+               t->thread_id, error->message);
+  dispatch_done (task, "thread.turn.start", g_steal_pointer (&t->turn_error));
+}
+
+static void
 on_turn_started (GObject      *source,
                  GAsyncResult *res,
                  gpointer      user_data)
@@ -1053,7 +1071,10 @@ on_turn_started (GObject      *source,
 
   if (start == NULL)
     {
-      dispatch_done (task, "thread.turn.start", error);
+      /* T3 took the thread but not its turn: no empty thread is left. */
+      t->turn_error = error;
+      cas_t3_client_delete_thread_async (t->self->t3, t->thread_id, t->self->cancellable,
+                                         on_unused_thread_deleted, task);
       return;
     }
   run = cas_run_new (winner->repo, winner->number, winner->title, t->project_id, t->thread_id,

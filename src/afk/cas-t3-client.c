@@ -1512,6 +1512,60 @@ cas_t3_client_create_thread_finish (CasT3Client  *self,
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
+static void
+delete_thread_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  GError *error = NULL;
+
+  if (dispatch_finish (CAS_T3_CLIENT (source), result, &error) < 0)
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+void
+cas_t3_client_delete_thread_async (CasT3Client         *self,
+                                   const char          *thread_id,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  g_autoptr (GTask) task = NULL;
+  g_autoptr (GString) command = NULL;
+  g_autofree char *command_id = NULL;
+  GError *error = NULL;
+
+  g_return_if_fail (CAS_IS_T3_CLIENT (self));
+  g_return_if_fail (thread_id != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, cas_t3_client_delete_thread_async);
+  if (!check_text (thread_id, "thread_id", MAX_ID_CHARS, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  command_id = g_uuid_string_random ();
+  command = command_new ("thread.delete", command_id);
+  command_add (command, "threadId", thread_id);
+  command_end (command);
+  dispatch_async (self, "thread.delete", command, cancellable, delete_thread_cb,
+                  g_steal_pointer (&task));
+}
+
+gboolean
+cas_t3_client_delete_thread_finish (CasT3Client  *self,
+                                    GAsyncResult *result,
+                                    GError      **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
 /* ------------------------------------------------------------------ */
 /* Turns                                                               */
 

@@ -241,6 +241,17 @@ char *cas_t3_client_create_thread_finish (CasT3Client  *self,
                                           GAsyncResult *result,
                                           GError      **error);
 
+/* thread.delete: a thread whose first turn T3 did not take, so that no
+ * empty thread is left behind (T3's own `t3 thread new` does the same). */
+void cas_t3_client_delete_thread_async (CasT3Client         *self,
+                                        const char          *thread_id,
+                                        GCancellable        *cancellable,
+                                        GAsyncReadyCallback  callback,
+                                        gpointer             user_data);
+gboolean cas_t3_client_delete_thread_finish (CasT3Client  *self,
+                                             GAsyncResult *result,
+                                             GError      **error);
+
 /* Sends @text (the whole prompt, preamble included; non-blank UTF-8 of
  * at most CAS_T3_CLIENT_MAX_PROMPT_CHARS characters) as a new turn on
  * @thread_id, after reading the thread's latest turn id: the turn that

@@ -584,6 +584,14 @@ class Handler(BaseHTTPRequestHandler):
                 'headers': {k: v for k, v in self.headers.items()},
                 'body': body.decode('utf-8', 'replace')})
             fault = self.fake.faults.get(path)
+            # A fault may be for one kind of command only.
+            if fault is not None and fault.get('command') is not None:
+                try:
+                    kind = json.loads(body).get('type')
+                except (ValueError, AttributeError):
+                    kind = None
+                if kind != fault['command']:
+                    fault = None
             if fault is not None:
                 if fault.get('times') is not None:
                     fault['times'] -= 1

@@ -641,6 +641,22 @@ class HostileNetworkTest(AfkTestCase):
         self.assertEqual(len(self.t3_commands()), sent)
         self.assertNotIn(IN_PROGRESS, self.issue(6)['labels'])
 
+    def test_a_thread_whose_turn_t3_refused_is_deleted(self):
+        self.gh.add_issue(REPO, 6, 'the one', labels=[READY], labeled_by='alice')
+        self.start_afk()
+        self.arm()
+        self.t3.fault('/api/orchestration/dispatch', 'json', status=500, command='thread.turn.start',
+                      body={'_tag': 'EnvironmentInternalError', 'code': 'internal_error',
+                            'reason': 'orchestration_dispatch_failed'})
+        report = self.tick()
+        self.assertEqual(report['dispatched'], [])
+        [created] = self.t3_commands('thread.create')
+        [deleted] = self.t3_commands('thread.delete')
+        self.assertEqual(deleted['threadId'], created['threadId'])
+        [thread] = self.t3.state()['threads']
+        self.assertIsNotNone(thread['deletedAt'])
+        self.assertNotIn(IN_PROGRESS, self.issue(6)['labels'])
+
     def test_timer_ticks_while_armed(self):
         self.gh.add_issue(REPO, 6, 'the one', labels=[READY], labeled_by='alice')
         self.start_afk(afk={'poll-interval-seconds': '1'})

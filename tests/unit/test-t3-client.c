@@ -279,6 +279,17 @@ create_thread (Fixture    *fx,
   return cas_t3_client_create_thread_finish (fx->client, wait_for_result (&result), error);
 }
 
+static gboolean
+delete_thread (Fixture    *fx,
+               const char *thread,
+               GError    **error)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+
+  cas_t3_client_delete_thread_async (fx->client, thread, NULL, got_result, &result);
+  return cas_t3_client_delete_thread_finish (fx->client, wait_for_result (&result), error);
+}
+
 static CasT3TurnStart *
 start_turn (Fixture    *fx,
             const char *thread,
@@ -1186,6 +1197,28 @@ test_outcome (void)
 }
 
 static void
+test_delete_thread (Fixture      *fx,
+                    gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *thread = new_thread (fx);
+
+  g_assert_true (delete_thread (fx, thread, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (count_requests (fx, "POST", "/api/orchestration/dispatch", "thread.delete"),
+                    ==, 1);
+  /* Gone: a second delete is a business-rule rejection. */
+  g_assert_false (delete_thread (fx, thread, &error));
+  g_assert_true (cas_t3_client_error_is_rejected (error));
+  g_clear_error (&error);
+  /* Not an id: refused before any request. */
+  g_assert_false (delete_thread (fx, "", &error));
+  g_assert_nonnull (error);
+  g_assert_cmpuint (count_requests (fx, "POST", "/api/orchestration/dispatch", "thread.delete"),
+                    ==, 2);
+}
+
+static void
 add_shaped (const char *name,
             void (*test) (Fixture *, gconstpointer))
 {
@@ -1209,6 +1242,7 @@ main (int   argc,
   g_test_add_func ("/t3-client/read-model", test_read_model);
   g_test_add_func ("/t3-client/outcome", test_outcome);
   add_shaped ("calls", test_calls);
+  add_shaped ("delete-thread", test_delete_thread);
   add_shaped ("project-lookup", test_project_lookup);
   add_shaped ("project-race", test_project_race);
   add_shaped ("token", test_token);
