@@ -13,6 +13,13 @@
 #include "cas-error.h"
 
 #define SERVER_NAME "org.freedesktop.Notifications"
+#define SERVER_PATH "/org/freedesktop/Notifications"
+/* libnotify 0.8 shows a notification with a blocking D-Bus call (25 s
+ * timeout): a server that hangs would hold the whole daemon that long.
+ * So the server must first answer GetCapabilities, asynchronously,
+ * within this; one that does not is treated as absent and tried again at
+ * the next tick. */
+#define PROBE_TIMEOUT_MS 5000
 /* Notifications kept for their buttons; older ones lose them. */
 #define MAX_SHOWN 32
 
@@ -123,19 +130,10 @@ closed_cb (NotifyNotification *n,
   g_ptr_array_remove (self->shown, n);
 }
 
-static gboolean
-server_has_actions (void)
-{
-  GList *caps = notify_get_server_caps ();
-  gboolean found = g_list_find_custom (caps, "actions", (GCompareFunc) g_strcmp0) != NULL;
-
-  g_list_free_full (caps, g_free);
-  return found;
-}
-
 static void
 show (CasDesktopSender *self,
-      GTask            *task)
+      GTask            *task,
+      gboolean          has_actions)
 {
   CasNotification *notification = g_task_get_task_data (task);
   g_autofree char *title = cas_notification_dup_title (notification);
@@ -151,7 +149,7 @@ show (CasDesktopSender *self,
                                         ? NOTIFY_URGENCY_CRITICAL
                                         : NOTIFY_URGENCY_NORMAL);
   notify_notification_set_app_name (n, "claude-agent-service");
-  if (server_has_actions ())
+  if (has_actions)
     {
       if (notification->link != NULL)
         {
@@ -196,13 +194,45 @@ no_server (CasDesktopSender *self,
 }
 
 static void
-server_found (CasDesktopSender *self,
-              GTask            *task)
+capabilities_done (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
 {
+  g_autoptr (GTask) task = user_data;
+  CasDesktopSender *self = g_task_get_source_object (task);
+  g_autoptr (GVariant) reply = NULL;
+  g_autoptr (GVariantIter) iter = NULL;
+  g_autoptr (GError) error = NULL;
+  gboolean has_actions = FALSE;
+  const char *capability;
+
+  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+  if (g_task_return_error_if_cancelled (task))
+    return;
+  if (reply == NULL)
+    {
+      no_server (self, task, error->message);
+      return;
+    }
+  g_variant_get (reply, "(as)", &iter);
+  while (g_variant_iter_loop (iter, "&s", &capability))
+    has_actions = has_actions || g_strcmp0 (capability, "actions") == 0;
   if (self->warned_no_server)
     g_message (_("A desktop notification server is back"));
   self->warned_no_server = FALSE;
-  show (self, task);
+  show (self, task, has_actions);
+}
+
+/* There is a server (or one to start): it must answer in time. */
+static void
+server_found (GDBusConnection *bus,
+              GTask           *task)
+{
+  GCancellable *cancellable = g_task_get_cancellable (task);
+
+  g_dbus_connection_call (bus, SERVER_NAME, SERVER_PATH, SERVER_NAME, "GetCapabilities",
+                          NULL, G_VARIANT_TYPE ("(as)"), G_DBUS_CALL_FLAGS_NONE,
+                          PROBE_TIMEOUT_MS, cancellable, capabilities_done, task);
 }
 
 static void
@@ -229,7 +259,7 @@ list_activatable_done (GObject      *source,
   while (g_variant_iter_loop (iter, "&s", &name))
     if (g_strcmp0 (name, SERVER_NAME) == 0)
       {
-        server_found (self, task);
+        server_found (G_DBUS_CONNECTION (source), g_steal_pointer (&task));
         return;
       }
   no_server (self, task, _("org.freedesktop.Notifications has no owner on the session bus"));
@@ -258,7 +288,7 @@ name_has_owner_done (GObject      *source,
   g_variant_get (reply, "(b)", &has_owner);
   if (has_owner)
     {
-      server_found (self, task);
+      server_found (G_DBUS_CONNECTION (source), g_steal_pointer (&task));
       return;
     }
   cancellable = g_task_get_cancellable (task);
