@@ -112,6 +112,9 @@ on_created (GObject      *source,
       return;
     }
   add_session (self, g_object_ref (session));
+  /* Someone is about to ask: the CLI starts while they type. */
+  if (self->config->claude_pool_size > 0)
+    cas_session_prewarm (session, self->config->breakglass_model);
   g_task_return_pointer (task, g_strdup (cas_session_get_id (session)), g_free);
 }
 

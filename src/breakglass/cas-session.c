@@ -624,6 +624,7 @@ on_turn_timeout (gpointer user_data)
 
 static gboolean
 start_process (CasSession *self,
+               const char *model,
                GError    **error)
 {
   const char *agent = self->config->breakglass_agent;
@@ -632,7 +633,7 @@ start_process (CasSession *self,
     .command = self->config->claude_command,
     .agent = agent != NULL && *agent != '\0' ? agent : NULL,
     .agents_json = self->agents_json,
-    .model = self->turn_model,
+    .model = model,
     .session_id = self->id,
     .resume = self->cli_started,
     .stream_input = TRUE,
@@ -646,7 +647,7 @@ start_process (CasSession *self,
                                                     self->config->claude_max_line_bytes, error);
   if (self->process == NULL)
     return FALSE;
-  self->process_model = g_strdup (self->turn_model);
+  self->process_model = g_strdup (model);
   self->line_id = g_signal_connect (self->process, "line", G_CALLBACK (on_line), self);
   self->finished_id = g_signal_connect (self->process, "finished",
                                         G_CALLBACK (on_process_finished), self);
@@ -667,7 +668,7 @@ run_attempt (CasSession *self)
        g_strcmp0 (self->process_model, self->turn_model) != 0))
     drop_process (self, FALSE);
   self->on_kept_process = self->process != NULL;
-  if (self->process == NULL && !start_process (self, &error))
+  if (self->process == NULL && !start_process (self, self->turn_model, &error))
     {
       g_autofree char *message = g_strdup_printf ("could not start agent: %s", error->message);
 
@@ -678,6 +679,26 @@ run_attempt (CasSession *self)
   /* A turn cancelled already (a retry) asks as soon as it can. */
   if (self->end_reason != END_NONE)
     interrupt_when_under_way (self);
+}
+
+void
+cas_session_prewarm (CasSession *self,
+                     const char *model)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_return_if_fail (CAS_IS_SESSION (self));
+
+  if (self->closed || self->turn_running || self->process != NULL)
+    return;
+  if (!start_process (self, model, &error))
+    {
+      /* The first turn tries again, and says why if it fails. */
+      g_debug ("session %s: cannot start its claude ahead: %s", self->id, error->message);
+      return;
+    }
+  self->idle_id = g_timeout_add_seconds (MAX (self->config->claude_conversation_idle_seconds, 1),
+                                         on_idle_timeout, self);
 }
 
 gboolean

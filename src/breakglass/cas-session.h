@@ -79,6 +79,13 @@ guint64 cas_session_get_log_bytes (CasSession *self);
 /* The pid of its warm claude process, 0 when none. */
 int cas_session_get_process_pid (CasSession *self);
 
+/* Starts the session's claude process ahead of its first turn, with
+ * @model (nullable: the CLI's default), so that the turn skips the CLI's
+ * start-up. It ends after the idle timeout like a kept process. Does
+ * nothing while a process or a turn runs. */
+void cas_session_prewarm (CasSession *self,
+                          const char *model);
+
 /* Starts a detached turn: the user event, then the CLI's answer.
  * CAS_ERROR_CONFLICT while a turn runs or when the log is full,
  * CAS_ERROR_FAILED when the log cannot be written. */

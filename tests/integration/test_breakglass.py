@@ -617,6 +617,23 @@ class TurnTest(BreakglassTestCase):
         self.assertEqual(client.events, [])
 
 
+class PrewarmTest(BreakglassTestCase):
+    """With warm processes on ([claude] pool-size), a new session's claude
+    starts as the session is created: its first turn skips the start-up."""
+    config = {'claude': {'pool-size': 1, 'conversation-spare': False}}
+
+    def test_first_turn_runs_on_the_process_started_at_create(self):
+        sid = self.create()
+        [started] = wait_for(lambda: self.process_runs(sid), 10, 'the session\'s claude')
+        self.assertEqual(flag_value(started['argv'], '--session-id'), sid)
+        self.assertEqual(self.turn_pids('first'), [])
+        self.start_turn(sid, 'first')
+        self.wait_turn_over(sid)
+        self.assertEqual(self.turn_pids('first'), [started['pid']])
+        self.assertEqual(len(self.process_runs(sid)), 1)
+        self.assertIn('Echo: first', ''.join(e.get('text', '') for e in self.log_lines(sid)))
+
+
 class DurabilityTest(BreakglassTestCase):
 
     def test_sigkill_mid_turn_then_reattach(self):
