@@ -112,9 +112,7 @@ on_created (GObject      *source,
       return;
     }
   add_session (self, g_object_ref (session));
-  /* Someone is about to ask: the CLI starts while they type. */
-  if (self->config->claude_pool_size > 0)
-    cas_session_prewarm (session, self->config->breakglass_model);
+  cas_session_manager_expect_prompt (self, cas_session_get_id (session));
   g_task_return_pointer (task, g_strdup (cas_session_get_id (session)), g_free);
 }
 
@@ -212,6 +210,17 @@ cas_session_manager_lookup (CasSessionManager *self,
   if (!cas_session_id_is_valid (id))
     return NULL;
   return g_hash_table_lookup (self->sessions, id);
+}
+
+void
+cas_session_manager_expect_prompt (CasSessionManager *self,
+                                   const char        *id)
+{
+  CasSession *session = cas_session_manager_lookup (self, id);
+
+  /* The CLI starts while they type. */
+  if (session != NULL && !self->stopping && self->config->claude_pool_size > 0)
+    cas_session_prewarm (session, self->config->breakglass_model);
 }
 
 static CasSession *

@@ -65,6 +65,12 @@ GPtrArray *cas_session_manager_list (CasSessionManager *self);
 CasSession *cas_session_manager_lookup (CasSessionManager *self,
                                         const char        *id);
 
+/* Someone created session @id or is looking at it, and may ask next: its
+ * claude starts now, when warm processes are on ([claude] pool-size) and
+ * it has none running. */
+void cas_session_manager_expect_prompt (CasSessionManager *self,
+                                        const char        *id);
+
 /* Starts a detached turn. @model NULL: [breakglass] model. Errors:
  * CAS_ERROR_NOT_FOUND, CAS_ERROR_INVALID_ARGUMENT (empty or oversized
  * prompt, unknown model), CAS_ERROR_CONFLICT (a turn runs; a full log),

@@ -689,7 +689,8 @@ cas_session_prewarm (CasSession *self,
 
   g_return_if_fail (CAS_IS_SESSION (self));
 
-  if (self->closed || self->turn_running || self->process != NULL)
+  if (self->closed || self->turn_running || self->process != NULL || self->log_failed ||
+      self->log_bytes >= self->config->breakglass_max_log_bytes)
     return;
   if (!start_process (self, model, &error))
     {

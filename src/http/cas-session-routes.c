@@ -380,7 +380,10 @@ handle_session (CasHttpServer     *server,
       if (!g_str_equal (method, "GET"))
         reply_method_not_allowed (msg, "GET");
       else
-        handle_stream (self, msg, session, query);
+        {
+          cas_session_manager_expect_prompt (self->manager, id);
+          handle_stream (self, msg, session, query);
+        }
       return;
     }
   if (g_str_equal (action, "prompt") || g_str_equal (action, "cancel"))

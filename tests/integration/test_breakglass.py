@@ -633,6 +633,23 @@ class PrewarmTest(BreakglassTestCase):
         self.assertEqual(len(self.process_runs(sid)), 1)
         self.assertIn('Echo: first', ''.join(e.get('text', '') for e in self.log_lines(sid)))
 
+    def test_attaching_starts_the_claude_an_idle_session_let_go(self):
+        self.stop_daemon()
+        self.start(config={'claude': {'conversation-idle-seconds': 1}})
+        sid = self.create()
+        self.start_turn(sid, 'first')
+        self.wait_turn_over(sid)
+        [first_pid] = self.turn_pids('first')
+        wait_for(lambda: not pid_alive(first_pid), 10, 'the idle claude to end')
+        client = self.stream(sid)
+        client.read_until(lambda c: c.caught_up_at is not None, what='caught-up')
+        resumed = wait_for(lambda: [r for r in self.process_runs(sid)
+                                    if flag_value(r['argv'], '--resume') == sid], 10,
+                           'a claude resuming the session')
+        self.start_turn(sid, 'second')
+        self.wait_turn_over(sid, turns=2)
+        self.assertEqual(self.turn_pids('second'), [resumed[0]['pid']])
+
 
 class DurabilityTest(BreakglassTestCase):
 
