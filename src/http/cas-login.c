@@ -137,9 +137,11 @@ cas_login_open_session (CasLogin *self,
   return g_string_free (value, FALSE);
 }
 
+/* 64 lower-case hex digits: a session value, and the SHA-256 of one as
+ * g_compute_checksum_for_string () writes it. */
 static gboolean
-is_session_value (const char *value,
-                  gsize       len)
+is_hex_64 (const char *value,
+           gsize       len)
 {
   if (len != SESSION_HEX_LEN)
     return FALSE;
@@ -181,7 +183,7 @@ cas_login_cookie_values (const char *cookie_header)
             value_end--;
           if (name_len == strlen (CAS_LOGIN_COOKIE_NAME) &&
               memcmp (p, CAS_LOGIN_COOKIE_NAME, name_len) == 0 &&
-              is_session_value (value, value_end - value))
+              is_hex_64 (value, value_end - value))
             {
               g_autofree char *found_value = g_strndup (value, value_end - value);
 
@@ -261,20 +263,6 @@ cas_login_sessions_to_json (CasLogin *self,
   return g_string_free (out, FALSE);
 }
 
-static gboolean
-is_session_hash (const char *hash)
-{
-  gsize len = strlen (hash);
-
-  /* g_compute_checksum_for_string () writes lower-case hex. */
-  if (len != 64)
-    return FALSE;
-  for (gsize i = 0; i < len; i++)
-    if (!g_ascii_isdigit (hash[i]) && !(hash[i] >= 'a' && hash[i] <= 'f'))
-      return FALSE;
-  return TRUE;
-}
-
 guint
 cas_login_restore_sessions (CasLogin   *self,
                             const char *json,
@@ -320,7 +308,7 @@ cas_login_restore_sessions (CasLogin   *self,
         break;
       if (hash == NULL || json_node_get_value_type (hash) != G_TYPE_STRING ||
           end == NULL || json_node_get_value_type (end) != G_TYPE_INT64 ||
-          !is_session_hash (json_node_get_string (hash)) ||
+          !is_hex_64 (json_node_get_string (hash), strlen (json_node_get_string (hash))) ||
           json_node_get_int (end) <= now_us)
         continue;
       kept_end = g_new (gint64, 1);

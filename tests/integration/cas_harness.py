@@ -217,6 +217,14 @@ class DaemonTestCase(dbusmock.DBusTestCase):
         """PIDs of the daemon's child processes, zombies included."""
         return children_of(self.daemon.pid)
 
+    def daemon_status_kib(self, field='VmRSS'):
+        """A memory figure of the daemon from /proc/<pid>/status, in KiB."""
+        with open(f'/proc/{self.daemon.pid}/status', encoding='ascii') as f:
+            for line in f:
+                if line.startswith(field + ':'):
+                    return int(line.split()[1])
+        raise AssertionError(f'no {field}')
+
     def assert_no_children(self, timeout=5):
         """Waits until the daemon has no child left, not even a zombie."""
         wait_for(lambda: not self.daemon_children(), timeout, 'the daemon to have no children')

@@ -375,19 +375,12 @@ class BurstMemoryTest(DaemonTestCase):
             self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE, (soft, hard))
         super().setUp()
 
-    def rss_kib(self):
-        with open(f'/proc/{self.daemon.pid}/status', encoding='ascii') as f:
-            for line in f:
-                if line.startswith('VmRSS:'):
-                    return int(line.split()[1])
-        raise AssertionError('no VmRSS')
-
     @needs_plain_memory
     def test_rss_returns_after_a_burst_of_connections(self):
         self.start(config={'http': {'max-connections': self.CONNECTIONS + 64}},
                    env=unit_environment())
         self.request('GET', '/health')
-        before = self.rss_kib()
+        before = self.daemon_status_kib()
         socks = []
         self.addCleanup(lambda: [s.close() for s in socks])
         for _ in range(self.CONNECTIONS):
@@ -398,5 +391,5 @@ class BurstMemoryTest(DaemonTestCase):
             sock.close()
         wait_for(lambda: len(os.listdir(f'/proc/{self.daemon.pid}/fd')) <= 32, 30,
                  'the connections to be closed')
-        wait_for(lambda: self.rss_kib() < before + 2048, 10,
-                 f'RSS to come back within 2 MiB of {before} KiB (now {self.rss_kib()} KiB)')
+        wait_for(lambda: self.daemon_status_kib() < before + 2048, 10,
+                 f'RSS to come back within 2 MiB of {before} KiB')

@@ -243,13 +243,6 @@ class ConnectionLeakTest(DaemonTestCase):
             conn.close()
         wait_for(lambda: self.open_fds() <= baseline + 2, 10, 'descriptors to be released')
 
-    def rss_anon_kib(self):
-        with open('/proc/%d/status' % self.daemon.pid, encoding='ascii') as f:
-            for line in f:
-                if line.startswith('RssAnon:'):
-                    return int(line.split()[1])
-        raise AssertionError('no RssAnon')
-
     @needs_plain_memory
     def test_client_closed_connections_free_their_memory(self):
         # libsoup 3.2 also keeps the objects and buffers of each one,
@@ -264,11 +257,11 @@ class ConnectionLeakTest(DaemonTestCase):
                 conn.close()
         one_round()
         time.sleep(0.5)
-        before = self.rss_anon_kib()
+        before = self.daemon_status_kib('RssAnon')
         for _ in range(3):
             one_round()
         time.sleep(0.5)
-        self.assertLess(self.rss_anon_kib() - before, 512)
+        self.assertLess(self.daemon_status_kib('RssAnon') - before, 512)
 
     def test_half_closed_client_reads_one_response_then_the_end(self):
         # A client that shuts down its sending side after its request

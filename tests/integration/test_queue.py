@@ -108,23 +108,16 @@ class BytesTest(QueueTestCase):
 
 class MemoryTest(QueueTestCase):
 
-    def rss_kib(self):
-        with open(f'/proc/{self.daemon.pid}/status', encoding='ascii') as f:
-            for line in f:
-                if line.startswith('VmRSS:'):
-                    return int(line.split()[1])
-        raise AssertionError('no VmRSS')
-
     @needs_plain_memory
     def test_rss_returns_after_large_bodies(self):
         # Warm up the paths a request takes, then measure.
         self.request('POST', CONV, {'session_id': 'bad', 'message': 'x'})
-        before = self.rss_kib()
+        before = self.daemon_status_kib()
         # Just under the default 8 MiB body limit; refused (400) once parsed.
         body = json.dumps({'session_id': 'bad', 'message': 'x' * (8 * 1024 * 1024 - 100)})
         for _ in range(20):
             resp = self.request('POST', CONV, body,
                                 headers={'Content-Type': 'application/json'})
             self.assertEqual(resp.status, 400, resp.body[:200])
-        wait_for(lambda: self.rss_kib() < before + 4096, 10,
-                 f'RSS to come back near {before} KiB (now {self.rss_kib()} KiB)')
+        wait_for(lambda: self.daemon_status_kib() < before + 4096, 10,
+                 f'RSS to come back near {before} KiB (now {self.daemon_status_kib()} KiB)')
