@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
 
 #include "cas-file-writer.h"
 #include "cas-json-scan.h"
@@ -90,7 +91,15 @@ restore_sessions (CasLoginRoutes *self)
   g_autofree char *contents = NULL;
   gsize length = 0;
   guint restored;
+  GStatBuf st;
 
+  /* Not read at all when it is larger than a full list can be. */
+  if (g_stat (self->sessions_path, &st) == 0 && st.st_size > CAS_LOGIN_MAX_SAVED_BYTES)
+    {
+      g_message (_("The web console's logins in %s are unreadable, so every browser logs in "
+                   "again: %s"), self->sessions_path, "too large");
+      return;
+    }
   if (!g_file_get_contents (self->sessions_path, &contents, &length, &error))
     {
       if (!g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))

@@ -21,8 +21,6 @@
 #define MAX_COOKIE_VALUES 4
 /* Addresses remembered at most; past it the quiet ones are forgotten. */
 #define MAX_PEERS 4096
-/* A saved list of CAS_LOGIN_MAX_SESSIONS takes about 26 KiB. */
-#define MAX_SAVED_BYTES (256 * 1024)
 
 typedef struct {
   guint failures;
@@ -277,7 +275,7 @@ cas_login_restore_sessions (CasLogin   *self,
   gint64 latest_end = now_us + (gint64) CAS_LOGIN_SESSION_SECONDS * G_USEC_PER_SEC;
   guint restored = 0;
 
-  if (length > MAX_SAVED_BYTES)
+  if (length > CAS_LOGIN_MAX_SAVED_BYTES)
     {
       g_set_error (error, CAS_ERROR, CAS_ERROR_INVALID_ARGUMENT,
                    "%" G_GSIZE_FORMAT " bytes is too large for a list of sessions", length);

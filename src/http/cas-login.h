@@ -16,6 +16,8 @@ G_BEGIN_DECLS
 #define CAS_LOGIN_SESSION_SECONDS (12 * 60 * 60)
 /* Sessions kept at most; past it the one nearest its end goes. */
 #define CAS_LOGIN_MAX_SESSIONS 256
+/* A saved list of CAS_LOGIN_MAX_SESSIONS takes about 26 KiB. */
+#define CAS_LOGIN_MAX_SAVED_BYTES (256 * 1024)
 /* The first wrong token from an address waits this long, each next one
  * twice as long, up to CAS_LOGIN_MAX_DELAY_MS. */
 #define CAS_LOGIN_BASE_DELAY_MS 250

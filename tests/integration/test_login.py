@@ -224,7 +224,7 @@ class LoginAcrossRestartsTest(LoginTestCase):
     def test_unreadable_sessions_file(self):
         self.stop_daemon()
         for contents in (b'\xff{', b'{"sessions":[{"hash":"../x","expires_us":"soon"}]}',
-                         b' ' * (300 * 1024)):
+                         b' ' * (300 * 1024), b'{"sessions":[]}' + b' ' * (1 << 20)):
             with open(self.sessions_file(), 'wb') as f:
                 f.write(contents)
             self.start()
