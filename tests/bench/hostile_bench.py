@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import socket
 import sys
 import tempfile
@@ -203,6 +204,7 @@ def main():
     finally:
         svc.stop()
         bus.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(figures, indent=1))
     if args.json:
         with open(args.json, 'w', encoding='utf-8') as f:

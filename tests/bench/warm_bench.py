@@ -19,6 +19,7 @@ Run by hand (tests/bench/README.md):
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -208,6 +209,7 @@ def main():
     finally:
         for svc in reversed(started):
             svc.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
     print()
     print(f"mode: {result['mode']}; load average {result['machine'].get('loadavg_start')} → {os.getloadavg()}")
