@@ -92,6 +92,17 @@ class DaemonTestCase(dbusmock.DBusTestCase):
             raise unittest.SkipTest('run through meson test')
         cls.start_session_bus()
 
+    @classmethod
+    def tearDownClass(cls):
+        # python-dbusmock 0.28 clears its data directory's name before it
+        # reads it, so the directory stayed in /tmp (one per test
+        # process): remove it here.
+        datadir = dbusmock.DBusTestCase._DBusTestCase__datadir
+        super().tearDownClass()
+        if datadir:
+            shutil.rmtree(datadir, ignore_errors=True)
+            dbusmock.DBusTestCase._DBusTestCase__datadir = None
+
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix='cas-test-')
         self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
