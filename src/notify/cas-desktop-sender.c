@@ -223,80 +223,17 @@ capabilities_done (GObject      *source,
   show (self, task, has_actions);
 }
 
-/* There is a server (or one to start): it must answer in time. */
+/* The server must answer in time. The bus starts an activatable one for
+ * the call, and answers at once when there is none at all. */
 static void
-server_found (GDBusConnection *bus,
-              GTask           *task)
+ask_server (GDBusConnection *bus,
+            GTask           *task)
 {
   GCancellable *cancellable = g_task_get_cancellable (task);
 
   g_dbus_connection_call (bus, SERVER_NAME, SERVER_PATH, SERVER_NAME, "GetCapabilities",
                           NULL, G_VARIANT_TYPE ("(as)"), G_DBUS_CALL_FLAGS_NONE,
                           PROBE_TIMEOUT_MS, cancellable, capabilities_done, task);
-}
-
-static void
-list_activatable_done (GObject      *source,
-                       GAsyncResult *result,
-                       gpointer      user_data)
-{
-  g_autoptr (GTask) task = user_data;
-  CasDesktopSender *self = g_task_get_source_object (task);
-  g_autoptr (GVariant) reply = NULL;
-  g_autoptr (GVariantIter) iter = NULL;
-  g_autoptr (GError) error = NULL;
-  const char *name;
-
-  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
-  if (g_task_return_error_if_cancelled (task))
-    return;
-  if (reply == NULL)
-    {
-      no_server (self, task, error->message);
-      return;
-    }
-  g_variant_get (reply, "(as)", &iter);
-  while (g_variant_iter_loop (iter, "&s", &name))
-    if (g_strcmp0 (name, SERVER_NAME) == 0)
-      {
-        server_found (G_DBUS_CONNECTION (source), g_steal_pointer (&task));
-        return;
-      }
-  no_server (self, task, _("org.freedesktop.Notifications has no owner on the session bus"));
-}
-
-static void
-name_has_owner_done (GObject      *source,
-                     GAsyncResult *result,
-                     gpointer      user_data)
-{
-  g_autoptr (GTask) task = user_data;
-  CasDesktopSender *self = g_task_get_source_object (task);
-  g_autoptr (GVariant) reply = NULL;
-  g_autoptr (GError) error = NULL;
-  GCancellable *cancellable;
-  gboolean has_owner = FALSE;
-
-  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
-  if (g_task_return_error_if_cancelled (task))
-    return;
-  if (reply == NULL)
-    {
-      no_server (self, task, error->message);
-      return;
-    }
-  g_variant_get (reply, "(b)", &has_owner);
-  if (has_owner)
-    {
-      server_found (G_DBUS_CONNECTION (source), g_steal_pointer (&task));
-      return;
-    }
-  cancellable = g_task_get_cancellable (task);
-  g_dbus_connection_call (G_DBUS_CONNECTION (source), "org.freedesktop.DBus",
-                          "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                          "ListActivatableNames", NULL, G_VARIANT_TYPE ("(as)"),
-                          G_DBUS_CALL_FLAGS_NONE, -1, cancellable,
-                          list_activatable_done, g_steal_pointer (&task));
 }
 
 static void
@@ -308,8 +245,6 @@ got_bus (GObject      *source,
   CasDesktopSender *self = g_task_get_source_object (task);
   g_autoptr (GDBusConnection) bus = NULL;
   g_autoptr (GError) error = NULL;
-  /* Read before the task is handed on (argument order is unspecified). */
-  GCancellable *cancellable = g_task_get_cancellable (task);
 
   bus = g_bus_get_finish (result, &error);
   if (g_task_return_error_if_cancelled (task))
@@ -319,11 +254,7 @@ got_bus (GObject      *source,
       no_server (self, task, error->message);
       return;
     }
-  g_dbus_connection_call (bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                          "org.freedesktop.DBus", "NameHasOwner",
-                          g_variant_new ("(s)", SERVER_NAME), G_VARIANT_TYPE ("(b)"),
-                          G_DBUS_CALL_FLAGS_NONE, -1, cancellable,
-                          name_has_owner_done, g_steal_pointer (&task));
+  ask_server (bus, g_steal_pointer (&task));
 }
 
 static void
